@@ -1,0 +1,51 @@
+/* fastroute CPU kernels: the C fast path behind fastroute.ops.
+ *
+ * Every function here has a numpy reference in fastroute/ops/reference.py and a
+ * test comparing the two. Matrices are row-major; `ld*` arguments are row strides
+ * in elements, so row-sliced views need no copy. `nthreads` <= 0 means "use the
+ * OpenMP default". This header is also the cffi cdef, so it holds only plain
+ * declarations (no macros, no includes).
+ */
+
+/* SIMD level the dispatcher uses: 0 = portable C, 1 = AVX2+FMA+F16C, 2 = AVX-512. */
+int fr_simd_level(void);
+/* Highest level this CPU supports. */
+int fr_simd_level_supported(void);
+/* Force a level (clamped to what the CPU supports); returns the level now in use. */
+int fr_set_simd_level(int level);
+/* 1 when the library was compiled with OpenMP. */
+int fr_has_openmp(void);
+int fr_default_threads(void);
+
+/* out[b, i] = <Q[b] / |Q[b]|, X[i]> for unit-norm rows X; a zero query gives 0. */
+void fr_cosine_f32(const float *Q, int64_t B, int64_t ldq,
+                   const float *X, int64_t N, int64_t d, int64_t ldx,
+                   float *out, int64_t ldo, int nthreads);
+/* Same, X stored as IEEE binary16 (uint16 bit patterns). */
+void fr_cosine_f16(const float *Q, int64_t B, int64_t ldq,
+                   const uint16_t *X, int64_t N, int64_t d, int64_t ldx,
+                   float *out, int64_t ldo, int nthreads);
+
+/* out[i] = float32 of the binary16 row X[i] (row stride ldx), out contiguous N x d. */
+void fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, float *out,
+                           int nthreads);
+
+/* out[b] = sigmoid(<E[b], u> + bias), accumulated in double. */
+void fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde,
+                         const float *u, double bias, float *out, int nthreads);
+
+/* RouteLLM's similarity weighting fused with the sufficient statistics S = A w.
+ * For each query b: m = max_u sims[b, u]; w_u = 10 * 10^(sims[b, u] / m)
+ * (uniform w_u = 10 when m <= 0; exponents clamped at -34 so no weight is 0);
+ * S[b, k] = sum_j values[j] * w[indices[j]] over indptr[k] <= j < indptr[k+1]
+ * (A is a K x U CSR matrix); smax[b] = m. */
+void fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds,
+                 const int64_t *indptr, const int32_t *indices, const float *values,
+                 int64_t K, double *S, float *smax, int nthreads);
+
+/* Static embedder: out[b] = normalize(mean_t scales[t] * table[t]) over the token
+ * ids ids[offsets[b] .. offsets[b+1]); an empty prompt gives a zero row.
+ * Returns 0, or 1 when an id is outside [0, V) (such ids are skipped). */
+int fr_embedding_bag_i8(const int8_t *table, const float *scales, int64_t V, int64_t d,
+                         const int32_t *ids, const int64_t *offsets, int64_t B,
+                         float *out, int nthreads);

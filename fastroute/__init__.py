@@ -1,0 +1,45 @@
+"""fastroute: a fast, RouteLLM-faithful LLM router.
+
+Importing the package does no work: routers, embedders and kernels load on
+first use, so `import fastroute` needs no torch, GPU, network or API key.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_LAZY = {
+    "Router": "fastroute.routers.base",
+    "MFRouter": "fastroute.routers.mf",
+    "SWRankingRouter": "fastroute.routers.sw_ranking",
+    "RandomRouter": "fastroute.routers.random",
+    "load_router": "fastroute.bundle",
+    "get_embedder": "fastroute.embedders",
+    "FastrouteError": "fastroute.errors",
+    "BundleError": "fastroute.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bundle import load_router
+    from .embedders import get_embedder
+    from .errors import BundleError, FastrouteError
+    from .routers.base import Router
+    from .routers.mf import MFRouter
+    from .routers.random import RandomRouter
+    from .routers.sw_ranking import SWRankingRouter
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastroute' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,125 @@
+"""Router bundles: a directory with fastroute.json (format version, router kind,
+embedder, models, hyper-parameters, provenance) and weights.safetensors.
+
+`load_router` takes a bundle directory or a router name: "random", or "mf" /
+"sw_ranking" for the defaults shipped inside the package. Nothing is ever
+unpickled.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .errors import BundleError
+
+FORMAT_VERSION = 1
+META_FILE = "fastroute.json"
+WEIGHTS_FILE = "weights.safetensors"
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+
+ROUTER_CLASSES = {
+    "mf": "fastroute.routers.mf:MFRouter",
+    "sw_ranking": "fastroute.routers.sw_ranking:SWRankingRouter",
+    "random": "fastroute.routers.random:RandomRouter",
+}
+
+
+def router_class(kind: str) -> type:
+    if kind not in ROUTER_CLASSES:
+        raise BundleError(f"unknown router kind {kind!r}; known: {sorted(ROUTER_CLASSES)}")
+    module, name = ROUTER_CLASSES[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> Path:
+    """Writes the bundle atomically enough: each file goes to a temp name, then is renamed."""
+    from safetensors.numpy import save_file
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    doc = {"format_version": FORMAT_VERSION, "kind": kind, "fastroute_version": __version__, **meta}
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    with tempfile.NamedTemporaryFile(dir=root, suffix=".tmp", delete=False) as tmp:
+        tmp_weights = tmp.name
+    save_file(arrays, tmp_weights, metadata={"format_version": str(FORMAT_VERSION), "kind": kind})
+    os.replace(tmp_weights, root / WEIGHTS_FILE)
+    tmp_meta = root / (META_FILE + ".tmp")
+    tmp_meta.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp_meta, root / META_FILE)
+    return root
+
+
+def read_bundle(path: "str | Path") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, tensors) of a bundle directory, with errors that name the file and the problem."""
+    from safetensors.numpy import load_file
+
+    root = Path(path)
+    if not root.is_dir():
+        raise BundleError(f"{root}: no such bundle directory")
+    meta_path, weights_path = root / META_FILE, root / WEIGHTS_FILE
+    if not meta_path.is_file():
+        raise BundleError(f"{meta_path}: missing (a fastroute bundle has {META_FILE} and {WEIGHTS_FILE})")
+    try:
+        doc = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise BundleError(f"{meta_path}: expected a JSON object")
+    version = doc.get("format_version")
+    if not isinstance(version, int):
+        raise BundleError(f"{meta_path}: no integer format_version")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{meta_path}: written in bundle format {version} (by fastroute {doc.get('fastroute_version', '?')}); "
+            f"this fastroute {__version__} reads formats up to {FORMAT_VERSION}: upgrade fastroute"
+        )
+    if "kind" not in doc:
+        raise BundleError(f"{meta_path}: no router kind")
+    if not weights_path.is_file():
+        raise BundleError(f"{weights_path}: missing")
+    try:
+        tensors = dict(load_file(str(weights_path)))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise BundleError(f"{weights_path}: corrupt or not a safetensors file ({exc})") from exc
+    return doc, tensors
+
+
+def default_bundle_dir(name: str) -> Path:
+    return DEFAULTS_DIR / name
+
+
+def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None, weak_model: "str | None" = None,
+                backend: "str | None" = None):
+    """A router from a bundle directory, or by name ("random", or a default: "mf", "sw_ranking").
+
+    `strong_model` / `weak_model` pick another pair among the models the bundle knows.
+    """
+    target = str(name_or_dir)
+    if target == "random" and not Path(target).is_dir():
+        from .routers.random import RandomRouter
+
+        kwargs = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
+        return RandomRouter(backend=backend, **kwargs)
+    if target in ROUTER_CLASSES and not Path(target).is_dir():
+        root = default_bundle_dir(target)
+        if not (root / META_FILE).is_file():
+            raise BundleError(f"no default {target!r} bundle is shipped in this installation ({root}); "
+                              "pass a bundle directory instead")
+    else:
+        root = Path(target)
+        if not root.exists():
+            raise BundleError(f"{target!r} is neither a bundle directory nor a router name "
+                              f"({', '.join(sorted(ROUTER_CLASSES))})")
+    doc, tensors = read_bundle(root)
+    cls = router_class(doc["kind"])
+    router = cls._from_bundle(doc, tensors, where=str(root), backend=backend)
+    if strong_model or weak_model:
+        router = router.with_pair(strong_model or router.strong_model, weak_model or router.weak_model)
+    return router

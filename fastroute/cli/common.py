@@ -1,0 +1,39 @@
+"""Options and helpers shared by the commands that load a router."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "mf") -> None:
+    p.add_argument("--router", default=default_router,
+                   help=f"router name (mf, sw_ranking, random) or bundle directory (default: {default_router})")
+    p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")
+    p.add_argument("--weak-model", default=None, help="weak model (default: the bundle's)")
+    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"],
+                   help="kernel backend (default: automatic, or FASTROUTE_BACKEND)")
+
+
+def load_router_from_args(args: argparse.Namespace):
+    from ..bundle import load_router
+
+    return load_router(args.router, strong_model=args.strong_model, weak_model=args.weak_model, backend=args.backend)
+
+
+class Progress:
+    """A one-line progress counter on stderr, shown only on a terminal."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done = total, label, 0
+        self.enabled = sys.stderr.isatty()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.enabled:
+            pct = 100.0 * self.done / max(self.total, 1)
+            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} ({pct:5.1f}%)")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")

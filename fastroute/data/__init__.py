@@ -1,0 +1,1 @@
+"""Battle and evaluation data: readers for the formats RouteLLM's users have."""

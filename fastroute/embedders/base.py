@@ -1,0 +1,73 @@
+"""The embedder protocol and the spec a router records of the embedder it was trained with."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import EmbeddingMismatchError
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into a float32, C-contiguous [B, dim] array.
+
+    Inputs longer than `max_tokens` are truncated, never rejected. `fingerprint`
+    identifies the exact weights where a name alone could be ambiguous (None if
+    the name suffices).
+    """
+
+    name: str
+    dim: int
+    max_tokens: int
+    fingerprint: "str | None"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """Which embedder a router expects: its name, width and (optionally) fingerprint."""
+
+    name: str
+    dim: int
+    fingerprint: "str | None" = None
+
+    @classmethod
+    def of(cls, embedder: Embedder) -> "EmbedderSpec":
+        return cls(embedder.name, int(embedder.dim), getattr(embedder, "fingerprint", None))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dim": self.dim}
+        if self.fingerprint:
+            out["fingerprint"] = self.fingerprint
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "EmbedderSpec":
+        return cls(str(obj["name"]), int(obj["dim"]), obj.get("fingerprint"))
+
+    def check(self, embedder: Embedder) -> None:
+        """Raises unless `embedder` is the one this spec describes."""
+        if embedder.name != self.name or int(embedder.dim) != self.dim:
+            raise EmbeddingMismatchError(
+                f"this router was trained with embedder {self.name!r} (dim {self.dim}); "
+                f"got {embedder.name!r} (dim {embedder.dim})"
+            )
+        fp = getattr(embedder, "fingerprint", None)
+        if self.fingerprint and fp and fp != self.fingerprint:
+            raise EmbeddingMismatchError(
+                f"embedder {self.name!r} has weights {fp}, but this router was trained with {self.fingerprint}"
+            )
+
+
+def as_text_batch(texts: "str | Sequence[str]") -> list[str]:
+    """A list of prompts; a single string is a batch of one."""
+    if isinstance(texts, str):
+        return [texts]
+    batch = list(texts)
+    for i, t in enumerate(batch):
+        if not isinstance(t, str):
+            raise TypeError(f"prompt {i} is {type(t).__name__}, not str")
+    return batch

@@ -1,0 +1,1 @@
+"""Routers: each maps prompts (or their embeddings) to P(strong model beats weak model)."""

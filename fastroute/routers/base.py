@@ -1,0 +1,158 @@
+"""The router interface every kind shares.
+
+`win_rates` is always batched and returns float64 P(strong beats weak) per
+prompt; `route` applies RouteLLM's rule (strong if p >= threshold). Routers
+hold no per-request state (the embedder is created once, under a lock), so one
+router serves many threads.
+"""
+from __future__ import annotations
+
+import abc
+import threading
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from ..embedders.base import Embedder, EmbedderSpec, as_text_batch
+from ..errors import EmbeddingMismatchError, UnknownModelError
+
+
+def check_threshold(threshold: float) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+    if not 0.0 <= t <= 1.0:  # also rejects NaN
+        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+    return t
+
+
+class Router(abc.ABC):
+    """Base class: subclasses implement `_win_rates(E)` on a float32 [B, d] array."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, *, strong_model: str, weak_model: str, models: Sequence[str],
+                 embedder: "EmbedderSpec | None", backend: "str | None" = None) -> None:
+        self.models = tuple(models)
+        for name in (strong_model, weak_model):
+            if name not in self.models:
+                raise UnknownModelError(name, self.models)
+        if strong_model == weak_model:
+            raise ValueError(f"strong and weak model are both {strong_model!r}")
+        self.strong_model = strong_model
+        self.weak_model = weak_model
+        self.embedder_spec = embedder
+        self.backend = backend
+        self._embedder: "Embedder | None" = None
+        self._lock = threading.Lock()
+
+    # -- embeddings -------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder this router was trained with, created on first use."""
+        if self._embedder is None:
+            if self.embedder_spec is None:
+                raise RuntimeError(f"{self.kind} router has no embedder")
+            from ..embedders import get_embedder
+
+            with self._lock:
+                if self._embedder is None:
+                    emb = get_embedder(self.embedder_spec.name)
+                    self.embedder_spec.check(emb)
+                    self._embedder = emb
+        return self._embedder
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Uses `embedder` (e.g. an OpenAI client with a custom base URL) after checking it matches."""
+        if self.embedder_spec is not None:
+            self.embedder_spec.check(embedder)
+        with self._lock:
+            self._embedder = embedder
+
+    def _prepare(self, texts: "str | Sequence[str] | None", embeddings: "np.ndarray | None") -> np.ndarray:
+        if (texts is None) == (embeddings is None):
+            raise TypeError("pass exactly one of texts or embeddings=")
+        if texts is not None:
+            batch = as_text_batch(texts)
+            if not batch:
+                return np.zeros((0, self.embedder_spec.dim if self.embedder_spec else 0), np.float32)
+            return self.embedder.encode(batch)
+        return self.check_embeddings(embeddings)
+
+    def check_embeddings(self, embeddings: Any) -> np.ndarray:
+        """float32 [B, d] view of `embeddings`; a 1-D vector is one prompt."""
+        E = np.asarray(embeddings)
+        if not np.issubdtype(E.dtype, np.floating):
+            raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
+        if E.ndim == 1:
+            E = E[None, :]
+        if E.ndim != 2:
+            raise EmbeddingMismatchError(f"embeddings must be [batch, dim], got shape {E.shape}")
+        spec = self.embedder_spec
+        if spec is not None and E.shape[1] != spec.dim:
+            raise EmbeddingMismatchError(
+                f"embeddings have width {E.shape[1]}, but this {self.kind} router was trained with "
+                f"embedder {spec.name!r} of width {spec.dim}"
+            )
+        return E if E.dtype == np.float32 else E.astype(np.float32)
+
+    # -- scoring ----------------------------------------------------------
+    def win_rates(self, texts: "str | Sequence[str] | None" = None, *,
+                  embeddings: "np.ndarray | None" = None) -> np.ndarray:
+        """P(strong model beats weak model) per prompt, float64 [B]."""
+        E = self._prepare(texts, embeddings)
+        if E.shape[0] == 0:
+            return np.zeros(0, dtype=np.float64)
+        p = np.asarray(self._win_rates(E), dtype=np.float64)
+        if np.isnan(p).any():
+            bad = np.flatnonzero(np.isnan(p))[:10].tolist()
+            raise EmbeddingMismatchError(f"embeddings of prompts {bad} contain NaN or infinity")
+        return p
+
+    def route(self, texts: "str | Sequence[str] | None" = None, threshold: float = 0.5, *,
+              embeddings: "np.ndarray | None" = None) -> list[str]:
+        """Model name per prompt: the strong model where the win rate >= threshold."""
+        check_threshold(threshold)
+        return self.decide(self.win_rates(texts, embeddings=embeddings), threshold)
+
+    def decide(self, win_rates: np.ndarray, threshold: float) -> list[str]:
+        """RouteLLM's rule on given win rates: strong where p >= threshold, else weak."""
+        t = check_threshold(threshold)
+        return np.where(np.asarray(win_rates) >= t, self.strong_model, self.weak_model).tolist()
+
+    @abc.abstractmethod
+    def _win_rates(self, E: np.ndarray) -> np.ndarray: ...
+
+    # -- persistence and variants ----------------------------------------
+    @abc.abstractmethod
+    def with_pair(self, strong_model: str, weak_model: str) -> "Router":
+        """The same router deciding between another pair of its models (weights shared)."""
+
+    def save(self, path: "str | Path") -> Path:
+        """Writes a bundle directory (fastroute.json + weights.safetensors)."""
+        from ..bundle import write_bundle
+
+        meta, tensors = self._bundle_payload()
+        return write_bundle(path, self.kind, meta, tensors)
+
+    @abc.abstractmethod
+    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
+                     backend: "str | None" = None) -> "Router": ...
+
+    def _base_meta(self) -> dict[str, Any]:
+        return {
+            "models": list(self.models),
+            "strong_model": self.strong_model,
+            "weak_model": self.weak_model,
+            "embedder": self.embedder_spec.to_json() if self.embedder_spec else None,
+        }
+
+    def __repr__(self) -> str:
+        emb = self.embedder_spec.name if self.embedder_spec else None
+        return f"{type(self).__name__}(strong={self.strong_model!r}, weak={self.weak_model!r}, embedder={emb!r})"

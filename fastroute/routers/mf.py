@@ -1,0 +1,174 @@
+"""RouteLLM's matrix-factorisation router, collapsed to one GEMV.
+
+RouteLLM's MFModel scores model m on prompt embedding e as
+    logit_m(e) = w . (normalize(P[m]) * (W_proj e))
+which is linear in e: logit_m(e) = L[m] . e with L[m] = W_proj^T (w * normalize(P[m])).
+The win rate sigmoid(logit_s - logit_w) is then sigmoid(e . u), u = L[s] - L[w]:
+computed once at load, so scoring is a memory-bound GEMV fused with the sigmoid.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..embedders.base import EmbedderSpec
+from ..errors import BundleError
+from ..ops import get_backend
+from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
+from .base import Router
+
+ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
+
+
+def _normalize_rows(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """torch.nn.functional.normalize(P, dim=1): x / max(|x|, eps)."""
+    norms = np.sqrt((P * P).sum(1, keepdims=True))
+    return P / np.maximum(norms, eps)
+
+
+class MFRouter(Router):
+    kind = "mf"
+
+    def __init__(self, *, P: np.ndarray, classifier: np.ndarray, text_proj: "np.ndarray | None",
+                 models: Sequence[str], strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
+                 embedder: EmbedderSpec, backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
+        super().__init__(strong_model=strong_model, weak_model=weak_model, models=models,
+                         embedder=embedder, backend=backend)
+        P = np.asarray(P, dtype=np.float64)
+        w = np.asarray(classifier, dtype=np.float64).reshape(-1)
+        if P.ndim != 2 or P.shape[0] != len(self.models):
+            raise ValueError(f"P has shape {P.shape}, expected [{len(self.models)}, dim]")
+        if w.shape != (P.shape[1],):
+            raise ValueError(f"classifier has {w.size} weights, expected {P.shape[1]}")
+        if text_proj is None:
+            if P.shape[1] != embedder.dim:
+                raise ValueError(f"without a projection the model dim {P.shape[1]} must equal the embedding dim {embedder.dim}")
+            W = None
+        else:
+            W = np.asarray(text_proj, dtype=np.float64)
+            if W.shape != (P.shape[1], embedder.dim):
+                raise ValueError(f"text_proj has shape {W.shape}, expected [{P.shape[1]}, {embedder.dim}]")
+        self._P, self._w, self._W = P, w, W
+        self.extra_meta = dict(extra_meta or {})
+        scaled = _normalize_rows(P) * w[None, :]
+        L = scaled @ W if W is not None else scaled  # [M, text_dim], float64
+        self._L64 = L
+        self._L = np.ascontiguousarray(L, dtype=np.float32)
+        s, k = self.models.index(strong_model), self.models.index(weak_model)
+        self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
+        self._ops = get_backend(backend, "cpu")
+
+    # -- loading ------------------------------------------------------------
+    @classmethod
+    def from_routellm(cls, path: "str | Path", strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK, *,
+                      models: Sequence[str] = ROUTELLM_MODELS, embedder: EmbedderSpec = ROUTELLM_EMBEDDER,
+                      backend: "str | None" = None) -> "MFRouter":
+        """Reads a RouteLLM MF checkpoint directory (config.json + model.safetensors or pytorch_model.bin)."""
+        root = Path(path)
+        cfg_path = root / "config.json"
+        if not cfg_path.is_file():
+            raise BundleError(f"{cfg_path}: not found (a RouteLLM MF checkpoint needs config.json)")
+        try:
+            cfg = json.loads(cfg_path.read_text())
+            dim, num_models = int(cfg["dim"]), int(cfg.get("num_models", 64))
+            text_dim, use_proj = int(cfg.get("text_dim", 1536)), bool(cfg.get("use_proj", True))
+            num_classes = int(cfg.get("num_classes", 1))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(f"{cfg_path}: malformed MF config ({exc})") from exc
+        if num_classes != 1:
+            raise BundleError(f"{cfg_path}: num_classes={num_classes}; RouteLLM's MF router has 1")
+        if num_models != len(models):
+            raise BundleError(f"{cfg_path}: num_models={num_models} but {len(models)} model names were given")
+        if text_dim != embedder.dim:
+            raise BundleError(f"{cfg_path}: text_dim={text_dim} but embedder {embedder.name!r} has dim {embedder.dim}")
+        tensors, where = _read_checkpoint_weights(root)
+
+        def get(*names: str, required: bool = True) -> "np.ndarray | None":
+            for n in names:
+                if n in tensors:
+                    return tensors[n]
+            if required:
+                raise BundleError(f"{where}: missing tensor {names[0]!r} (has {sorted(tensors)})")
+            return None
+
+        P = get("P.weight")
+        clf = get("classifier.0.weight", "classifier.weight")
+        proj = get("text_proj.0.weight", "text_proj.weight") if use_proj else None
+        if P.shape != (num_models, dim):
+            raise BundleError(f"{where}: P.weight has shape {tuple(P.shape)}, config says [{num_models}, {dim}]")
+        if clf.shape != (1, dim):
+            raise BundleError(f"{where}: classifier weight has shape {tuple(clf.shape)}, expected [1, {dim}]")
+        if proj is not None and proj.shape != (dim, text_dim):
+            raise BundleError(f"{where}: text_proj weight has shape {tuple(proj.shape)}, expected [{dim}, {text_dim}]")
+        return cls(P=P, classifier=clf[0], text_proj=proj, models=models, strong_model=strong_model,
+                   weak_model=weak_model, embedder=embedder, backend=backend,
+                   extra_meta={"source": {"routellm_checkpoint": str(root)}})
+
+    # -- scoring ------------------------------------------------------------
+    def _win_rates(self, E: np.ndarray) -> np.ndarray:
+        return self._ops.gemv_sigmoid(E, self._u)
+
+    def logits(self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None) -> np.ndarray:
+        """[B, M] RouteLLM logits of every model (columns in `self.models` order)."""
+        E = self._prepare(texts, embeddings)
+        return (E.astype(np.float64) @ self._L64.T) if E.shape[0] else np.zeros((0, len(self.models)))
+
+    def with_pair(self, strong_model: str, weak_model: str) -> "MFRouter":
+        return MFRouter(P=self._P, classifier=self._w, text_proj=self._W, models=self.models,
+                        strong_model=strong_model, weak_model=weak_model, embedder=self.embedder_spec,
+                        backend=self.backend, extra_meta=self.extra_meta)
+
+    # -- bundles ------------------------------------------------------------
+    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = self._base_meta() | {"dim": int(self._P.shape[1]), "use_proj": self._W is not None} | self.extra_meta
+        tensors = {"P": self._P.astype(np.float32), "classifier": self._w.astype(np.float32)}
+        if self._W is not None:
+            tensors["text_proj"] = self._W.astype(np.float32)
+        return meta, tensors
+
+    @classmethod
+    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
+                     backend: "str | None" = None) -> "MFRouter":
+        for name in ("P", "classifier") + (("text_proj",) if meta.get("use_proj", True) else ()):
+            if name not in tensors:
+                raise BundleError(f"{where}: missing tensor {name!r}")
+        base = {"models", "strong_model", "weak_model", "embedder", "dim", "use_proj"}
+        try:
+            return cls(P=tensors["P"], classifier=tensors["classifier"], text_proj=tensors.get("text_proj"),
+                       models=meta["models"], strong_model=meta["strong_model"], weak_model=meta["weak_model"],
+                       embedder=EmbedderSpec.from_json(meta["embedder"]), backend=backend,
+                       extra_meta={k: v for k, v in meta.items() if k not in base})
+        except (KeyError, ValueError) as exc:
+            if isinstance(exc, BundleError):
+                raise
+            raise BundleError(f"{where}: {exc}") from exc
+
+
+def _read_checkpoint_weights(root: Path) -> tuple[dict[str, np.ndarray], str]:
+    st, pt = root / "model.safetensors", root / "pytorch_model.bin"
+    if st.is_file():
+        from safetensors.numpy import load_file
+
+        try:
+            return dict(load_file(str(st))), str(st)
+        except Exception as exc:  # noqa: BLE001
+            raise BundleError(f"{st}: not a readable safetensors file ({exc})") from exc
+    if pt.is_file():
+        try:
+            import torch
+        except ImportError as exc:
+            raise BundleError(
+                f"{pt} is a torch pickle and reading it needs torch (pip install 'fastroute[train]'); "
+                "or convert it to model.safetensors"
+            ) from exc
+        try:
+            state = torch.load(str(pt), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise BundleError(f"{pt}: not loadable with weights_only=True ({exc})") from exc
+        if not isinstance(state, dict):
+            raise BundleError(f"{pt}: expected a state dict, got {type(state).__name__}")
+        return {k: v.detach().float().numpy() for k, v in state.items() if hasattr(v, "detach")}, str(pt)
+    raise BundleError(f"{root}: no model.safetensors or pytorch_model.bin")

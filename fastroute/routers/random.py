@@ -1,0 +1,57 @@
+"""RouteLLM's random router: a uniform win rate per prompt, seedable.
+
+One generator per router, drawn under a lock, so results are reproducible for
+a given seed and call order and the router is safe to share between threads.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from .base import Router
+
+
+class RandomRouter(Router):
+    kind = "random"
+
+    def __init__(self, *, strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
+                 models: "Sequence[str] | None" = None, seed: "int | None" = None, backend: "str | None" = None) -> None:
+        super().__init__(strong_model=strong_model, weak_model=weak_model,
+                         models=models or (strong_model, weak_model), embedder=None, backend=backend)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._rng_lock = threading.Lock()
+
+    def win_rates(self, texts: "str | Sequence[str] | None" = None, *,
+                  embeddings: "np.ndarray | None" = None) -> np.ndarray:
+        if (texts is None) == (embeddings is None):
+            raise TypeError("pass exactly one of texts or embeddings=")
+        if texts is not None:
+            from ..embedders.base import as_text_batch
+
+            n = len(as_text_batch(texts))
+        else:
+            E = np.asarray(embeddings)
+            n = 1 if E.ndim == 1 else int(E.shape[0])
+        with self._rng_lock:
+            return self._rng.uniform(0.0, 1.0, size=n)
+
+    def _win_rates(self, E: np.ndarray) -> np.ndarray:  # pragma: no cover - win_rates is overridden
+        raise NotImplementedError
+
+    def with_pair(self, strong_model: str, weak_model: str) -> "RandomRouter":
+        return RandomRouter(strong_model=strong_model, weak_model=weak_model,
+                            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
+                            seed=self.seed, backend=self.backend)
+
+    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return self._base_meta() | {"seed": self.seed}, {}
+
+    @classmethod
+    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
+                     backend: "str | None" = None) -> "RandomRouter":
+        return cls(strong_model=meta["strong_model"], weak_model=meta["weak_model"], models=meta["models"],
+                   seed=meta.get("seed"), backend=backend)

@@ -1,0 +1,302 @@
+"""RouteLLM's similarity-weighted ranking router, exact and thousands of times faster.
+
+Per query q, RouteLLM weights every arena battle by w_i = 10 * 10^(s_i / max s)
+(s = cosine similarity of q to the battle's prompt), refits a Bradley-Terry
+model over model tiers with those weights, and returns the strong tier's win
+probability over the weak tier. Here the fit reads only a few weighted counts
+(S = A w, see fastroute.sw.bradley_terry) followed by a T-dimensional Newton
+solve, so a query costs one similarity scan plus a sparse product.
+
+Tiers come from RouteLLM's compute_tiers on the unweighted model ratings
+(anchored at llama-2-70b-chat = 1082 when present). Battles that share a
+prompt share one stored embedding.
+
+Degenerate cases (documented behaviour):
+* max similarity <= 0 (e.g. an all-zero query embedding): uniform weights,
+  i.e. the global tier ratings; RouteLLM would divide by zero or invert the
+  weighting;
+* a pair of tiers without battles: nothing to count, the fit goes through the
+  other tiers;
+* strong and weak model in the same tier: the win rate is 0.5 for every prompt
+  (a warning is issued when the router is built);
+* an unknown model name: UnknownModelError listing the known models.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..embedders.base import EmbedderSpec
+from ..errors import BundleError
+from ..ops import get_backend
+from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING, DEFAULT_STRONG, DEFAULT_WEAK
+from ..sw import bradley_terry as bt
+from ..sw.battles import BattleSet, dedupe_rows, encode_battles, get_columns, unit_rows
+from ..sw.ivf import IVFIndex, approximate_similarities, build_ivf, default_nlist
+from ..sw.tiers import compute_tiers
+from .base import Router
+
+# Similarities are computed for blocks of queries at a time: at most this many bytes.
+_SIM_BLOCK_BYTES = 64 << 20
+_STORAGE = {"float32": np.float32, "float16": np.float16}
+
+
+def model_ratings(battles: BattleSet) -> np.ndarray:
+    """Unweighted Elo-scale rating of every model, as RouteLLM's compute_elo_mle_with_tie."""
+    M = len(battles.models)
+    A = bt.stat_matrix(battles.model_a, battles.model_b, battles.outcome,
+                       np.zeros(len(battles), dtype=np.int64), M, 1)
+    S = A.to_dense()[:, 0]
+    beta = bt.check_finite_fit(S, M, list(battles.models), "model")
+    r = bt.ratings(beta)
+    if ANCHOR_MODEL in battles.models:
+        r = r + (ANCHOR_RATING - r[battles.models.index(ANCHOR_MODEL)])
+    return r
+
+
+class SWRankingRouter(Router):
+    kind = "sw_ranking"
+
+    def __init__(self, *, battles: BattleSet, arena: np.ndarray, model_tiers: np.ndarray,
+                 model_ratings: np.ndarray, num_tiers: int, embedder: EmbedderSpec,
+                 strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
+                 ivf: "IVFIndex | None" = None, nprobe: "int | None" = None,
+                 backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
+        super().__init__(strong_model=strong_model, weak_model=weak_model, models=battles.models,
+                         embedder=embedder, backend=backend)
+        if arena.ndim != 2 or arena.shape[1] != embedder.dim:
+            raise ValueError(f"arena embeddings have shape {arena.shape}, expected [*, {embedder.dim}]")
+        if arena.dtype not in (np.float32, np.float16):
+            raise ValueError(f"arena storage must be float32 or float16, got {arena.dtype}")
+        if battles.prompt.size and (battles.prompt.min() < 0 or battles.prompt.max() >= arena.shape[0]):
+            raise ValueError("battle prompt index outside the arena")
+        model_tiers = np.asarray(model_tiers, dtype=np.int64)
+        if model_tiers.shape != (len(self.models),):
+            raise ValueError(f"{model_tiers.size} tiers for {len(self.models)} models")
+        if ivf is not None and int(ivf.offsets[-1]) != arena.shape[0]:
+            raise ValueError("IVF index does not cover the arena")
+        if nprobe is not None and (ivf is None or nprobe < 1):
+            raise ValueError("nprobe needs an IVF index and must be >= 1")
+        self.battles = battles
+        self.arena = np.ascontiguousarray(arena)
+        self.num_tiers = int(num_tiers)
+        self.model_ratings = np.asarray(model_ratings, dtype=np.float64)
+        self.model_tiers = model_tiers
+        self.ivf = ivf
+        self.nprobe = nprobe
+        self.extra_meta = dict(extra_meta or {})
+        # RouteLLM's tier fit only knows the tiers that occur: renumber them 0..T-1.
+        self._used_tiers, tier_index = np.unique(model_tiers, return_inverse=True)
+        self._tier_of_model = tier_index.astype(np.int64)
+        self.T = int(self._used_tiers.size)
+        ta = self._tier_of_model[battles.model_a]
+        tb = self._tier_of_model[battles.model_b]
+        self._A = bt.stat_matrix(ta, tb, battles.outcome, battles.prompt, self.T, arena.shape[0])
+        unit = np.asarray(self._A.values, np.float64)
+        S1 = np.bincount(np.repeat(np.arange(self._A.shape[0]), np.diff(self._A.indptr)), weights=unit,
+                         minlength=self._A.shape[0])
+        names = [f"tier {int(t)} ({', '.join(m for m, x in zip(self.models, model_tiers) if x == t)})"
+                 for t in self._used_tiers]
+        bt.check_finite_fit(S1, self.T, names, "tier")
+        self._ops = get_backend(backend, "cpu")
+        self._set_pair_indices()
+
+    def _set_pair_indices(self) -> None:
+        self._s = int(self._tier_of_model[self.models.index(self.strong_model)])
+        self._w = int(self._tier_of_model[self.models.index(self.weak_model)])
+        if self._s == self._w:
+            warnings.warn(
+                f"{self.strong_model!r} and {self.weak_model!r} fall in the same tier: "
+                "sw_ranking will give a win rate of 0.5 to every prompt", RuntimeWarning, stacklevel=3)
+
+    @property
+    def tiers(self) -> dict[str, int]:
+        """RouteLLM's model -> tier id (0 = best)."""
+        return {m: int(t) for m, t in zip(self.models, self.model_tiers)}
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def from_battles(cls, battles: Any, embeddings: np.ndarray, *, strong_model: str = DEFAULT_STRONG,
+                     weak_model: str = DEFAULT_WEAK, num_tiers: int = 10,
+                     embedder: "EmbedderSpec | str" = "static", storage: str = "float32",
+                     ivf_nlist: "int | None" = None, nprobe: "int | None" = None, seed: int = 0,
+                     backend: "str | None" = None, extra_meta: "dict | None" = None) -> "SWRankingRouter":
+        """Builds the router from RouteLLM's preprocessed battles (model_a, model_b, winner)
+        and their prompt embeddings [N, d], row-aligned."""
+        cols = get_columns(battles, ["model_a", "model_b", "winner"])
+        models, a, b, outcome = encode_battles(cols["model_a"], cols["model_b"], cols["winner"])
+        E = np.asarray(embeddings)
+        if E.ndim != 2 or E.shape[0] != a.size:
+            raise ValueError(f"embeddings have shape {E.shape}; expected one row per battle ({a.size})")
+        if not np.issubdtype(E.dtype, np.floating) or not np.isfinite(E).all():
+            raise ValueError("embeddings must be finite floating-point values")
+        spec = _spec(embedder, E.shape[1])
+        if storage not in _STORAGE:
+            raise ValueError(f"storage must be one of {sorted(_STORAGE)}, got {storage!r}")
+        unit = unit_rows(E, np.float32)
+        first, prompt = dedupe_rows(unit)
+        arena = unit[first].astype(_STORAGE[storage])
+        bs = BattleSet(models, a, b, outcome, prompt)
+        ratings = model_ratings(bs)
+        tier_map = compute_tiers(list(models), ratings, num_tiers)
+        tiers = np.array([tier_map[m] for m in models])
+        router = cls(battles=bs, arena=arena, model_tiers=tiers, model_ratings=ratings, num_tiers=num_tiers,
+                     embedder=spec, strong_model=strong_model, weak_model=weak_model, backend=backend,
+                     extra_meta=extra_meta)
+        if ivf_nlist is not None or nprobe is not None:
+            router = router.with_ivf(nlist=ivf_nlist, nprobe=nprobe or 32, seed=seed)
+        return router
+
+    @classmethod
+    def from_arena(cls, arena_battles: Any, embeddings: "np.ndarray | None" = None, **kwargs: Any) -> "SWRankingRouter":
+        """Builds the router from raw Chatbot Arena battles (`prompt` JSON list of turns,
+        `winner_model_a/_b/_tie`, `model_a`, `model_b`) with RouteLLM's preprocessing:
+        the first turn, stripped, at least 16 characters. `embeddings` are row-aligned
+        with the battles that remain (as RouteLLM's published embedding dataset is);
+        without them the first turns are embedded with `embedder`."""
+        from ..data.arena import preprocess_arena
+
+        table = preprocess_arena(arena_battles)
+        if embeddings is None:
+            from ..embedders import get_embedder
+
+            name = kwargs.get("embedder", "static")
+            emb = get_embedder(name if isinstance(name, str) else name.name)
+            embeddings = emb.encode(table["first_turn"])
+            kwargs.setdefault("embedder", EmbedderSpec.of(emb))
+        elif len(embeddings) != len(table["winner"]):
+            raise ValueError(
+                f"embeddings have {len(embeddings)} rows but {len(table['winner'])} battles remain after "
+                "RouteLLM's preprocessing (first turn of at least 16 characters)"
+            )
+        return cls.from_battles(table, embeddings, **kwargs)
+
+    def with_pair(self, strong_model: str, weak_model: str) -> "SWRankingRouter":
+        from ..errors import UnknownModelError
+
+        for name in (strong_model, weak_model):
+            if name not in self.models:
+                raise UnknownModelError(name, self.models)
+        if strong_model == weak_model:
+            raise ValueError(f"strong and weak model are both {strong_model!r}")
+        other = copy.copy(self)
+        other.strong_model, other.weak_model = strong_model, weak_model
+        other._set_pair_indices()
+        return other
+
+    def with_ivf(self, *, nlist: "int | None" = None, nprobe: int = 32, seed: int = 0) -> "SWRankingRouter":
+        """The approximate (IVF) version of this router; the index is built unless one with `nlist` exists."""
+        if self.ivf is not None and (nlist is None or nlist == self.ivf.nlist):
+            other = copy.copy(self)
+            other.nprobe = int(nprobe)
+            return other
+        nlist = nlist or default_nlist(self.arena.shape[0])
+        ivf, order = build_ivf(self.arena.astype(np.float32), nlist, seed=seed)
+        new_of_old = np.empty_like(order)
+        new_of_old[order] = np.arange(order.size)
+        battles = BattleSet(self.battles.models, self.battles.model_a, self.battles.model_b,
+                            self.battles.outcome, new_of_old[self.battles.prompt].astype(np.int32))
+        return type(self)(battles=battles, arena=self.arena[order], model_tiers=self.model_tiers,
+                          model_ratings=self.model_ratings, num_tiers=self.num_tiers, embedder=self.embedder_spec,
+                          strong_model=self.strong_model, weak_model=self.weak_model, ivf=ivf, nprobe=int(nprobe),
+                          backend=self.backend, extra_meta=self.extra_meta)
+
+    def exact(self) -> "SWRankingRouter":
+        """The exact version of this router (every battle scored)."""
+        other = copy.copy(self)
+        other.nprobe = None
+        return other
+
+    # -- scoring ------------------------------------------------------------
+    def _similarities(self, Q: np.ndarray) -> np.ndarray:
+        if self.nprobe is not None and self.ivf is not None:
+            return approximate_similarities(Q, self.arena, self.ivf, self.nprobe, self._ops)
+        return self._ops.cosine_sim(Q, self.arena)
+
+    def tier_betas(self, E: np.ndarray) -> np.ndarray:
+        """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
+        B, U = E.shape[0], self.arena.shape[0]
+        S = np.empty((B, self._A.shape[0]))
+        block = max(1, min(B, _SIM_BLOCK_BYTES // (4 * max(U, 1))))
+        for lo in range(0, B, block):
+            sims = self._similarities(E[lo : lo + block])
+            S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A)
+        return bt.fit(S, self.T)
+
+    def _win_rates(self, E: np.ndarray) -> np.ndarray:
+        beta = self.tier_betas(E)
+        return bt.win_probability(beta[:, self._s], beta[:, self._w])
+
+    def ratings(self, texts: "str | Sequence[str] | None" = None, *,
+                embeddings: "np.ndarray | None" = None) -> np.ndarray:
+        """[B, T] per-query Elo ratings (400 b + 1000) of the tiers in use, ordered by tier id."""
+        E = self._prepare(texts, embeddings)
+        return bt.ratings(self.tier_betas(E)) if E.shape[0] else np.zeros((0, self.T))
+
+    # -- bundles ------------------------------------------------------------
+    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = self._base_meta() | {
+            "num_tiers": self.num_tiers,
+            "tiers": self.tiers,
+            "model_ratings": {m: float(r) for m, r in zip(self.models, self.model_ratings)},
+            "storage": str(self.arena.dtype),
+            "nprobe": self.nprobe,
+            "ivf_nlist": self.ivf.nlist if self.ivf is not None else None,
+        } | self.extra_meta
+        tensors = {
+            "arena": self.arena,
+            "battle_model_a": self.battles.model_a.astype(np.int32),
+            "battle_model_b": self.battles.model_b.astype(np.int32),
+            "battle_outcome": self.battles.outcome.astype(np.int8),
+            "battle_prompt": self.battles.prompt.astype(np.int32),
+        }
+        if self.ivf is not None:
+            tensors |= {"ivf_centroids": self.ivf.centroids, "ivf_means": self.ivf.means,
+                        "ivf_offsets": self.ivf.offsets.astype(np.int64)}
+        return meta, tensors
+
+    @classmethod
+    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
+                     backend: "str | None" = None) -> "SWRankingRouter":
+        needed = ("arena", "battle_model_a", "battle_model_b", "battle_outcome", "battle_prompt")
+        for name in needed:
+            if name not in tensors:
+                raise BundleError(f"{where}: missing tensor {name!r}")
+        base = {"models", "strong_model", "weak_model", "embedder", "num_tiers", "tiers", "model_ratings",
+                "storage", "nprobe", "ivf_nlist"}
+        try:
+            models = tuple(meta["models"])
+            battles = BattleSet(models, tensors["battle_model_a"].astype(np.int32),
+                                tensors["battle_model_b"].astype(np.int32), tensors["battle_outcome"].astype(np.int8),
+                                tensors["battle_prompt"].astype(np.int32))
+            if max(int(battles.model_a.max(initial=0)), int(battles.model_b.max(initial=0))) >= len(models):
+                raise BundleError(f"{where}: battle model id outside the {len(models)} models")
+            if not set(np.unique(battles.outcome).tolist()) <= {0, 1, 2}:
+                raise BundleError(f"{where}: battle outcome codes must be 0, 1 or 2")
+            ivf = None
+            if "ivf_centroids" in tensors:
+                ivf = IVFIndex(tensors["ivf_centroids"], tensors["ivf_means"], tensors["ivf_offsets"].astype(np.int64))
+            return cls(battles=battles, arena=tensors["arena"],
+                       model_tiers=np.array([meta["tiers"][m] for m in models]),
+                       model_ratings=np.array([meta["model_ratings"][m] for m in models]),
+                       num_tiers=int(meta["num_tiers"]), embedder=EmbedderSpec.from_json(meta["embedder"]),
+                       strong_model=meta["strong_model"], weak_model=meta["weak_model"], ivf=ivf,
+                       nprobe=meta.get("nprobe"), backend=backend,
+                       extra_meta={k: v for k, v in meta.items() if k not in base})
+        except BundleError:
+            raise
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BundleError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _spec(embedder: "EmbedderSpec | str", dim: int) -> EmbedderSpec:
+    from ..embedders import spec_for
+
+    spec = spec_for(embedder, dim) if isinstance(embedder, str) else (
+        embedder if isinstance(embedder, EmbedderSpec) else EmbedderSpec.of(embedder))
+    if spec.dim != dim:
+        raise ValueError(f"embeddings have width {dim}, but embedder {spec.name!r} has dim {spec.dim}")
+    return spec

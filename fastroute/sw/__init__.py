@@ -1,0 +1,1 @@
+"""The similarity-weighted Elo math behind the sw_ranking router."""

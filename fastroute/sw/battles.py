@@ -1,0 +1,91 @@
+"""Battle tables in the form the sw_ranking math needs: integer model ids,
+outcome codes, and an index into the unique prompts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .bradley_terry import WINNER_CODES
+
+
+@dataclass(frozen=True)
+class BattleSet:
+    """N battles: model_a/model_b index `models`; outcome 0 = model_a won, 1 = model_b won,
+    2 = tie (either RouteLLM tie label); prompt indexes the unique prompt embeddings."""
+
+    models: tuple[str, ...]
+    model_a: np.ndarray
+    model_b: np.ndarray
+    outcome: np.ndarray
+    prompt: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.model_a.size)
+
+
+def get_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Columns of a DataFrame, a mapping of sequences, or a list of records."""
+    if isinstance(table, Sequence) and not isinstance(table, (str, bytes)) and (len(table) == 0 or isinstance(table[0], Mapping)):
+        missing = [n for n in names if table and n not in table[0]]
+        if missing:
+            raise ValueError(f"battle records lack column(s) {missing}")
+        return {n: np.asarray([row[n] for row in table], dtype=object) for n in names}
+    out = {}
+    for n in names:
+        try:
+            col = table[n]
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"battles lack column {n!r}") from None
+        out[n] = np.asarray(list(col) if not isinstance(col, np.ndarray) else col, dtype=object)
+    return out
+
+
+def encode_battles(model_a: Sequence[str], model_b: Sequence[str], winner: Sequence[str]
+                   ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """(models in first-appearance order of model_a then model_b, a ids, b ids, outcome codes).
+
+    RouteLLM silently counts any unrecognised winner as a model_b win; here it is an error.
+    """
+    a = np.asarray(model_a, dtype=object)
+    b = np.asarray(model_b, dtype=object)
+    w = np.asarray(winner, dtype=object)
+    if not (a.shape == b.shape == w.shape) or a.ndim != 1:
+        raise ValueError(f"model_a, model_b and winner must be equal-length columns, got {a.shape}, {b.shape}, {w.shape}")
+    for name, col in (("model_a", a), ("model_b", b)):
+        bad = [i for i, v in enumerate(col.tolist()) if not isinstance(v, str) or not v]
+        if bad:
+            raise ValueError(f"{name} of battle {bad[0]} is {col[bad[0]]!r}, not a model name")
+    codes = np.empty(w.size, dtype=np.int8)
+    for i, v in enumerate(w.tolist()):
+        c = WINNER_CODES.get(v) if isinstance(v, str) else None
+        if c is None:
+            raise ValueError(f"winner of battle {i} is {v!r}; expected one of {sorted(WINNER_CODES)}")
+        codes[i] = c
+    both = np.concatenate([a, b])
+    uniq, first = np.unique(both.astype(str), return_index=True)
+    models = tuple(uniq[np.argsort(first, kind="stable")].tolist())
+    index = {m: i for i, m in enumerate(models)}
+    a_id = np.fromiter((index[x] for x in a.tolist()), dtype=np.int32, count=a.size)
+    b_id = np.fromiter((index[x] for x in b.tolist()), dtype=np.int32, count=b.size)
+    return models, a_id, b_id, codes
+
+
+def unit_rows(E: np.ndarray, dtype: "type | np.dtype" = np.float32) -> np.ndarray:
+    """Rows scaled to unit norm (in float64), zero rows left zero, stored as `dtype`."""
+    E64 = np.asarray(E, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", E64, E64))[:, None]
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return np.ascontiguousarray(E64 * inv, dtype=dtype)
+
+
+def dedupe_rows(E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the first occurrence of each distinct row, row -> distinct-row id)."""
+    E = np.ascontiguousarray(E)
+    view = E.view(np.dtype((np.void, E.dtype.itemsize * E.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # keep first-appearance order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return first[order], rank[inverse.ravel()].astype(np.int32)

@@ -1,0 +1,185 @@
+"""Weighted Bradley-Terry fits through sufficient statistics, exactly as RouteLLM's
+`compute_elo_mle_with_tie` but without refitting a logistic regression.
+
+RouteLLM fits an unpenalised, intercept-free logistic regression on every battle
+twice over: a row holds +ln 10 for model_a and -ln 10 for model_b, Y = 1 when
+model_a won (both copies), and a tie counts as one win for each side (Y = 1 in
+the first copy only). A battle whose two sides are the same player (in the tier
+fit: two models of one tier) keeps only the -ln 10 entry. The log-likelihood is
+therefore a function of a few weighted counts, for T players:
+
+* C[i, j] for i != j: weight of "i beat j" (2 per win, 1 per tie, each way),
+* Dp[t], Dm[t]: same-player battles with Y = 1 / Y = 0 (2 per decisive battle, 1 per tie),
+
+    L(b) = sum_ij C[i,j] log s(k (b_i - b_j)) + sum_t Dp[t] log s(-k b_t) + Dm[t] log s(k b_t)
+
+with k = ln 10 and s the logistic function. The counts are S = A w for a fixed
+sparse matrix A (K = T^2 + 2T rows, one column per prompt) and the battle
+weights w, so a per-query fit is one sparse product and a T-dimensional Newton
+solve. Ratings are 400 b + 1000, as RouteLLM's.
+
+Degenerate cases:
+* no same-player battles (or only ones with Y = 1, or only Y = 0): the level of b is
+  not pinned; the fit then keeps sum(b) = 0, as scikit-learn's lbfgs does from its
+  zero start, and differences (all that win rates use) are the pair-only MLE;
+* players never compared (a pair without battles) simply contribute nothing;
+* a player that only wins or only loses has no finite rating: `check_finite_fit`
+  reports it when the router is built, since the support of S is the same for
+  every query (weights are always > 0).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops.csr import CSRMatrix
+
+LN10 = math.log(10.0)
+OUTCOME_A, OUTCOME_B, OUTCOME_TIE = 0, 1, 2
+WINNER_CODES = {"model_a": OUTCOME_A, "model_b": OUTCOME_B, "tie": OUTCOME_TIE, "tie (bothbad)": OUTCOME_TIE}
+
+
+def n_stats(T: int) -> int:
+    return T * T + 2 * T
+
+
+def stat_matrix(
+    player_a: np.ndarray, player_b: np.ndarray, outcome: np.ndarray, column: np.ndarray,
+    n_players: int, n_columns: int,
+) -> CSRMatrix:
+    """A (K x n_columns): how one unit of weight on each column (prompt) feeds each count."""
+    a = np.asarray(player_a, dtype=np.int64)
+    b = np.asarray(player_b, dtype=np.int64)
+    o = np.asarray(outcome, dtype=np.int64)
+    col = np.asarray(column, dtype=np.int64)
+    T = n_players
+    same = a == b
+    rows, cols, vals = [], [], []
+
+    def add(mask: np.ndarray, stat: np.ndarray, value: float) -> None:
+        rows.append(stat[mask])
+        cols.append(col[mask])
+        vals.append(np.full(int(mask.sum()), value))
+
+    pair_ab, pair_ba = a * T + b, b * T + a
+    dp, dm = T * T + a, T * T + T + a
+    add(~same & (o == OUTCOME_A), pair_ab, 2.0)
+    add(~same & (o == OUTCOME_B), pair_ba, 2.0)
+    add(~same & (o == OUTCOME_TIE), pair_ab, 1.0)
+    add(~same & (o == OUTCOME_TIE), pair_ba, 1.0)
+    add(same & (o == OUTCOME_A), dp, 2.0)
+    add(same & (o == OUTCOME_B), dm, 2.0)
+    add(same & (o == OUTCOME_TIE), dp, 1.0)
+    add(same & (o == OUTCOME_TIE), dm, 1.0)
+    return CSRMatrix.from_coo(
+        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (n_stats(T), n_columns)
+    )
+
+
+def _split(S: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    B = S.shape[0]
+    C = S[:, : T * T].reshape(B, T, T).copy()
+    C[:, np.arange(T), np.arange(T)] = 0.0
+    return C, S[:, T * T : T * T + T], S[:, T * T + T :]
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _objective(beta, C, Dp, Dm):
+    z = LN10 * (beta[:, :, None] - beta[:, None, :])
+    kb = LN10 * beta
+    return (C * _log_sigmoid(z)).sum(axis=(1, 2)) + (Dp * _log_sigmoid(-kb) + Dm * _log_sigmoid(kb)).sum(1)
+
+
+def fit(S: np.ndarray, T: int, *, tol: float = 1e-11, max_iter: int = 100) -> np.ndarray:
+    """Maximum-likelihood b [B, T] for each row of counts S [B, K] (see module doc)."""
+    S = np.atleast_2d(np.asarray(S, dtype=np.float64))
+    if S.shape[1] != n_stats(T):
+        raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {S.shape[1]}")
+    C, Dp, Dm = _split(S, T)
+    pinned = (Dp.sum(1) > 0) & (Dm.sum(1) > 0)
+    Dp = np.where(pinned[:, None], Dp, 0.0)
+    Dm = np.where(pinned[:, None], Dm, 0.0)
+    N = C + C.transpose(0, 2, 1)
+    B = S.shape[0]
+    beta = np.zeros((B, T))
+    obj = _objective(beta, C, Dp, Dm)
+    eye = np.arange(T)
+    todo = np.ones(B, dtype=bool)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(todo)
+        if idx.size == 0:
+            break
+        b, c, n, dp, dm = beta[idx], C[idx], N[idx], Dp[idx], Dm[idx]
+        p = _sigmoid(LN10 * (b[:, :, None] - b[:, None, :]))
+        sb = _sigmoid(LN10 * b)
+        grad = LN10 * ((c - n * p).sum(2) + dm - (dp + dm) * sb)
+        w = (LN10 * LN10) * n * p * (1.0 - p)
+        F = -w
+        F[:, eye, eye] = w.sum(2) + (LN10 * LN10) * (dp + dm) * sb * (1.0 - sb)
+        free = ~pinned[idx]
+        if free.any():  # the level is free: fix it with sum(b) = 0 (F's null space is 1)
+            scale = F[free][:, eye, eye].mean(1)
+            F[free] += scale[:, None, None] / T
+        step = np.linalg.solve(F, grad[:, :, None])[:, :, 0]
+        # Newton on a concave objective, halving the step until it does not go down.
+        t = np.ones(idx.size)
+        new = b + step
+        new_obj = _objective(new, c, dp, dm)
+        for _ in range(60):
+            worse = new_obj < obj[idx] - 1e-12 * np.abs(obj[idx])
+            if not worse.any():
+                break
+            t[worse] *= 0.5
+            new[worse] = b[worse] + t[worse, None] * step[worse]
+            new_obj[worse] = _objective(new[worse], c[worse], dp[worse], dm[worse])
+        beta[idx] = new
+        obj[idx] = new_obj
+        done = np.abs(LN10 * t[:, None] * step).max(1) < tol
+        todo[idx[done]] = False
+    return beta
+
+
+def ratings(beta: np.ndarray) -> np.ndarray:
+    """RouteLLM's Elo scale: 400 b + 1000."""
+    return 400.0 * beta + 1000.0
+
+
+def win_probability(beta_strong: np.ndarray, beta_weak: np.ndarray) -> np.ndarray:
+    """1 - 1 / (1 + 10^((r_s - r_w) / 400)) = sigmoid(ln 10 (b_s - b_w))."""
+    return _sigmoid(LN10 * (np.asarray(beta_strong) - np.asarray(beta_weak)))
+
+
+def check_finite_fit(S: np.ndarray, T: int, names: "list[str]", what: str) -> np.ndarray:
+    """Fits unit-weight counts and raises if some rating runs off to infinity.
+
+    The pattern of nonzero counts is the same for every query, so if this fit is
+    finite, every weighted fit is too.
+    """
+    S = np.asarray(S, dtype=np.float64).reshape(1, -1)
+    C, Dp, Dm = _split(S, T)
+    wins = C[0].sum(1) + Dm[0]
+    losses = C[0].sum(0) + Dp[0]
+    bad = [str(names[i]) for i in range(T) if wins[i] == 0 or losses[i] == 0]
+    if bad:
+        raise ValueError(
+            f"the battles give no finite Bradley-Terry rating to every {what} (never won or never lost: "
+            f"{', '.join(bad)}): add battles (a tie counts both ways) or drop those {what}s"
+        )
+    try:
+        beta = fit(S, T, max_iter=200)[0]
+    except np.linalg.LinAlgError:
+        beta = np.full(T, np.nan)
+    if not np.isfinite(beta).all() or np.ptp(beta) > 30:  # 30 = 12,000 Elo points: diverging
+        raise ValueError(
+            f"the battles give no finite Bradley-Terry rating to every {what}: some group of {what}s "
+            "always beats, or is never compared with, the rest"
+        )
+    return beta

@@ -1,0 +1,29 @@
+"""Shared fixtures. TRITON_INTERPRET must be set before anything imports triton."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pytest  # noqa: E402
+
+from fastroute.ops import available_backends  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CPU_BACKENDS = available_backends("cpu")
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def backend(request):
+    """Every CPU kernel backend present (numpy always; c when built)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
