@@ -83,7 +83,12 @@ class OpenAIEmbedder:
                 data = sorted(payload["data"], key=lambda d: d["index"])
                 if len(data) != len(inputs):
                     raise EmbeddingRequestError(f"{url} returned {len(data)} embeddings for {len(inputs)} inputs")
-                return [d["embedding"] for d in data]
+                if [d["index"] for d in data] != list(range(len(inputs))):
+                    raise ValueError(f"indices are not 0..{len(inputs) - 1}")
+                rows = [[float(x) for x in d["embedding"]] for d in data]  # numbers, not null or base64
+                if len({len(r) for r in rows}) > 1:
+                    raise ValueError("embeddings of different widths")
+                return rows
             except urllib.error.HTTPError as err:
                 detail = err.read().decode("utf-8", "replace")[:500]
                 last = f"HTTP {err.code}: {detail}"
@@ -113,8 +118,13 @@ class OpenAIEmbedder:
                 msg = str(err).lower()
                 if "http 400" not in msg or not any(s in msg for s in ("too long", "maximum", "context length", "token")):
                     raise
-                limit //= 2
-        raise EmbeddingRequestError(f"{self.name}: inputs still too long after truncating to {limit} characters")
+                last = err
+            # halve what was sent, not the cap: the inputs may all be shorter than it already
+            sent = max(len(t) for t in clipped)
+            limit = max(1, sent // 2)
+        raise EmbeddingRequestError(
+            f"{self.name}: inputs still too long after truncating to {sent} characters; last error: {last}"
+        )
 
     def encode(self, texts: "str | Sequence[str]") -> np.ndarray:
         batch = as_text_batch(texts)
@@ -123,7 +133,10 @@ class OpenAIEmbedder:
             rows.extend(self._embed_batch(batch[lo : lo + self.batch_size]))
         if not rows:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
-        E = np.asarray(rows, dtype=np.float32)
+        try:
+            E = np.asarray(rows, dtype=np.float32)
+        except ValueError:  # each batch is checked in _post; the width changed between batches
+            raise EmbeddingRequestError(f"{self.name} returned embeddings of different widths") from None
         if self._dim is not None and E.shape[1] != self._dim:
             raise EmbeddingRequestError(f"{self.name} returned width {E.shape[1]}, expected {self._dim}")
         self._dim = E.shape[1]

@@ -39,8 +39,10 @@ from ..sw.ivf import IVFIndex, approximate_similarities, build_ivf, default_nlis
 from ..sw.tiers import compute_tiers
 from .base import Router
 
-# Similarities are computed for blocks of queries at a time: at most this many bytes.
-_SIM_BLOCK_BYTES = 64 << 20
+# Similarities are computed for blocks of queries at a time, into one buffer of at
+# most this many bytes: large blocks amortise BLAS's packing of the arena (at
+# N=165k, d=1536: 4.1 ms/query in blocks of 101, 2.4 ms/query in blocks of 512).
+_SIM_BLOCK_BYTES = 256 << 20
 _STORAGE = {"float32": np.float32, "float16": np.float16}
 
 
@@ -211,18 +213,18 @@ class SWRankingRouter(Router):
         return other
 
     # -- scoring ------------------------------------------------------------
-    def _similarities(self, Q: np.ndarray) -> np.ndarray:
-        if self.nprobe is not None and self.ivf is not None:
-            return approximate_similarities(Q, self.arena, self.ivf, self.nprobe, self._ops)
-        return self._ops.cosine_sim(Q, self.arena)
-
     def tier_betas(self, E: np.ndarray) -> np.ndarray:
         """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
         B, U = E.shape[0], self.arena.shape[0]
         S = np.empty((B, self._A.shape[0]))
         block = max(1, min(B, _SIM_BLOCK_BYTES // (4 * max(U, 1))))
+        buf = np.empty((block, U), dtype=np.float32) if self.nprobe is None else None
         for lo in range(0, B, block):
-            sims = self._similarities(E[lo : lo + block])
+            Q = E[lo : lo + block]
+            if buf is None:
+                sims = approximate_similarities(Q, self.arena, self.ivf, self.nprobe, self._ops)
+            else:
+                sims = self._ops.cosine_sim(Q, self.arena, out=buf[: Q.shape[0]])
             S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A)
         return bt.fit(S, self.T)
 

@@ -173,13 +173,41 @@ def check_finite_fit(S: np.ndarray, T: int, names: "list[str]", what: str) -> np
             f"the battles give no finite Bradley-Terry rating to every {what} (never won or never lost: "
             f"{', '.join(bad)}): add battles (a tie counts both ways) or drop those {what}s"
         )
-    try:
-        beta = fit(S, T, max_iter=200)[0]
-    except np.linalg.LinAlgError:
-        beta = np.full(T, np.nan)
-    if not np.isfinite(beta).all() or np.ptp(beta) > 30:  # 30 = 12,000 Elo points: diverging
+    outside = _outside_main_component(C[0], Dp[0], Dm[0])
+    if outside:
         raise ValueError(
             f"the battles give no finite Bradley-Terry rating to every {what}: some group of {what}s "
-            "always beats, or is never compared with, the rest"
+            f"always beats, or is never compared with, the rest ({', '.join(str(names[i]) for i in outside)})"
         )
+    beta = fit(S, T, max_iter=200)[0]
     return beta
+
+
+def _reachable(adj: np.ndarray, start: int) -> np.ndarray:
+    seen = np.zeros(adj.shape[0], dtype=bool)
+    seen[start] = True
+    frontier = seen.copy()
+    while frontier.any():
+        nxt = adj[frontier].any(axis=0) & ~seen
+        seen |= nxt
+        frontier = nxt
+    return seen
+
+
+def _outside_main_component(C: np.ndarray, Dp: np.ndarray, Dm: np.ndarray) -> list[int]:
+    """Players not in the strongly connected component of player 0 of the "beat" graph.
+
+    The MLE is finite iff that graph is strongly connected (Zermelo/Ford); with
+    same-player rows of both kinds, a virtual anchor node of fixed rating joins it
+    (Dm: the player beat the anchor, Dp: the anchor beat the player).
+    """
+    T = C.shape[0]
+    pinned = Dp.sum() > 0 and Dm.sum() > 0
+    n = T + 1 if pinned else T
+    adj = np.zeros((n, n), dtype=bool)
+    adj[:T, :T] = C > 0  # adj[i, j]: i beat j
+    if pinned:
+        adj[:T, T] = Dm > 0
+        adj[T, :T] = Dp > 0
+    both = _reachable(adj, 0) & _reachable(adj.T, 0)
+    return [i for i in range(T) if not both[i]]

@@ -1,0 +1,70 @@
+"""Bundle files: clear errors naming the file and the problem."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastroute import RandomRouter, load_router
+from fastroute.bundle import FORMAT_VERSION, read_bundle
+from fastroute.errors import BundleError
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return RandomRouter(seed=3).save(tmp_path / "b")
+
+
+def test_random_bundle_round_trip(bundle):
+    r = load_router(bundle)
+    assert isinstance(r, RandomRouter) and r.seed == 3
+    np.testing.assert_array_equal(r.win_rates(["a", "b"]), RandomRouter(seed=3).win_rates(["a", "b"]))
+
+
+def test_missing_directory_and_files(tmp_path, bundle):
+    with pytest.raises(BundleError, match="neither a bundle directory nor a router name"):
+        load_router(tmp_path / "nope")
+    (bundle / "weights.safetensors").unlink()
+    with pytest.raises(BundleError, match="weights.safetensors: missing"):
+        read_bundle(bundle)
+    (bundle / "fastroute.json").unlink()
+    with pytest.raises(BundleError, match="fastroute.json: missing"):
+        read_bundle(bundle)
+
+
+def test_malformed_json(bundle):
+    (bundle / "fastroute.json").write_text("{oops")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_router(bundle)
+    (bundle / "fastroute.json").write_text("[1, 2]")
+    with pytest.raises(BundleError, match="JSON object"):
+        load_router(bundle)
+
+
+def test_newer_format_version(bundle):
+    doc = json.loads((bundle / "fastroute.json").read_text())
+    doc["format_version"] = FORMAT_VERSION + 1
+    (bundle / "fastroute.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match=f"format {FORMAT_VERSION + 1}.*upgrade fastroute"):
+        load_router(bundle)
+
+
+def test_corrupt_weights(bundle):
+    (bundle / "weights.safetensors").write_bytes(b"\x00" * 5)
+    with pytest.raises(BundleError, match="corrupt"):
+        load_router(bundle)
+
+
+def test_unknown_kind(bundle):
+    doc = json.loads((bundle / "fastroute.json").read_text())
+    doc["kind"] = "telepathy"
+    (bundle / "fastroute.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="unknown router kind 'telepathy'"):
+        load_router(bundle)
+
+
+def test_named_routers():
+    assert isinstance(load_router("random"), RandomRouter)
+    r = load_router("random", strong_model="a", weak_model="b")
+    assert r.route(["x"], 0.0) == ["a"]

@@ -1,0 +1,76 @@
+"""The command line: route, score, info."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastroute.cli import main
+
+from synthetic import STRONG, WEAK, synthetic_arena
+
+
+@pytest.fixture(scope="module")
+def sw_bundle(tmp_path_factory):
+    from fastroute import SWRankingRouter
+    from fastroute.embedders import get_embedder
+
+    cols, _, pid = synthetic_arena(seed=41, n_battles=400, n_prompts=40)
+    texts = [f"topic {i % 40}: a question about {['math', 'code', 'poems', 'law'][i % 4]}" for i in pid]
+    router = SWRankingRouter.from_battles(cols, get_embedder("static").encode(texts), num_tiers=10)
+    return router.save(tmp_path_factory.mktemp("b") / "sw")
+
+
+def test_route(sw_bundle, capsys):
+    assert main(["route", "--router", str(sw_bundle), "--threshold", "0", "Prove it.", "hi"]) == 0
+    assert capsys.readouterr().out.split() == [STRONG, STRONG]
+    assert main(["route", "--router", str(sw_bundle), "--threshold", "1", "-v", "Prove it."]) == 0
+    model, rate, prompt = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert model == WEAK and 0 < float(rate) < 1 and prompt == "Prove it."
+
+
+def test_route_errors(sw_bundle, capsys):
+    assert main(["route", "--router", str(sw_bundle), "--threshold", "1.5", "x"]) == 2
+    assert "threshold must be in [0, 1]" in capsys.readouterr().err
+    assert main(["route", "--router", "/no/such/bundle", "x"]) == 2
+    assert "neither a bundle directory nor a router name" in capsys.readouterr().err
+    assert main(["route", "--router", str(sw_bundle), "--strong-model", "gpt-9", "x"]) == 2
+    assert "unknown model 'gpt-9'" in capsys.readouterr().err
+
+
+def test_score_jsonl_and_parquet(sw_bundle, tmp_path):
+    inp = tmp_path / "in.jsonl"
+    prompts = ["a question about math", "write a poem", "hello"]
+    inp.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    out = tmp_path / "out.jsonl"
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(out),
+                 "--threshold", "0.5", "--batch-size", "2"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    from fastroute import load_router
+
+    expected = load_router(sw_bundle).win_rates(prompts)
+    np.testing.assert_allclose([r["win_rate"] for r in rows], expected, atol=1e-12)
+    assert all(r["model"] == (STRONG if r["win_rate"] >= 0.5 else WEAK) for r in rows)
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    txt = tmp_path / "in.txt"
+    txt.write_text("\n".join(prompts) + "\n")
+    outp = tmp_path / "out.parquet"
+    assert main(["score", "--router", str(sw_bundle), "--input", str(txt), "--output", str(outp)]) == 0
+    np.testing.assert_allclose(pq.read_table(outp).column("win_rate").to_pylist(), expected, atol=1e-12)
+
+
+def test_score_bad_input(sw_bundle, tmp_path, capsys):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"text": "x"}) + "\n")
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert "no string field 'prompt'" in capsys.readouterr().err
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(tmp_path / "o.csv")]) == 2
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "fastroute" in out and "numpy" in out and "kernel backends" in out

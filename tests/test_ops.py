@@ -1,0 +1,202 @@
+"""Every kernel backend against the numpy reference, on awkward shapes, at every SIMD level."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastroute.ops import get_backend, reference
+from fastroute.ops.csr import CSRMatrix
+
+SHAPES = [(1, 1, 1), (1, 7, 13), (3, 5, 17), (2, 9, 16), (4, 33, 31), (5, 101, 384), (17, 40, 257), (40, 21, 24)]
+
+
+def _unit_rows(rng, n, d):
+    X = rng.standard_normal((n, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(params=["portable", "avx2", "avx512"])
+def simd(request):
+    """Runs a test at each SIMD level the CPU has (C backend only)."""
+    try:
+        c = get_backend("c")
+    except Exception:  # noqa: BLE001
+        pytest.skip("C backend not built")
+    if request.param not in c.supported_simd_levels():
+        pytest.skip(f"CPU lacks {request.param}")
+    before = c.simd_level()
+    c.set_simd_level(request.param)
+    yield c
+    c.set_simd_level(before)
+
+
+@pytest.mark.parametrize("B,N,d", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cosine_sim(backend, B, N, d, dtype):
+    rng = np.random.default_rng(B * 1000 + N + d)
+    Q = rng.standard_normal((B, d)).astype(np.float32)
+    X = _unit_rows(rng, N, d).astype(dtype)
+    got = get_backend(backend).cosine_sim(Q, X)
+    want = reference.cosine_sim(Q, X)
+    assert got.shape == (B, N) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    # Independent check: float64 cosine.
+    Xf = X.astype(np.float64)
+    exact = (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ Xf.T
+    np.testing.assert_allclose(got, exact, atol=2e-6)
+
+
+@pytest.mark.parametrize("B,N,d", [(1, 9, 13), (3, 50, 33), (6, 35, 100), (20, 30, 48)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cosine_sim_every_simd_level(simd, B, N, d, dtype):
+    rng = np.random.default_rng(7)
+    Q = rng.standard_normal((B, d)).astype(np.float32)
+    X = _unit_rows(rng, N, d).astype(dtype)
+    np.testing.assert_allclose(simd.cosine_sim(Q, X), reference.cosine_sim(Q, X), atol=2e-6)
+
+
+def test_cosine_sim_non_contiguous_and_zero_queries(backend):
+    rng = np.random.default_rng(1)
+    big = _unit_rows(rng, 60, 40)
+    X = big[::3]  # row stride 3
+    Xcols = np.asfortranarray(_unit_rows(rng, 20, 40))  # column-major
+    Q = rng.standard_normal((7, 80)).astype(np.float32)[:, ::2]  # inner stride 2
+    Q[2] = 0.0
+    ops = get_backend(backend)
+    for arena in (X, Xcols):
+        got = ops.cosine_sim(Q, arena)
+        np.testing.assert_allclose(got, reference.cosine_sim(np.ascontiguousarray(Q), np.ascontiguousarray(arena)), atol=2e-6)
+        assert np.all(got[2] == 0.0)
+    Q64 = Q.astype(np.float64)  # other float dtypes are accepted
+    np.testing.assert_allclose(ops.cosine_sim(Q64, X), reference.cosine_sim(Q, X), atol=2e-6)
+
+
+def test_cosine_sim_large_batch_path(backend):
+    """Batches above the C backend's small-batch limit go through BLAS; check both dtypes."""
+    rng = np.random.default_rng(2)
+    Q = rng.standard_normal((70, 48)).astype(np.float32)
+    X = _unit_rows(rng, 3000, 48)
+    ops = get_backend(backend)
+    for arena in (X, X.astype(np.float16)):
+        np.testing.assert_allclose(ops.cosine_sim(Q, arena), reference.cosine_sim(Q, arena), atol=2e-6)
+
+
+def test_cosine_sim_shape_errors(backend):
+    ops = get_backend(backend)
+    with pytest.raises(ValueError):
+        ops.cosine_sim(np.zeros((2, 5), np.float32), np.zeros((3, 6), np.float32))
+
+
+@pytest.mark.parametrize("B,d", [(1, 1), (1, 13), (5, 16), (33, 1536), (1000, 7)])
+def test_gemv_sigmoid(backend, B, d):
+    rng = np.random.default_rng(B + d)
+    E = rng.standard_normal((B, d)).astype(np.float32)
+    u = (rng.standard_normal(d) / np.sqrt(d)).astype(np.float32)
+    got = get_backend(backend).gemv_sigmoid(E, u, 0.25)
+    exact = 1 / (1 + np.exp(-(E.astype(np.float64) @ u.astype(np.float64) + 0.25)))
+    np.testing.assert_allclose(got, exact, atol=1e-7)
+    np.testing.assert_allclose(got, reference.gemv_sigmoid(E, u, 0.25), atol=1e-7)
+    # Non-contiguous rows.
+    E2 = np.repeat(E, 2, axis=0)[::2]
+    np.testing.assert_allclose(get_backend(backend).gemv_sigmoid(E2, u, 0.25), got, atol=1e-7)
+
+
+def test_gemv_sigmoid_every_simd_level(simd):
+    rng = np.random.default_rng(3)
+    E = rng.standard_normal((9, 37)).astype(np.float32)
+    u = rng.standard_normal(37).astype(np.float32)
+    np.testing.assert_allclose(simd.gemv_sigmoid(E, u), reference.gemv_sigmoid(E, u), atol=1e-7)
+
+
+def _random_csr(rng, K, U, nnz):
+    rows = rng.integers(0, K, nnz)
+    cols = rng.integers(0, U, nnz)
+    vals = rng.choice([1.0, 2.0], nnz)
+    return CSRMatrix.from_coo(rows, cols, vals, (K, U))
+
+
+@pytest.mark.parametrize("B,U,K", [(1, 1, 1), (1, 7, 3), (3, 50, 8), (2, 1000, 120), (9, 333, 35)])
+def test_sw_stats(backend, B, U, K):
+    rng = np.random.default_rng(B * 7 + U)
+    sims = rng.uniform(-0.4, 1.0, (B, U)).astype(np.float32)
+    A = _random_csr(rng, K, U, 3 * U)
+    S, m = get_backend(backend).sw_stats(sims, A)
+    # Independent dense check in float64 from RouteLLM's formula.
+    s64 = sims.astype(np.float64)
+    mx = s64.max(1, keepdims=True)
+    w = 10 * 10 ** (s64 / mx)
+    np.testing.assert_allclose(S, w @ A.to_dense().T, rtol=2e-6)
+    np.testing.assert_allclose(m, sims.max(1))
+
+
+def test_sw_stats_every_simd_level(simd):
+    rng = np.random.default_rng(4)
+    sims = rng.uniform(-1, 1, (3, 257)).astype(np.float32)
+    A = _random_csr(rng, 24, 257, 600)
+    S, _ = simd.sw_stats(sims, A)
+    np.testing.assert_allclose(S, reference.sw_stats(sims, A)[0], rtol=2e-6)
+
+
+def test_sw_stats_degenerate_rows(backend):
+    """max <= 0 gives uniform weights (10 each); tiny maxima never give zero weights."""
+    A = CSRMatrix.from_coo(np.array([0, 1, 2]), np.array([0, 1, 2]), np.array([1.0, 2.0, 1.0]), (3, 3))
+    sims = np.array([[0.0, 0.0, 0.0], [-0.5, -0.2, -0.9], [1e-3, -1.0, 5e-4]], dtype=np.float32)
+    S, m = get_backend(backend).sw_stats(sims, A)
+    np.testing.assert_allclose(S[0], [10.0, 20.0, 10.0])
+    np.testing.assert_allclose(S[1], [10.0, 20.0, 10.0])
+    np.testing.assert_allclose(S[2, [0, 2]], [100.0, 10 * 10**0.5], rtol=1e-6)
+    assert 0 < S[2, 1] < 1e-30  # 10 * 10^-1000 underflows: clamped to ~1e-34, never 0
+    np.testing.assert_allclose(S, reference.sw_stats(sims, A)[0], rtol=2e-6)
+
+
+def test_sw_stats_non_contiguous(backend):
+    rng = np.random.default_rng(5)
+    big = rng.uniform(-1, 1, (6, 200)).astype(np.float32)
+    sims = big[::2, :100]
+    A = _random_csr(rng, 10, 100, 150)
+    np.testing.assert_allclose(get_backend(backend).sw_stats(sims, A)[0],
+                               reference.sw_stats(np.ascontiguousarray(sims), A)[0], rtol=2e-6)
+
+
+@pytest.mark.parametrize("lengths", [[0], [1], [3, 0, 5], [200] * 3, list(range(70))])
+def test_embedding_bag_i8(backend, lengths):
+    rng = np.random.default_rng(len(lengths))
+    V, d = 50, 19
+    table = rng.integers(-127, 128, (V, d)).astype(np.int8)
+    scales = rng.uniform(0.001, 0.02, V).astype(np.float32)
+    ids = rng.integers(0, V, int(np.sum(lengths))).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    got = get_backend(backend).embedding_bag_i8(table, scales, ids, offsets)
+    assert got.shape == (len(lengths), d) and got.dtype == np.float32
+    for b, n in enumerate(lengths):
+        if n == 0:
+            assert np.all(got[b] == 0)
+            continue
+        rows = table[ids[offsets[b]:offsets[b + 1]]].astype(np.float64) * scales[ids[offsets[b]:offsets[b + 1]], None]
+        mean = rows.mean(0)
+        np.testing.assert_allclose(got[b], mean / np.linalg.norm(mean), atol=1e-6)
+
+
+def test_embedding_bag_rejects_bad_ids(backend):
+    table = np.zeros((4, 3), np.int8)
+    with pytest.raises(ValueError, match="token id"):
+        get_backend(backend).embedding_bag_i8(table, np.ones(4, np.float32), np.array([1, 4], np.int32),
+                                              np.array([0, 2], np.int64))
+
+
+def test_half_to_float_matches_numpy():
+    try:
+        c = get_backend("c")
+    except Exception:  # noqa: BLE001
+        pytest.skip("C backend not built")
+    rng = np.random.default_rng(6)
+    vals = np.concatenate([rng.standard_normal(997) * 100, [0.0, -0.0, 6e-8, -6e-8, 65504, np.inf, -np.inf]])
+    X = vals.astype(np.float16).reshape(1, -1)
+    levels = c.supported_simd_levels()
+    before = c.simd_level()
+    try:
+        for lvl in levels:
+            c.set_simd_level(lvl)
+            np.testing.assert_array_equal(c.half_to_float(X), X.astype(np.float32))
+    finally:
+        c.set_simd_level(before)

@@ -1,0 +1,92 @@
+"""compute_tiers and the Bradley-Terry Newton fit against their references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastroute.sw import bradley_terry as bt
+from fastroute.sw.tiers import compute_tiers
+
+import routellm_reference as ref
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(800, 1300, allow_nan=False), min_size=3, max_size=14, unique=True),
+       st.integers(1, 6))
+def test_compute_tiers_matches_routellm(ratings, m):
+    names = [f"m{i}" for i in range(len(ratings))]
+    if len(ratings) < m:
+        with pytest.raises(ValueError, match="needs at least"):
+            compute_tiers(names, np.array(ratings), m)
+        return
+    assert compute_tiers(names, np.array(ratings), m) == ref.compute_tiers(dict(zip(names, ratings)), m)
+
+
+def test_compute_tiers_quirk_empty_tiers():
+    """An outlier at the top lets RouteLLM's DP leave tier ids unused; reproduce it."""
+    r = {"top": 2000.0, **{f"m{i}": 1000.0 + i for i in range(6)}}
+    ours = compute_tiers(list(r), np.array(list(r.values())), 5)
+    assert ours == ref.compute_tiers(r, 5)
+
+
+def _random_counts(rng, T, pinned):
+    C = rng.uniform(0.5, 20, (T, T)) * (rng.random((T, T)) < 0.7)
+    np.fill_diagonal(C, 0)
+    C += 0.1  # keep the comparison graph strongly connected
+    np.fill_diagonal(C, 0)
+    Dp = rng.uniform(0, 5, T) if pinned else np.zeros(T)
+    Dm = rng.uniform(0, 5, T) if pinned else np.zeros(T)
+    return np.concatenate([C.ravel(), Dp, Dm])
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_fit_is_the_stationary_point(pinned):
+    rng = np.random.default_rng(0)
+    T = 7
+    S = np.stack([_random_counts(rng, T, pinned) for _ in range(5)])
+    beta = bt.fit(S, T)
+    # Numerical gradient of the log-likelihood vanishes at the optimum.
+    C, Dp, Dm = bt._split(S, T)
+    for i in range(5):
+        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1])[0]  # noqa: E731
+        g = np.array([(f(beta[i] + 1e-6 * e) - f(beta[i] - 1e-6 * e)) / 2e-6 for e in np.eye(T)])
+        assert np.abs(g).max() < 1e-4 * max(1, np.abs(S[i]).max())
+    if not pinned:
+        np.testing.assert_allclose(beta.sum(1), 0, atol=1e-9)  # sklearn's lbfgs keeps sum(b) = 0
+
+
+def test_one_sided_pins_do_not_pin():
+    """Same-player rows of only one outcome leave the level free (sklearn would drift)."""
+    rng = np.random.default_rng(1)
+    S = _random_counts(rng, 5, pinned=False)
+    S_one = S.copy()
+    S_one[25:30] = 3.0  # Dp only
+    np.testing.assert_allclose(bt.fit(S_one[None], 5), bt.fit(S[None], 5), atol=1e-9)
+
+
+def test_group_that_always_wins_is_rejected():
+    T = 4
+    C = np.zeros((T, T))
+    C[0, 1] = C[1, 0] = 3  # players 0,1 compare both ways
+    C[2, 3] = C[3, 2] = 3
+    C[0, 2] = C[1, 3] = 5  # group {0,1} always beats group {2,3}
+    S = np.concatenate([C.ravel(), np.zeros(2 * T)])
+    with pytest.raises(ValueError, match="always beats"):
+        bt.check_finite_fit(S, T, ["a", "b", "c", "d"], "model")
+
+
+def test_weighted_fit_matches_sklearn():
+    rng = np.random.default_rng(2)
+    n = 300
+    a = rng.integers(0, 6, n)
+    b = (a + rng.integers(1, 6, n)) % 6
+    b[:15] = a[:15]  # same-player rows
+    winner = rng.choice(["model_a", "model_b", "tie", "tie (bothbad)"], n, p=[0.4, 0.4, 0.1, 0.1])
+    w = rng.uniform(10, 100, n)
+    o = np.array([bt.WINNER_CODES[x] for x in winner])
+    A = bt.stat_matrix(a, b, o, np.arange(n), 6, n)
+    beta = bt.fit((A.to_dense() @ w)[None], 6)[0]
+    theirs = ref.elo_mle_with_tie([int(x) for x in a], [int(x) for x in b], list(winner), sample_weight=w, anchor=False)
+    np.testing.assert_allclose(bt.ratings(beta), [theirs[i] for i in range(6)], atol=1e-3)
