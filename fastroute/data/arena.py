@@ -53,3 +53,33 @@ def preprocess_arena(battles: Any) -> dict[str, list]:
         out["winner"].append(winner)
         out["first_turn"].append(first)
     return out
+
+
+HUB_DATASET = "lmsys/lmsys-arena-human-preference-55k"
+
+
+def read_arena(source: Any = None, *, hub_file: str = "train.csv") -> "BattleTable":
+    """Chatbot Arena battles as a BattleTable (prompt = RouteLLM's first turn).
+
+    `source` is a local file (csv/json/jsonl/parquet), records, or None to fetch
+    lmsys/lmsys-arena-human-preference-55k from the Hugging Face Hub (needs
+    `huggingface_hub` and a network; the error says so when either is missing).
+    """
+    from .aliases import canonical_model
+    from .battles import BattleTable
+
+    if source is None:
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError as exc:
+            raise ImportError("fetching the Arena battles needs huggingface_hub (pip install huggingface_hub), "
+                              "or pass a local file of the same schema") from exc
+        try:
+            source = hf_hub_download(HUB_DATASET, hub_file, repo_type="dataset")
+        except Exception as exc:  # noqa: BLE001 - offline, gated, renamed...
+            raise OSError(f"could not fetch {HUB_DATASET} from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
+                          "pass a local file of the same schema instead") from None
+    table = preprocess_arena(source)
+    n = len(table["winner"])
+    return BattleTable(table["first_turn"], [canonical_model(m) for m in table["model_a"]],
+                       [canonical_model(m) for m in table["model_b"]], table["winner"], None, ["chatbot_arena"] * n)

@@ -1,0 +1,1 @@
+"""Trainers that turn battles into router bundles (mf needs torch: the `train` extra)."""
