@@ -32,6 +32,7 @@ static inline int fr_num_threads(void) { return 1; }
 /* Bytes ahead of the current position that the row scan prefetches. */
 #define FR_PREFETCH 2048
 #define FR_LOG2_10 3.32192809488736234787
+#define FR_LOG2_E 1.44269504088896340736
 /* 2^-113 ~ 1e-34: the smallest weight kept, so no battle's weight is ever 0. */
 #define FR_EXP2_MIN (-113.0f)
 
@@ -237,10 +238,11 @@ void fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde, cons
 }
 
 void fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
-                 const int32_t *indices, const float *values, int64_t K, double *S, float *smax,
-                 int nthreads)
+                 const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
+                 float *smax, int nthreads)
 {
-    FR_DISPATCH(sw_stats, sims, B, U, lds, indptr, indices, values, K, S, smax, fr_threads(nthreads))
+    FR_DISPATCH(sw_stats, sims, B, U, lds, indptr, indices, values, K, gamma, S, smax,
+                fr_threads(nthreads))
 }
 
 int fr_embedding_bag_i8(const int8_t *table, const float *scales, int64_t V, int64_t d,

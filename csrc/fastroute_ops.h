@@ -34,14 +34,15 @@ void fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx,
 void fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde,
                          const float *u, double bias, float *out, int nthreads);
 
-/* RouteLLM's similarity weighting fused with the sufficient statistics S = A w.
- * For each query b: m = max_u sims[b, u]; w_u = 10 * 10^(sims[b, u] / m)
- * (uniform w_u = 10 when m <= 0; exponents clamped at -34 so no weight is 0);
- * S[b, k] = sum_j values[j] * w[indices[j]] over indptr[k] <= j < indptr[k+1]
- * (A is a K x U CSR matrix); smax[b] = m. */
+/* Similarity weighting fused with the sufficient statistics S = A w.
+ * For each query b: m = max_u sims[b, u]; with gamma <= 0, RouteLLM's weights
+ * w_u = 10 * 10^(sims[b, u] / m) (uniform w_u = 10 when m <= 0); with gamma > 0,
+ * w_u = exp(gamma * (sims[b, u] - m)). Exponents are clamped at 2^-113, so no
+ * weight is 0. S[b, k] = sum_j values[j] * w[indices[j]] over
+ * indptr[k] <= j < indptr[k+1] (A is a K x U CSR matrix); smax[b] = m. */
 void fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds,
                  const int64_t *indptr, const int32_t *indices, const float *values,
-                 int64_t K, double *S, float *smax, int nthreads);
+                 int64_t K, float gamma, double *S, float *smax, int nthreads);
 
 /* Static embedder: out[b] = normalize(mean_t scales[t] * table[t]) over the token
  * ids ids[offsets[b] .. offsets[b+1]); an empty prompt gives a zero row.

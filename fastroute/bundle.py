@@ -24,6 +24,9 @@ META_FILE = "fastroute.json"
 WEIGHTS_FILE = "weights.safetensors"
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 
+# Keys the bundle layer owns; routers never carry them over as their own metadata.
+RESERVED_KEYS = frozenset({"format_version", "kind", "fastroute_version", "win_rate_quantiles_pair"})
+
 ROUTER_CLASSES = {
     "mf": "fastroute.routers.mf:MFRouter",
     "sw_ranking": "fastroute.routers.sw_ranking:SWRankingRouter",
@@ -44,7 +47,10 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    doc = {"format_version": FORMAT_VERSION, "kind": kind, "fastroute_version": __version__, **meta}
+    doc = {**{k: v for k, v in meta.items() if k not in RESERVED_KEYS},
+           "format_version": FORMAT_VERSION, "kind": kind, "fastroute_version": __version__}
+    if "win_rate_quantiles_pair" in meta:
+        doc["win_rate_quantiles_pair"] = meta["win_rate_quantiles_pair"]
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     with tempfile.NamedTemporaryFile(dir=root, suffix=".tmp", delete=False) as tmp:
         tmp_weights = tmp.name
@@ -120,6 +126,15 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
     doc, tensors = read_bundle(root)
     cls = router_class(doc["kind"])
     router = cls._from_bundle(doc, tensors, where=str(root), backend=backend)
+    if "train_prompt_hashes" in tensors:
+        router.train_prompt_hashes = tensors["train_prompt_hashes"].astype(np.uint64)
+    if "win_rate_quantiles" in tensors and doc.get("win_rate_quantiles_pair") == [router.strong_model, router.weak_model]:
+        router.win_rate_quantiles = tensors["win_rate_quantiles"].astype(np.float64)
     if strong_model or weak_model:
-        router = router.with_pair(strong_model or router.strong_model, weak_model or router.weak_model)
+        pair = (strong_model or router.strong_model, weak_model or router.weak_model)
+        if pair != (router.strong_model, router.weak_model):
+            hashes = router.train_prompt_hashes
+            router = router.with_pair(*pair)
+            router.train_prompt_hashes = hashes
+            router.win_rate_quantiles = None  # stored quantiles belong to the bundle's own pair
     return router

@@ -26,8 +26,23 @@ def test_route(sw_bundle, capsys):
     assert main(["route", "--router", str(sw_bundle), "--threshold", "0", "Prove it.", "hi"]) == 0
     assert capsys.readouterr().out.split() == [STRONG, STRONG]
     assert main(["route", "--router", str(sw_bundle), "--threshold", "1", "-v", "Prove it."]) == 0
-    model, rate, prompt = capsys.readouterr().out.rstrip("\n").split("\t")
+    header, line = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert header.startswith("# sw_ranking") and "(given)" in header
+    model, rate, prompt = line.split("\t")
     assert model == WEAK and 0 < float(rate) < 1 and prompt == "Prove it."
+
+
+def test_route_model_string_and_calibration(sw_bundle, capsys):
+    from fastroute import load_router
+
+    router = load_router(sw_bundle)
+    p = router.win_rates(["Prove it."])[0]
+    assert main(["route", "--router", f"router-{sw_bundle}-{p:.6f}", "Prove it."]) == 0  # RouteLLM's raw threshold
+    assert capsys.readouterr().out.strip() == (STRONG if p >= round(p, 6) else WEAK)
+    assert main(["route", "--router", f"router-{sw_bundle}-0.5", "--threshold", "0.2", "x"]) == 2
+    assert "already names a threshold" in capsys.readouterr().err
+    assert main(["route", "--router", str(sw_bundle), "--strong-pct", "0.5", "x"]) == 2
+    assert "stores no win-rate quantiles" in capsys.readouterr().err
 
 
 def test_route_errors(sw_bundle, capsys):

@@ -200,3 +200,25 @@ def test_half_to_float_matches_numpy():
             np.testing.assert_array_equal(c.half_to_float(X), X.astype(np.float32))
     finally:
         c.set_simd_level(before)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 20.0, 300.0])
+def test_sw_stats_sharpness(backend, gamma):
+    rng = np.random.default_rng(int(gamma))
+    sims = rng.uniform(-0.5, 1.0, (4, 301)).astype(np.float32)
+    sims[3] = 0.0  # a zero query: uniform weights
+    A = _random_csr(rng, 30, 301, 700)
+    S, _ = get_backend(backend).sw_stats(sims, A, sharpness=gamma)
+    s64 = sims.astype(np.float64)
+    w = np.maximum(np.exp(gamma * (s64 - s64.max(1, keepdims=True))), 2.0 ** -113)
+    # float32 exponents: relative error ~1e-7 * |exponent|, i.e. up to ~1e-5 for weights near 2^-113
+    np.testing.assert_allclose(S, w @ A.to_dense().T, rtol=1e-5)
+    with pytest.raises(ValueError, match="sharpness"):
+        get_backend(backend).sw_stats(sims, A, sharpness=-1.0)
+
+
+def test_sw_stats_sharpness_every_simd_level(simd):
+    rng = np.random.default_rng(8)
+    sims = rng.uniform(-1, 1, (3, 130)).astype(np.float32)
+    A = _random_csr(rng, 12, 130, 300)
+    np.testing.assert_allclose(simd.sw_stats(sims, A, 7.0)[0], reference.sw_stats(sims, A, 7.0)[0], rtol=2e-6)

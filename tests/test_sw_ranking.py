@@ -219,3 +219,77 @@ def test_text_path_uses_static_embedder():
         warnings.simplefilter("error")
         assert r.route(queries, 0.0) == [STRONG, STRONG]
         assert r.route(queries, 1.0) == [WEAK, WEAK]
+
+
+def test_sharpness_weighting(backend, tmp_path):
+    """exp(g (s - max)) weights: same fit, other weights; g -> 0 gives uniform weights."""
+    cols, emb, _ = synthetic_arena(seed=17)
+    r = _router(cols, emb, backend=backend)
+    sharp = r.with_sharpness(25.0)
+    Q = np.random.default_rng(3).standard_normal((4, emb.shape[1]))
+    tiers = sharp.tiers
+    ta, tb = [tiers[m] for m in cols["model_a"]], [tiers[m] for m in cols["model_b"]]
+    X = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    for q, p in zip(Q, sharp.win_rates(embeddings=Q)):
+        s = X @ (q / np.linalg.norm(q))
+        res = ref.elo_mle_with_tie(ta, tb, cols["winner"], sample_weight=np.exp(25.0 * (s - s.max())), anchor=False)
+        expected = 1 - 1 / (1 + 10 ** ((res[tiers[STRONG]] - res[tiers[WEAK]]) / 400))
+        assert p == pytest.approx(expected, abs=1e-4)
+    flat = r.with_sharpness(1e-9).win_rates(embeddings=Q)
+    np.testing.assert_allclose(flat, r.win_rates(embeddings=np.zeros((1, emb.shape[1])))[0], atol=1e-6)
+    sharp.save(tmp_path / "s")
+    assert load_router(tmp_path / "s").sharpness == 25.0
+    with pytest.raises(ValueError, match="sharpness"):
+        r.with_sharpness(0.0)
+
+
+def _sklearn_soft_fit(ta, tb, y, weights):
+    """Reference: each battle as two logistic rows (Y=1 with weight 2y w, Y=0 with 2(1-y) w)."""
+    from sklearn.linear_model import LogisticRegression
+
+    players = sorted(set(ta) | set(tb))
+    col = {p: i for i, p in enumerate(players)}
+    n = len(ta)
+    X = np.zeros((2 * n, len(players)))
+    for r in range(2 * n):
+        i = r % n
+        X[r, col[ta[i]]] = np.log(10)
+        X[r, col[tb[i]]] = -np.log(10)
+    Y = np.concatenate([np.ones(n), np.zeros(n)])
+    sw = np.concatenate([2 * y * weights, 2 * (1 - y) * weights])
+    keep = sw > 0
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=100_000).fit(X[keep], Y[keep], sample_weight=sw[keep])
+    return {p: 400 * lr.coef_[0][col[p]] for p in players}
+
+
+@pytest.mark.parametrize("balance", ["battle", "prompt"])
+def test_soft_labels_and_prompt_balance_match_sklearn(balance):
+    cols, emb, pid = synthetic_arena(seed=18, n_prompts=80)
+    rng = np.random.default_rng(0)
+    soft = np.where(rng.random(len(cols["winner"])) < 0.3, rng.uniform(0, 1, len(cols["winner"])), np.nan)
+    cols = dict(cols, soft_label=soft)
+    r = _router(cols, emb, balance=balance).with_sharpness(8.0)
+    assert r.battles.label is not None
+    tiers = r.tiers
+    ta, tb = [tiers[m] for m in cols["model_a"]], [tiers[m] for m in cols["model_b"]]
+    y = np.where(np.isnan(soft), [{"model_a": 1.0, "model_b": 0.0}.get(w, 0.5) for w in cols["winner"]], soft)
+    count = np.bincount(pid)[pid] if balance == "prompt" else np.ones(len(pid))
+    X = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    Q = rng.standard_normal((3, emb.shape[1]))
+    for q, p in zip(Q, r.win_rates(embeddings=Q)):
+        s = X @ (q / np.linalg.norm(q))
+        res = _sklearn_soft_fit(ta, tb, y, np.exp(8.0 * (s - s.max())) / count)
+        assert p == pytest.approx(1 / (1 + 10 ** (-(res[tiers[STRONG]] - res[tiers[WEAK]]) / 400)), abs=1e-4)
+
+
+def test_soft_labels_survive_bundles(tmp_path):
+    cols, emb, _ = synthetic_arena(seed=19)
+    soft = np.full(len(cols["winner"]), np.nan)
+    soft[::7] = 0.3
+    r = _router(dict(cols, soft_label=soft), emb, balance="prompt")
+    r.save(tmp_path / "b")
+    back = load_router(tmp_path / "b")
+    assert back.balance == "prompt"
+    np.testing.assert_array_equal(np.isnan(back.battles.label), np.isnan(soft))
+    Q = np.random.default_rng(1).standard_normal((4, emb.shape[1]))
+    np.testing.assert_allclose(back.win_rates(embeddings=Q), r.win_rates(embeddings=Q), atol=1e-7)

@@ -50,7 +50,8 @@ def test_fit_is_the_stationary_point(pinned):
     # Numerical gradient of the log-likelihood vanishes at the optimum.
     C, Dp, Dm = bt._split(S, T)
     for i in range(5):
-        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1])[0]  # noqa: E731
+        lam = bt.RIDGE * S[i : i + 1].sum(1)
+        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1], lam)[0]  # noqa: E731
         g = np.array([(f(beta[i] + 1e-6 * e) - f(beta[i] - 1e-6 * e)) / 2e-6 for e in np.eye(T)])
         assert np.abs(g).max() < 1e-4 * max(1, np.abs(S[i]).max())
     if not pinned:
@@ -90,3 +91,19 @@ def test_weighted_fit_matches_sklearn():
     beta = bt.fit((A.to_dense() @ w)[None], 6)[0]
     theirs = ref.elo_mle_with_tie([int(x) for x in a], [int(x) for x in b], list(winner), sample_weight=w, anchor=False)
     np.testing.assert_allclose(bt.ratings(beta), [theirs[i] for i in range(6)], atol=1e-3)
+
+
+def test_negligible_tier_weight_stays_well_posed():
+    """Sharp weights can leave a tier with ~1e-30 of the weight: the fit must not break."""
+    rng = np.random.default_rng(3)
+    S = _random_counts(rng, 6, pinned=True)
+    C = S[:36].reshape(6, 6)
+    C[5, :] *= 1e-32
+    C[:, 5] *= 1e-32
+    S[:36] = C.ravel()
+    S[36 + 5] *= 1e-32
+    S[42 + 5] *= 1e-32
+    beta = bt.fit(S[None], 6)[0]
+    assert np.isfinite(beta).all() and abs(beta[5]) < 5
+    full = bt.fit(np.delete(S.reshape(1, -1), [], axis=1), 6)[0]
+    np.testing.assert_allclose(beta[:5], full[:5])

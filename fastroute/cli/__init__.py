@@ -9,6 +9,9 @@ import sys
 COMMANDS = {
     "route": ("fastroute.cli.route", "route prompts: print the chosen model per prompt"),
     "score": ("fastroute.cli.score", "score a file of prompts (txt/jsonl/parquet) into jsonl/parquet"),
+    "calibrate": ("fastroute.cli.calibrate", "threshold for a share of strong-model calls"),
+    "train": ("fastroute.cli.train", "train a router (mf, sw_ranking) or rebuild the defaults"),
+    "data": ("fastroute.cli.data", "import battle data; decontaminate it against evaluation sets"),
     "info": ("fastroute.cli.info", "version, kernel backends and what is installed"),
 }
 

@@ -22,6 +22,9 @@ from .tables import read_records
 
 
 def _as_score(value, where: str) -> float:
+    """1/0 for True/False, the number for graded scores, NaN for a missing cell."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "nan", "none", "null")):
+        return float("nan")
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, (int, float)):

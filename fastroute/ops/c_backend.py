@@ -169,8 +169,9 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
     return out
 
 
-def sw_stats(sims: np.ndarray, A: CSRMatrix) -> tuple[np.ndarray, np.ndarray]:
-    """S[b] = A w_b (float64 [B, K]) with RouteLLM's weights of each row of sims, and the row maxima."""
+def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:
+    """S[b] = A w_b (float64 [B, K]) for the weights of each row of sims (see reference.sw_weights),
+    and the row maxima."""
     sa, lds = _rows(sims, np.float32, "similarities")
     B, U = sa.shape
     K = A.shape[0]
@@ -181,9 +182,17 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix) -> tuple[np.ndarray, np.ndarray]:
     if B:
         lib.fr_sw_stats(
             _ptr(sa, "float *"), B, U, lds, _ptr(A.indptr, "int64_t *"), _ptr(A.indices, "int32_t *"),
-            _ptr(A.values, "float *"), K, _ptr(S, "double *"), _ptr(smax, "float *"), _threads,
+            _ptr(A.values, "float *"), K, _gamma(sharpness), _ptr(S, "double *"), _ptr(smax, "float *"), _threads,
         )
     return S, smax
+
+
+def _gamma(sharpness: "float | None") -> float:
+    if sharpness is None:
+        return 0.0
+    if not sharpness > 0:
+        raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
+    return float(sharpness)
 
 
 def embedding_bag_i8(

@@ -42,24 +42,32 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
-def sw_weights(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """RouteLLM's weights 10 * 10^(s / max s) per row, and the row maxima.
+def sw_weights(sims: np.ndarray, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:
+    """Battle weights per row of similarities, and the row maxima m.
 
-    A row whose maximum is <= 0 (e.g. a zero query) gets uniform weights: RouteLLM
-    would divide by zero there, or invert the weighting when every similarity is
-    negative.
+    sharpness None: RouteLLM's 10 * 10^(s / m). A row whose maximum is <= 0 (e.g. a
+    zero query) gets uniform weights: RouteLLM would divide by zero there, or invert
+    the weighting when every similarity is negative. RouteLLM's weights differ by at
+    most 10x from the nearest to the farthest battle.
+    sharpness g > 0: exp(g (s - m)), fastroute's sharper alternative.
     """
     s = np.asarray(sims, dtype=np.float64)
     m = s.max(axis=1) if s.shape[1] else np.full(s.shape[0], -np.inf)
+    if sharpness is not None:
+        if not sharpness > 0:
+            raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
+        mm = np.where(np.isfinite(m), m, 0.0)[:, None]
+        expo = np.maximum(sharpness * np.log2(np.e) * (s - mm), _EXP2_MIN)
+        return np.exp2(expo), m.astype(np.float32)
     ok = m > 0
     scale = np.where(ok, 1.0 / np.where(ok, m, 1.0), 0.0)[:, None]
     expo = np.maximum(_LOG2_10 * (s * scale + 1.0), _EXP2_MIN)
     return np.exp2(expo), m.astype(np.float32)
 
 
-def sw_stats(sims: np.ndarray, A: CSRMatrix) -> tuple[np.ndarray, np.ndarray]:
+def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """S[b] = A w_b (float64 [B, K]) for the weights of each row of sims, and the row maxima."""
-    w, m = sw_weights(sims)
+    w, m = sw_weights(sims, sharpness)
     S = np.zeros((w.shape[0], A.shape[0]), dtype=np.float64)
     nonempty = np.diff(A.indptr) > 0
     if nonempty.any():

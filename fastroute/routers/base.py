@@ -45,6 +45,10 @@ class Router(abc.ABC):
         self.weak_model = weak_model
         self.embedder_spec = embedder
         self.backend = backend
+        # Set by trainers (and bundles): the 64-bit hashes of the training prompts, which
+        # evaluations leave out, and quantiles of the win rates on them, for calibration.
+        self.train_prompt_hashes: "np.ndarray | None" = None
+        self.win_rate_quantiles: "np.ndarray | None" = None
         self._embedder: "Embedder | None" = None
         self._lock = threading.Lock()
 
@@ -125,6 +129,33 @@ class Router(abc.ABC):
     @abc.abstractmethod
     def _win_rates(self, E: np.ndarray) -> np.ndarray: ...
 
+    # -- calibration --------------------------------------------------------
+    def threshold_for(self, strong_pct: float, texts: "Sequence[str] | None" = None) -> float:
+        """The threshold that sends `strong_pct` of prompts to the strong model (RouteLLM's
+        rule: the (1 - strong_pct) quantile of the win rates). Without `texts`, the win rates
+        of the router's training prompts (stored in its bundle) are used."""
+        if not 0.0 <= float(strong_pct) <= 1.0:
+            raise ValueError(f"strong_pct must be in [0, 1], got {strong_pct!r}")
+        if texts is not None:
+            p = self.win_rates(list(texts))
+            if p.size == 0:
+                raise ValueError("no prompts to calibrate on")
+            return float(np.quantile(p, 1.0 - float(strong_pct)))
+        q = self.win_rate_quantiles
+        if q is None:
+            raise ValueError(f"this {self.kind} router stores no win-rate quantiles for "
+                             f"{self.strong_model} vs {self.weak_model}: pass prompts to calibrate on")
+        return float(np.interp(1.0 - float(strong_pct), np.linspace(0.0, 1.0, q.size), q))
+
+    def record_training_prompts(self, prompts: Sequence[str], n_quantiles: int = 1001) -> None:
+        """Stores the training prompts' hashes and the quantiles of this router's win rates on them."""
+        from ..data.splits import prompt_hashes
+
+        uniq = list(dict.fromkeys(prompts))
+        self.train_prompt_hashes = prompt_hashes(uniq)
+        p = np.concatenate([self.win_rates(uniq[lo : lo + 4096]) for lo in range(0, len(uniq), 4096)])
+        self.win_rate_quantiles = np.quantile(p, np.linspace(0.0, 1.0, n_quantiles))
+
     # -- persistence and variants ----------------------------------------
     @abc.abstractmethod
     def with_pair(self, strong_model: str, weak_model: str) -> "Router":
@@ -135,6 +166,11 @@ class Router(abc.ABC):
         from ..bundle import write_bundle
 
         meta, tensors = self._bundle_payload()
+        if self.train_prompt_hashes is not None:
+            tensors["train_prompt_hashes"] = np.asarray(self.train_prompt_hashes, dtype=np.uint64)
+        if self.win_rate_quantiles is not None:
+            tensors["win_rate_quantiles"] = np.asarray(self.win_rate_quantiles, dtype=np.float64)
+            meta["win_rate_quantiles_pair"] = [self.strong_model, self.weak_model]
         return write_bundle(path, self.kind, meta, tensors)
 
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embedders.base import EmbedderSpec
+from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
@@ -140,7 +141,7 @@ class MFRouter(Router):
             return cls(P=tensors["P"], classifier=tensors["classifier"], text_proj=tensors.get("text_proj"),
                        models=meta["models"], strong_model=meta["strong_model"], weak_model=meta["weak_model"],
                        embedder=EmbedderSpec.from_json(meta["embedder"]), backend=backend,
-                       extra_meta={k: v for k, v in meta.items() if k not in base})
+                       extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
         except (KeyError, ValueError) as exc:
             if isinstance(exc, BundleError):
                 raise

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embedders.base import EmbedderSpec
+from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING, DEFAULT_STRONG, DEFAULT_WEAK
@@ -44,13 +45,18 @@ from .base import Router
 # N=165k, d=1536: 4.1 ms/query in blocks of 101, 2.4 ms/query in blocks of 512).
 _SIM_BLOCK_BYTES = 256 << 20
 _STORAGE = {"float32": np.float32, "float16": np.float16}
+# "battle": RouteLLM's estimator, every battle weighs its prompt's similarity weight.
+# "prompt": a prompt's battles share that weight, so a prompt judged on 100 model pairs
+# counts as much as one judged on a single pair (golden labels vs LLM-judge sweeps).
+BALANCES = ("battle", "prompt")
 
 
 def model_ratings(battles: BattleSet) -> np.ndarray:
     """Unweighted Elo-scale rating of every model, as RouteLLM's compute_elo_mle_with_tie."""
     M = len(battles.models)
     A = bt.stat_matrix(battles.model_a, battles.model_b, battles.outcome,
-                       np.zeros(len(battles), dtype=np.int64), M, 1)
+                       np.zeros(len(battles), dtype=np.int64), M, 1,
+                       label=battles.labels() if battles.label is not None else None)
     S = A.to_dense()[:, 0]
     beta = bt.check_finite_fit(S, M, list(battles.models), "model")
     r = bt.ratings(beta)
@@ -65,8 +71,8 @@ class SWRankingRouter(Router):
     def __init__(self, *, battles: BattleSet, arena: np.ndarray, model_tiers: np.ndarray,
                  model_ratings: np.ndarray, num_tiers: int, embedder: EmbedderSpec,
                  strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 ivf: "IVFIndex | None" = None, nprobe: "int | None" = None,
-                 backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
+                 ivf: "IVFIndex | None" = None, nprobe: "int | None" = None, sharpness: "float | None" = None,
+                 balance: str = "battle", backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
         super().__init__(strong_model=strong_model, weak_model=weak_model, models=battles.models,
                          embedder=embedder, backend=backend)
         if arena.ndim != 2 or arena.shape[1] != embedder.dim:
@@ -82,6 +88,12 @@ class SWRankingRouter(Router):
             raise ValueError("IVF index does not cover the arena")
         if nprobe is not None and (ivf is None or nprobe < 1):
             raise ValueError("nprobe needs an IVF index and must be >= 1")
+        if sharpness is not None and not sharpness > 0:
+            raise ValueError(f"sharpness must be > 0, or None for RouteLLM's weighting; got {sharpness}")
+        self.sharpness = None if sharpness is None else float(sharpness)
+        if balance not in BALANCES:
+            raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
+        self.balance = balance
         self.battles = battles
         self.arena = np.ascontiguousarray(arena)
         self.num_tiers = int(num_tiers)
@@ -96,7 +108,11 @@ class SWRankingRouter(Router):
         self.T = int(self._used_tiers.size)
         ta = self._tier_of_model[battles.model_a]
         tb = self._tier_of_model[battles.model_b]
-        self._A = bt.stat_matrix(ta, tb, battles.outcome, battles.prompt, self.T, arena.shape[0])
+        weight = None
+        if balance == "prompt":  # every prompt carries one unit of weight, however many battles it has
+            weight = 1.0 / np.bincount(battles.prompt, minlength=arena.shape[0])[battles.prompt]
+        self._A = bt.stat_matrix(ta, tb, battles.outcome, battles.prompt, self.T, arena.shape[0],
+                                 label=battles.labels() if battles.label is not None else None, weight=weight)
         unit = np.asarray(self._A.values, np.float64)
         S1 = np.bincount(np.repeat(np.arange(self._A.shape[0]), np.diff(self._A.indptr)), weights=unit,
                          minlength=self._A.shape[0])
@@ -125,11 +141,22 @@ class SWRankingRouter(Router):
                      weak_model: str = DEFAULT_WEAK, num_tiers: int = 10,
                      embedder: "EmbedderSpec | str" = "static", storage: str = "float32",
                      ivf_nlist: "int | None" = None, nprobe: "int | None" = None, seed: int = 0,
-                     backend: "str | None" = None, extra_meta: "dict | None" = None) -> "SWRankingRouter":
-        """Builds the router from RouteLLM's preprocessed battles (model_a, model_b, winner)
-        and their prompt embeddings [N, d], row-aligned."""
+                     sharpness: "float | None" = None, balance: str = "battle", backend: "str | None" = None,
+                     extra_meta: "dict | None" = None) -> "SWRankingRouter":
+        """Builds the router from RouteLLM's preprocessed battles (model_a, model_b, winner,
+        optionally soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned.
+
+        sharpness None keeps RouteLLM's weights 10 * 10^(s / max s); a value g > 0 uses
+        exp(g (s - max s)) instead (see fastroute.train.sw for choosing g)."""
         cols = get_columns(battles, ["model_a", "model_b", "winner"])
         models, a, b, outcome = encode_battles(cols["model_a"], cols["model_b"], cols["winner"])
+        label = None
+        try:
+            soft = np.asarray(battles["soft_label"], dtype=np.float64)
+        except (KeyError, IndexError, TypeError, ValueError):
+            soft = None
+        if soft is not None and soft.shape == a.shape and (~np.isnan(soft)).any():
+            label = soft
         E = np.asarray(embeddings)
         if E.ndim != 2 or E.shape[0] != a.size:
             raise ValueError(f"embeddings have shape {E.shape}; expected one row per battle ({a.size})")
@@ -141,13 +168,13 @@ class SWRankingRouter(Router):
         unit = unit_rows(E, np.float32)
         first, prompt = dedupe_rows(unit)
         arena = unit[first].astype(_STORAGE[storage])
-        bs = BattleSet(models, a, b, outcome, prompt)
+        bs = BattleSet(models, a, b, outcome, prompt, label)
         ratings = model_ratings(bs)
         tier_map = compute_tiers(list(models), ratings, num_tiers)
         tiers = np.array([tier_map[m] for m in models])
         router = cls(battles=bs, arena=arena, model_tiers=tiers, model_ratings=ratings, num_tiers=num_tiers,
-                     embedder=spec, strong_model=strong_model, weak_model=weak_model, backend=backend,
-                     extra_meta=extra_meta)
+                     embedder=spec, strong_model=strong_model, weak_model=weak_model, sharpness=sharpness,
+                     balance=balance, backend=backend, extra_meta=extra_meta)
         if ivf_nlist is not None or nprobe is not None:
             router = router.with_ivf(nlist=ivf_nlist, nprobe=nprobe or 32, seed=seed)
         return router
@@ -200,11 +227,28 @@ class SWRankingRouter(Router):
         new_of_old = np.empty_like(order)
         new_of_old[order] = np.arange(order.size)
         battles = BattleSet(self.battles.models, self.battles.model_a, self.battles.model_b,
-                            self.battles.outcome, new_of_old[self.battles.prompt].astype(np.int32))
+                            self.battles.outcome, new_of_old[self.battles.prompt].astype(np.int32), self.battles.label)
         return type(self)(battles=battles, arena=self.arena[order], model_tiers=self.model_tiers,
                           model_ratings=self.model_ratings, num_tiers=self.num_tiers, embedder=self.embedder_spec,
                           strong_model=self.strong_model, weak_model=self.weak_model, ivf=ivf, nprobe=int(nprobe),
-                          backend=self.backend, extra_meta=self.extra_meta)
+                          sharpness=self.sharpness, balance=self.balance, backend=self.backend,
+                          extra_meta=self.extra_meta)
+
+    def with_weighting(self, *, sharpness: "float | None", balance: str) -> "SWRankingRouter":
+        """The same arena and tiers with another battle weighting (statistics rebuilt)."""
+        return type(self)(battles=self.battles, arena=self.arena, model_tiers=self.model_tiers,
+                          model_ratings=self.model_ratings, num_tiers=self.num_tiers, embedder=self.embedder_spec,
+                          strong_model=self.strong_model, weak_model=self.weak_model, ivf=self.ivf,
+                          nprobe=self.nprobe, sharpness=sharpness, balance=balance, backend=self.backend,
+                          extra_meta=self.extra_meta)
+
+    def with_sharpness(self, sharpness: "float | None") -> "SWRankingRouter":
+        """The same arena weighted by exp(g (s - max s)) (None: RouteLLM's weights)."""
+        if sharpness is not None and not sharpness > 0:
+            raise ValueError(f"sharpness must be > 0, or None for RouteLLM's weighting; got {sharpness}")
+        other = copy.copy(self)
+        other.sharpness = None if sharpness is None else float(sharpness)
+        return other
 
     def exact(self) -> "SWRankingRouter":
         """The exact version of this router (every battle scored)."""
@@ -225,7 +269,7 @@ class SWRankingRouter(Router):
                 sims = approximate_similarities(Q, self.arena, self.ivf, self.nprobe, self._ops)
             else:
                 sims = self._ops.cosine_sim(Q, self.arena, out=buf[: Q.shape[0]])
-            S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A)
+            S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A, self.sharpness)
         return bt.fit(S, self.T)
 
     def _win_rates(self, E: np.ndarray) -> np.ndarray:
@@ -247,14 +291,20 @@ class SWRankingRouter(Router):
             "storage": str(self.arena.dtype),
             "nprobe": self.nprobe,
             "ivf_nlist": self.ivf.nlist if self.ivf is not None else None,
+            "sharpness": self.sharpness,
+            "balance": self.balance,
         } | self.extra_meta
         tensors = {
             "arena": self.arena,
-            "battle_model_a": self.battles.model_a.astype(np.int32),
-            "battle_model_b": self.battles.model_b.astype(np.int32),
+            "battle_model_a": _compact(self.battles.model_a, len(self.models)),
+            "battle_model_b": _compact(self.battles.model_b, len(self.models)),
             "battle_outcome": self.battles.outcome.astype(np.int8),
-            "battle_prompt": self.battles.prompt.astype(np.int32),
+            "battle_prompt": _compact(self.battles.prompt, self.arena.shape[0]),
         }
+        if self.battles.label is not None:
+            soft = np.flatnonzero(~np.isnan(self.battles.label))
+            tensors |= {"battle_soft_index": soft.astype(np.int32),
+                        "battle_soft_label": self.battles.label[soft].astype(np.float32)}
         if self.ivf is not None:
             tensors |= {"ivf_centroids": self.ivf.centroids, "ivf_means": self.ivf.means,
                         "ivf_offsets": self.ivf.offsets.astype(np.int64)}
@@ -268,12 +318,17 @@ class SWRankingRouter(Router):
             if name not in tensors:
                 raise BundleError(f"{where}: missing tensor {name!r}")
         base = {"models", "strong_model", "weak_model", "embedder", "num_tiers", "tiers", "model_ratings",
-                "storage", "nprobe", "ivf_nlist"}
+                "storage", "nprobe", "ivf_nlist", "sharpness", "balance"}
         try:
             models = tuple(meta["models"])
+            n = tensors["battle_model_a"].size
+            label = None
+            if "battle_soft_index" in tensors:
+                label = np.full(n, np.nan)
+                label[tensors["battle_soft_index"].astype(np.int64)] = tensors["battle_soft_label"].astype(np.float64)
             battles = BattleSet(models, tensors["battle_model_a"].astype(np.int32),
                                 tensors["battle_model_b"].astype(np.int32), tensors["battle_outcome"].astype(np.int8),
-                                tensors["battle_prompt"].astype(np.int32))
+                                tensors["battle_prompt"].astype(np.int32), label)
             if max(int(battles.model_a.max(initial=0)), int(battles.model_b.max(initial=0))) >= len(models):
                 raise BundleError(f"{where}: battle model id outside the {len(models)} models")
             if not set(np.unique(battles.outcome).tolist()) <= {0, 1, 2}:
@@ -286,12 +341,21 @@ class SWRankingRouter(Router):
                        model_ratings=np.array([meta["model_ratings"][m] for m in models]),
                        num_tiers=int(meta["num_tiers"]), embedder=EmbedderSpec.from_json(meta["embedder"]),
                        strong_model=meta["strong_model"], weak_model=meta["weak_model"], ivf=ivf,
-                       nprobe=meta.get("nprobe"), backend=backend,
-                       extra_meta={k: v for k, v in meta.items() if k not in base})
+                       nprobe=meta.get("nprobe"), sharpness=meta.get("sharpness"),
+                       balance=meta.get("balance", "battle"), backend=backend,
+                       extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
         except BundleError:
             raise
         except (KeyError, ValueError, TypeError) as exc:
             raise BundleError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _compact(ids: np.ndarray, bound: int) -> np.ndarray:
+    """Indices in the smallest unsigned type that holds values below `bound` (smaller bundles)."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if bound <= np.iinfo(dtype).max + 1:
+            return np.asarray(ids).astype(dtype)
+    return np.asarray(ids).astype(np.int64)
 
 
 def _spec(embedder: "EmbedderSpec | str", dim: int) -> EmbedderSpec:

@@ -13,13 +13,22 @@ from .bradley_terry import WINNER_CODES
 @dataclass(frozen=True)
 class BattleSet:
     """N battles: model_a/model_b index `models`; outcome 0 = model_a won, 1 = model_b won,
-    2 = tie (either RouteLLM tie label); prompt indexes the unique prompt embeddings."""
+    2 = tie (either RouteLLM tie label); prompt indexes the unique prompt embeddings;
+    label (optional) is a soft P(model_a wins), NaN where only the outcome is known."""
 
     models: tuple[str, ...]
     model_a: np.ndarray
     model_b: np.ndarray
     outcome: np.ndarray
     prompt: np.ndarray
+    label: "np.ndarray | None" = None
+
+    def labels(self) -> np.ndarray:
+        """P(model_a wins) per battle: the soft label where given, else 1, 0 or 1/2."""
+        hard = np.where(self.outcome == 0, 1.0, np.where(self.outcome == 1, 0.0, 0.5))
+        if self.label is None:
+            return hard
+        return np.where(np.isnan(self.label), hard, self.label)
 
     def __len__(self) -> int:
         return int(self.model_a.size)

@@ -117,7 +117,7 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * idx.numel()
+                total += float(loss.detach()) * idx.numel()
             with torch.no_grad():
                 val = float(loss_fn(logits(va_idx, False), ty[va_idx])) if va_idx.numel() else total
                 acc = float(((logits(va_idx, False) > 0).float() == (ty[va_idx] > 0.5).float()).float().mean()) \

@@ -1,0 +1,72 @@
+"""fastroute train: mf, sw_ranking, or the shipped defaults, from battles."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="what", required=True, metavar="ROUTER")
+    for name, help_text in (("mf", "matrix factorisation (needs torch: the train extra)"),
+                            ("sw_ranking", "similarity-weighted ranking bundle")):
+        q = sub.add_parser(name, help=help_text)
+        q.add_argument("--battles", required=True, type=Path, help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])")
+        q.add_argument("--output", required=True, type=Path, help="bundle directory to write")
+        q.add_argument("--embedder", default="static", help="static (default), minilm or openai:<model>")
+        q.add_argument("--strong-model", default=DEFAULT_STRONG)
+        q.add_argument("--weak-model", default=DEFAULT_WEAK)
+        if name == "mf":
+            q.add_argument("--dim", type=int, default=128)
+            q.add_argument("--epochs", type=int, default=40)
+            q.add_argument("--lr", type=float, default=3e-3)
+            q.add_argument("--ties", choices=["drop", "half"], default="drop")
+            q.add_argument("--seed", type=int, default=42)
+        else:
+            q.add_argument("--num-tiers", type=int, default=10)
+            q.add_argument("--sharpness", default="auto",
+                           help="auto (chosen on a validation split), routellm, or a number g for exp(g (s - max))")
+            q.add_argument("--balance", choices=["battle", "prompt"], default="battle",
+                           help="battle weighting when --sharpness is not auto")
+            q.add_argument("--storage", choices=["float16", "float32"], default="float16")
+    d = sub.add_parser("defaults", help="rebuild the default bundles from the shared data")
+    d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
+    d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
+    d.add_argument("--routers", nargs="+", default=["mf", "sw_ranking"], choices=["mf", "sw_ranking"])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "defaults":
+        from ..bundle import DEFAULTS_DIR
+        from ..train.defaults import build_defaults
+
+        build_defaults(args.data, args.output or DEFAULTS_DIR, routers=tuple(args.routers))
+        return 0
+    from ..data.battles import BattleTable
+    from ..data.tables import read_records
+    from ..embedders import get_embedder
+
+    battles = BattleTable.from_records(read_records(args.battles), str(args.battles))
+    emb = get_embedder(args.embedder)
+    if args.what == "mf":
+        from ..train.mf import MFTrainConfig, train_mf
+
+        cfg = MFTrainConfig(dim=args.dim, max_epochs=args.epochs, lr=args.lr, ties=args.ties, seed=args.seed)
+        router = train_mf(battles, emb, strong_model=args.strong_model, weak_model=args.weak_model, config=cfg)
+        trained_on = battles.prompt
+    else:
+        from ..train.sw import build_sw, rateable_battles
+
+        sharp = args.sharpness
+        sharp = "auto" if sharp == "auto" else None if sharp == "routellm" else float(sharp)
+        router, report = build_sw(battles, emb, strong_model=args.strong_model, weak_model=args.weak_model,
+                                  num_tiers=args.num_tiers, sharpness=sharp, balance=args.balance, storage=args.storage)
+        if report is not None:
+            print("\n".join(report.lines()))
+        trained_on = rateable_battles(battles, args.strong_model, args.weak_model)[0].prompt
+    router.record_training_prompts(trained_on)
+    path = router.save(args.output)
+    print(json.dumps({"bundle": str(path), "kind": router.kind, "models": len(router.models)}))
+    return 0

@@ -1,0 +1,1 @@
+"""RouteLLM's evaluation: benchmarks, the threshold sweep, and its metrics (APGR, CPT, AUC)."""
