@@ -54,7 +54,8 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     with tempfile.NamedTemporaryFile(dir=root, suffix=".tmp", delete=False) as tmp:
         tmp_weights = tmp.name
-    save_file(arrays, tmp_weights, metadata={"format_version": str(FORMAT_VERSION), "kind": kind})
+    save_file(arrays, tmp_weights)  # no header metadata: its key order is not stable, bytes must be
+    os.chmod(tmp_weights, 0o644)  # tempfile creates 0600; bundles are ordinary data files
     os.replace(tmp_weights, root / WEIGHTS_FILE)
     tmp_meta = root / (META_FILE + ".tmp")
     tmp_meta.write_text(json.dumps(doc, indent=2) + "\n")

@@ -24,6 +24,10 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The real data beside the checkout (../shared/data); CI has it and sets
+    FASTROUTE_REQUIRE_DATA=1, so there a missing directory fails instead of skipping."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("FASTROUTE_REQUIRE_DATA") == "1":
+            pytest.fail(f"shared data not found at {SHARED_DATA}")
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA

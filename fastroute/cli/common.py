@@ -5,7 +5,7 @@ import argparse
 import sys
 
 
-def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "mf") -> None:
+def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
     p.add_argument("--router", default=default_router,
                    help=f"router name (mf, sw_ranking, random) or bundle directory (default: {default_router})")
     p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")

@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
     d.add_argument("--routers", nargs="+", default=["mf", "sw_ranking"], choices=["mf", "sw_ranking"])
+    d.add_argument("--embedder", default="static", help="embedder (the shipped defaults use static)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         from ..bundle import DEFAULTS_DIR
         from ..train.defaults import build_defaults
 
-        build_defaults(args.data, args.output or DEFAULTS_DIR, routers=tuple(args.routers))
+        build_defaults(args.data, args.output or DEFAULTS_DIR, embedder_name=args.embedder, routers=tuple(args.routers))
         return 0
     from ..data.battles import BattleTable
     from ..data.tables import read_records

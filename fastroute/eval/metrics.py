@@ -111,16 +111,19 @@ def summarize(curve: Curve, strong: float, weak: float) -> dict[str, float]:
 
 
 def bootstrap(win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: np.ndarray,
-              num_results: int = 10, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+              num_results: int = 10, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+              draw=None) -> dict[str, tuple[float, float]]:
     """Percentile intervals of APGR and CPT(50%), resampling prompts with replacement (the
-    thresholds, strong and weak qualities are recomputed on each resample)."""
+    thresholds, strong and weak qualities are recomputed on each resample). `draw(rng, n)`,
+    if given, draws fresh win rates per resample (the random router)."""
     p = np.asarray(win_rates, float)
     sq, wq = np.asarray(strong_quality, float), np.asarray(weak_quality, float)
     rng = np.random.default_rng(seed)
     stats: dict[str, list[float]] = {"APGR": [], "CPT(50%)": []}
     for _ in range(n_boot):
-        idx = rng.integers(0, p.size, p.size)
-        c = routing_curve(p[idx], sq[idx], wq[idx], num_results)
+        idx = rng.integers(0, sq.size, sq.size)
+        pb = draw(rng, sq.size) if draw is not None else p[idx]
+        c = routing_curve(pb, sq[idx], wq[idx], num_results)
         s, w = sq[idx].mean(), wq[idx].mean()
         stats["APGR"].append(apgr(c, s, w))
         stats["CPT(50%)"].append(cpt(c, 0.5, s, w))

@@ -135,7 +135,7 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
         path = router.save(out / kind)
         size = sum(f.stat().st_size for f in path.iterdir())
         log(f"{kind}: {path} ({size / 2**20:.2f} MiB) in {time.time() - t:.0f} s")
-        summary[kind] = {"path": str(path), "bytes": size}
+        summary[kind] = {"bundle": kind, "bytes": size}
     log(f"done in {time.time() - t0:.0f} s")
     (out / "BUILD.json").write_text(json.dumps({k: v for k, v in summary.items()}, indent=2) + "\n")
     return summary
