@@ -48,7 +48,7 @@ def test_defaults_never_trained_on_evaluation_prompts(shared_data):
 
 
 def test_any_known_pair(tmp_path):
-    r = load_router("sw_ranking", strong_model="claude-2.0", weak_model="llama-2-70b-chat")
+    r = load_router("sw_ranking", strong_model="claude-2.0", weak_model="text-davinci-003")
     assert r.route(["hi"], 0.0) == ["claude-2.0"]
     from fastroute.errors import UnknownModelError
 

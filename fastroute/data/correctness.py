@@ -72,6 +72,13 @@ def read_correctness_csv(path: "str | Path", models: "Sequence[str] | None" = No
     skip = {"", "prompt", "sample_id", "eval_name", "oracle_model_to_route_to", "Unnamed: 0"}
     if models is None:
         models = [c for c in records[0] if c not in skip and "|" not in c and not c.endswith("_response")]
+    else:  # the columns of these models, however the file spells them
+        wanted = {canonical_model(m): m for m in models}
+        found = {canonical_model(c): c for c in records[0] if c not in skip and "|" not in c}
+        missing = [m for k, m in wanted.items() if k not in found]
+        if missing:
+            raise ValueError(f"{path}: no column for model(s) {missing}; columns: {sorted(records[0])}")
+        models = [found[k] for k in wanted]
     prompts = [r["prompt"] for r in records]
     scores = {}
     for m in models:

@@ -96,12 +96,13 @@ def load_mt_bench(data_dir: "str | Path") -> EvalSet:
     return es.select(complete, "dropped questions without grades for every model") if not complete.all() else es
 
 
-def load_table(path: "str | Path", name: "str | None" = None) -> EvalSet:
-    """GSM8K's CSV, or any JSONL/CSV of `prompt` plus one numeric score column per model."""
+def load_table(path: "str | Path", name: "str | None" = None, models: "list[str] | None" = None) -> EvalSet:
+    """GSM8K's CSV, or any JSONL/CSV of `prompt` plus one numeric score column per model
+    (`models` picks the columns; by default every column that is not the prompt)."""
     from ..data.correctness import read_correctness_csv
 
     p = Path(path)
-    prompts, scores = read_correctness_csv(p)
+    prompts, scores = read_correctness_csv(p, models)
     if not scores:
         raise ValueError(f"{p}: no model score columns")
     es = EvalSet(name or p.stem, prompts, scores)

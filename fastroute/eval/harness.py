@@ -27,6 +27,7 @@ class RouterResult:
     kind: str = "router"  # router | baseline | optimal
 
 
+
 @dataclass
 class EvalReport:
     benchmark: str
@@ -78,13 +79,16 @@ def evaluate(evalset: EvalSet, routers: dict[str, object], strong_model: str, we
                 notes.append(f"{before - len(evalset.prompts)} prompts left out: {name} was trained on them")
     if not evalset.prompts:
         raise ValueError(f"{evalset.name}: no prompts left to evaluate on")
+    if baselines:
+        routers = {k: v for k, v in routers.items() if v not in ("random", "length")}
     sq, wq = evalset.quality(strong_model), evalset.quality(weak_model)
     n = len(evalset.prompts)
     results = []
+    computed: dict[str, np.ndarray] = {}
     wanted = dict(routers)
     if baselines:
-        wanted.setdefault("random", "random")
-        wanted.setdefault("prompt length", "length")
+        wanted["random"] = "random"
+        wanted["prompt length"] = "length"
     for name, r in wanted.items():
         if r == "random":
             runs = [_result(name, np.random.default_rng(seed + i).random(n), sq, wq, num_results, 0, seed)
@@ -100,9 +104,19 @@ def evaluate(evalset: EvalSet, routers: dict[str, object], strong_model: str, we
         elif r == "length":
             p = np.array([len(x) for x in evalset.prompts], dtype=np.float64)
             results.append(_result(name, p, sq, wq, num_results, n_boot, seed, kind="baseline"))
+            computed[name] = p
         else:
             p = win_rates[name] if win_rates and name in win_rates else _win_rates_in_chunks(r, evalset.prompts)
             results.append(_result(name, np.asarray(p, float), sq, wq, num_results, n_boot, seed))
+            computed[name] = np.asarray(p, float)
+    if n_boot and baselines:  # is a learned router worth more than the baselines? paired intervals
+        for res in results:
+            if res.kind != "router":
+                continue
+            res.intervals["APGR - prompt length"] = M.paired_apgr_difference(
+                computed[res.name], computed["prompt length"], sq, wq, num_results, n_boot, seed)
+            res.intervals["APGR - random"] = M.paired_apgr_difference(
+                computed[res.name], None, sq, wq, num_results, n_boot, seed, draw_b=lambda rng, size: rng.random(size))
     shares = np.linspace(0.0, 1.0, num_results + 1)
     opt = M.Curve(shares, shares, np.array([M.optimal_quality(sq, wq, s) for s in shares]))
     results.append(RouterResult("optimal", opt, M.summarize(opt, float(np.mean(sq)), float(np.mean(wq))), kind="optimal"))

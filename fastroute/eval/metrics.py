@@ -129,3 +129,22 @@ def bootstrap(win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: n
         stats["CPT(50%)"].append(cpt(c, 0.5, s, w))
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     return {k: (float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))) for k, v in stats.items()}
+
+
+def paired_apgr_difference(p_a: np.ndarray, p_b: "np.ndarray | None", strong_quality: np.ndarray,
+                           weak_quality: np.ndarray, num_results: int = 10, n_boot: int = 1000, seed: int = 0,
+                           level: float = 0.95, draw_b=None) -> tuple[float, float]:
+    """Percentile interval of APGR(a) - APGR(b) over the same prompt resamples (b may be
+    drawn afresh per resample, for the random router)."""
+    sq, wq = np.asarray(strong_quality, float), np.asarray(weak_quality, float)
+    pa = np.asarray(p_a, float)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, sq.size, sq.size)
+        s, w = sq[idx].mean(), wq[idx].mean()
+        pb = draw_b(rng, sq.size) if draw_b is not None else np.asarray(p_b, float)[idx]
+        diffs.append(apgr(routing_curve(pa[idx], sq[idx], wq[idx], num_results), s, w)
+                     - apgr(routing_curve(pb, sq[idx], wq[idx], num_results), s, w))
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return float(np.nanpercentile(diffs, lo)), float(np.nanpercentile(diffs, hi))

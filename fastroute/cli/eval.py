@@ -1,0 +1,86 @@
+"""fastroute eval: RouteLLM's benchmarks (or your own file) for routers and baselines."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+
+DEFAULT_DATA = {"mmlu": "../shared/data/routellm/mmlu", "mt-bench": "../shared/data/routellm/mt_bench"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--routers", nargs="+", required=True,
+                   help="router names (mf, sw_ranking, random) or bundle directories; random and prompt length "
+                        "are always shown as baselines")
+    p.add_argument("--benchmark", required=True, help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file")
+    p.add_argument("--data", type=Path, default=None,
+                   help="benchmark data (mmlu/mt-bench: RouteLLM's directory, default ../shared/data/routellm/...; "
+                        "gsm8k: the responses CSV)")
+    p.add_argument("--mmlu-split", choices=["eval", "all"], default="eval",
+                   help="mmlu: the evaluation half only (default) or every prompt")
+    p.add_argument("--strong-model", default=DEFAULT_STRONG)
+    p.add_argument("--weak-model", default=DEFAULT_WEAK)
+    p.add_argument("--output", type=Path, default=None, help="directory for results.json, results.md and the plot")
+    p.add_argument("--num-results", type=int, default=10, help="quantile bins (RouteLLM: 10)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--cache-dir", type=Path, default=None, help="win-rate cache (default: OUTPUT/cache)")
+    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"])
+
+
+def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", models: "list[str] | None" = None):
+    from ..eval import benchmarks as B
+
+    if name == "mmlu":
+        return B.load_mmlu(data or Path(DEFAULT_DATA["mmlu"]), split=mmlu_split)
+    if name == "mt-bench":
+        return B.load_mt_bench(data or Path(DEFAULT_DATA["mt-bench"]))
+    if name == "gsm8k":
+        if data is None:
+            raise ValueError("gsm8k needs --data pointing at RouteLLM's gsm8k_responses.csv")
+        return B.load_table(data, name="gsm8k", models=models)
+    path = Path(name)
+    if not path.is_file():
+        raise ValueError(f"benchmark {name!r} is neither mmlu, mt-bench, gsm8k nor a file")
+    return B.load_table(path, models=models)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bundle import DEFAULTS_DIR, ROUTER_CLASSES, load_router
+    from ..eval.cache import WinRateCache, data_key, router_key
+    from ..eval.harness import evaluate
+    from ..eval.report import text_table, write_all
+
+    es = load_benchmark(args.benchmark, args.data, args.mmlu_split, [args.strong_model, args.weak_model])
+    es.quality(args.strong_model), es.quality(args.weak_model)  # fail early on an unknown model
+    routers, bundles = {}, {}
+    for name in args.routers:
+        if name in ("random", "length"):
+            continue
+        router = load_router(name, strong_model=args.strong_model, weak_model=args.weak_model, backend=args.backend)
+        label = Path(name).name if Path(name).is_dir() else name
+        routers[label] = router
+        is_default = name in ROUTER_CLASSES and not Path(name).is_dir()
+        bundles[label] = DEFAULTS_DIR / name if is_default else Path(name)
+    cache = WinRateCache(args.cache_dir or (args.output / "cache" if args.output else None))
+    # Leave out every evaluated bundle's training prompts first, so the cache key is the final prompt set.
+    for label, router in routers.items():
+        if getattr(router, "train_prompt_hashes", None) is not None:
+            es = es.without_hashes(router.train_prompt_hashes, f"prompts {label} was trained on")
+    dkey = data_key(es.prompts)
+    win_rates = {}
+    for label, router in routers.items():
+        rkey = router_key(router, bundles[label])
+        p = cache.get(rkey, dkey, len(es.prompts))
+        if p is None:
+            p = router.win_rates(es.prompts)
+            cache.put(rkey, dkey, p)
+        win_rates[label] = p
+    report = evaluate(es, routers, args.strong_model, args.weak_model, num_results=args.num_results,
+                      n_boot=args.bootstrap, win_rates=win_rates)
+    print(text_table(report))
+    if args.output:
+        for path in write_all(report, args.output, with_plot=not args.no_plot):
+            print(f"wrote {path}")
+    return 0
