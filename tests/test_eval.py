@@ -31,7 +31,11 @@ def test_cpt_on_a_curve_that_dips():
     share = np.linspace(0, 1, 7)
     c = M.Curve(np.zeros(7), share, np.array([0.2, 0.65, 0.3, 0.4, 0.5, 0.55, 1.0]))
     assert M.cpt(c, 0.5, 1.0, 0.2) == pytest.approx((1 / 6) * (0.6 - 0.2) / (0.65 - 0.2))
-    assert np.interp(0.6, c.quality, c.strong_share) > 0.8  # RouteLLM's answer: a much later crossing
+    # A bad router whose curve sinks below the weak model first, then climbs: the crossing is found
+    # where it happens, not read off a curve assumed to rise.
+    bad = M.Curve(np.zeros(5), np.linspace(0, 1, 5), np.array([0.5, 0.3, 0.2, 0.6, 1.0]))
+    assert M.cpt(bad, 0.5, 1.0, 0.5) == pytest.approx(0.75 + 0.25 * (0.75 - 0.6) / (1.0 - 0.6))
+    assert M.cpt(bad, 0.2, 1.0, 0.5) == pytest.approx(0.5 + 0.25 * (0.6 - 0.2) / (0.6 - 0.2))
     never = M.Curve(np.zeros(3), np.array([0.0, 0.5, 1.0]), np.array([0.2, 0.3, 0.4]))
     assert np.isnan(M.cpt(never, 0.8, 1.0, 0.2))
 
