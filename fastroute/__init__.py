@@ -16,6 +16,7 @@ _LAZY = {
     "SWRankingRouter": "fastroute.routers.sw_ranking",
     "RandomRouter": "fastroute.routers.random",
     "load_router": "fastroute.bundle",
+    "Controller": "fastroute.serve.controller",
     "get_embedder": "fastroute.embedders",
     "FastrouteError": "fastroute.errors",
     "BundleError": "fastroute.errors",
@@ -25,6 +26,7 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bundle import load_router
+    from .serve.controller import Controller
     from .embedders import get_embedder
     from .errors import BundleError, FastrouteError
     from .routers.base import Router

@@ -9,6 +9,7 @@ import sys
 COMMANDS = {
     "route": ("fastroute.cli.route", "route prompts: print the chosen model per prompt"),
     "score": ("fastroute.cli.score", "score a file of prompts (txt/jsonl/parquet) into jsonl/parquet"),
+    "serve": ("fastroute.cli.serve", "OpenAI-compatible routing server"),
     "calibrate": ("fastroute.cli.calibrate", "threshold for a share of strong-model calls"),
     "eval": ("fastroute.cli.eval", "evaluate routers on RouteLLM's benchmarks or your own data"),
     "train": ("fastroute.cli.train", "train a router (mf, sw_ranking) or rebuild the defaults"),

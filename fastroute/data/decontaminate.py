@@ -24,10 +24,13 @@ class DecontaminationReport:
 
 
 def contaminated(train_prompts: Sequence[str], eval_prompts: Sequence[str], embedder, threshold: float = 0.95,
-                 block: int = 4096, backend: "str | None" = None) -> tuple[np.ndarray, DecontaminationReport]:
-    """(boolean mask over the distinct training prompts' positions, report). Exact text
-    matches count whatever the embedder says."""
+                 block: int = 4096, backend: "str | None" = None,
+                 train_embeddings: "dict[str, np.ndarray] | None" = None) -> tuple[np.ndarray, DecontaminationReport]:
+    """(boolean mask over `train_prompts`: True = contaminated, report). Exact text matches
+    count whatever the embedder says. `train_embeddings` (prompt -> vector) skips
+    re-embedding training prompts already embedded."""
     from ..ops import get_backend
+    from ..ops.reference import normalize_rows
 
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -38,12 +41,12 @@ def contaminated(train_prompts: Sequence[str], eval_prompts: Sequence[str], embe
     flagged = {t for t in uniq_train if t in eval_set}
     examples: list[dict] = []
     if uniq_eval and uniq_train:
-        from ..ops.reference import normalize_rows
-
         E_eval = normalize_rows(embedder.encode(uniq_eval))
         for lo in range(0, len(uniq_train), block):
             chunk = uniq_train[lo : lo + block]
-            sims = ops.cosine_sim(embedder.encode(chunk), E_eval)
+            E = (np.stack([train_embeddings[t] for t in chunk]) if train_embeddings is not None
+                 else embedder.encode(chunk))
+            sims = ops.cosine_sim(E, E_eval)
             best = sims.argmax(axis=1)
             top = sims[np.arange(len(chunk)), best]
             for i in np.flatnonzero(top >= threshold):

@@ -93,7 +93,11 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
     emb = get_embedder(embedder_name)
     battles, files, counts = training_battles(data_dir)
     log(f"loaded {len(battles)} battles from {len(files)} files: {counts}")
-    bad, report = contaminated(battles.prompt, evaluation_prompts(data_dir), emb, DECONTAMINATION_THRESHOLD)
+    all_prompts, _ = unique_prompts(battles)
+    E_all = embed(all_prompts, emb)  # once: for decontamination and for training
+    vectors = dict(zip(all_prompts, E_all))
+    bad, report = contaminated(battles.prompt, evaluation_prompts(data_dir), emb, DECONTAMINATION_THRESHOLD,
+                               train_embeddings=vectors)
     battles = battles.select(~bad)
     log(f"decontamination: {report.summary()}; {len(battles)} battles remain")
     provenance = {
@@ -104,7 +108,7 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
         "rebuild": REBUILD_COMMAND,
     }
     prompts, pid = unique_prompts(battles)
-    E = embed(prompts, emb)
+    E = np.stack([vectors[p] for p in prompts])
     summary: dict = {"battles": len(battles), "prompts": len(prompts), "decontamination": report.summary()}
     out = Path(output)
     for kind in routers:

@@ -1,0 +1,38 @@
+"""fastroute serve: the OpenAI-compatible routing server."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--routers", nargs="+", default=["sw_ranking"], help="router names or bundle directories")
+    p.add_argument("--strong-model", default=DEFAULT_STRONG)
+    p.add_argument("--weak-model", default=DEFAULT_WEAK)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--base-url", default=None, help="one OpenAI-compatible endpoint for every model")
+    g.add_argument("--upstreams", type=Path, default=None, help="TOML file: model -> base_url, api_key_env, prices")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the key for --base-url")
+    p.add_argument("--api-keys-file", type=Path, default=None, help="require one of these bearer keys (one per line)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=6060)
+    p.add_argument("--route-on", choices=["last_user", "conversation"], default="last_user")
+    p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
+    p.add_argument("--max-wait-ms", type=float, default=0.0, help="hold a batch open this long to fill it")
+    p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
+    p.add_argument("--upstream-timeout", type=float, default=60.0, help="seconds before answering 504")
+    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serve.server import build_config, run as serve
+
+    cfg = build_config(args.routers, args.strong_model, args.weak_model, base_url=args.base_url,
+                       api_key_env=args.api_key_env, upstreams_file=args.upstreams, api_keys_file=args.api_keys_file,
+                       backend=args.backend, route_on=args.route_on, max_batch=args.max_batch,
+                       max_wait=args.max_wait_ms / 1000.0, max_queue=args.max_queue,
+                       upstream_timeout=args.upstream_timeout)
+    serve(cfg, args.host, args.port)
+    return 0

@@ -1,0 +1,120 @@
+"""`Controller`: RouteLLM's drop-in for the OpenAI client, on fastroute's routers.
+
+    client = Controller(routers=["mf"], strong_model="gpt-4-1106-preview", weak_model="mixtral-...")
+    client.chat.completions.create(model="router-mf-0.116", messages=[...])
+
+Routes on the last user message (as RouteLLM), then calls any OpenAI-compatible endpoint
+through the `openai` client (or LiteLLM with backend="litellm", for other providers).
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..model_string import parse_router_model
+from ..routers.base import check_threshold
+from .messages import routing_text
+
+
+class RoutingError(ValueError):
+    """A bad router name, threshold or model string."""
+
+
+class Controller:
+    def __init__(self, routers: Sequence[str], strong_model: str, weak_model: str,
+                 config: "dict[str, dict[str, Any]] | None" = None, base_url: "str | None" = None,
+                 api_key: "str | None" = None, backend: str = "openai", route_on: str = "last_user") -> None:
+        """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
+        default of that name; {"backend": "numpy"} a kernel backend."""
+        from ..bundle import load_router
+
+        if backend not in ("openai", "litellm"):
+            raise ValueError(f"backend must be 'openai' or 'litellm', got {backend!r}")
+        config = config or {}
+        self.routers = {}
+        for name in routers:
+            opts = dict(config.get(name, {}))
+            self.routers[name] = load_router(opts.pop("bundle", name), strong_model=strong_model,
+                                             weak_model=weak_model, backend=opts.pop("backend", None))
+            if opts:
+                raise ValueError(f"unknown options for router {name!r}: {sorted(opts)}")
+        self.strong_model, self.weak_model = strong_model, weak_model
+        self.base_url, self.api_key, self.backend, self.route_on = base_url, api_key, backend, route_on
+        self.model_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._lock = threading.Lock()
+        self._sync_client = None
+        self._async_client = None
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.completion, acreate=self.acompletion))
+
+    # -- routing ------------------------------------------------------------
+    def _router(self, router: str):
+        if router not in self.routers:
+            raise RoutingError(f"unknown router {router!r}; available: {sorted(self.routers)}")
+        return self.routers[router]
+
+    def route(self, prompt: str, router: str, threshold: float) -> str:
+        try:
+            t = check_threshold(threshold)
+        except ValueError as exc:
+            raise RoutingError(str(exc)) from None
+        r = self._router(router)
+        return r.decide(r.win_rates([prompt]), t)[0]
+
+    def batch_win_rates(self, prompts: Sequence[str], router: str) -> np.ndarray:
+        return self._router(router).win_rates(list(prompts))
+
+    def _routed_model(self, kwargs: dict, router: "str | None", threshold: "float | None") -> str:
+        if "model" in kwargs:
+            try:
+                router, threshold = parse_router_model(kwargs["model"])
+            except ValueError as exc:
+                raise RoutingError(str(exc)) from None
+        if router is None or threshold is None:
+            raise RoutingError("give model='router-<router>-<threshold>', or router= and threshold=")
+        if "messages" not in kwargs:
+            raise RoutingError("messages are required")
+        try:
+            text = routing_text(kwargs["messages"], self.route_on)
+        except Exception as exc:  # APIError from the message checks
+            raise RoutingError(str(exc)) from None
+        model = self.route(text, router, threshold)
+        with self._lock:
+            self.model_counts[router][model] += 1
+        return model
+
+    # -- completions --------------------------------------------------------
+    def _clients(self):
+        if self.backend == "litellm":
+            try:
+                import litellm
+            except ImportError as exc:
+                raise ImportError("backend='litellm' needs litellm: pip install 'fastroute[litellm]'") from exc
+            return litellm
+        with self._lock:
+            if self._sync_client is None:
+                try:
+                    from openai import AsyncOpenAI, OpenAI
+                except ImportError as exc:
+                    raise ImportError("the Controller needs the openai client: pip install 'fastroute[serve]'") from exc
+                self._sync_client = OpenAI(base_url=self.base_url, api_key=self.api_key)
+                self._async_client = AsyncOpenAI(base_url=self.base_url, api_key=self.api_key)
+        return None
+
+    def completion(self, *, router: "str | None" = None, threshold: "float | None" = None, **kwargs: Any):
+        """OpenAI's chat.completions.create, with the model chosen by the router."""
+        kwargs["model"] = self._routed_model(kwargs, router, threshold)
+        litellm = self._clients()
+        if litellm is not None:
+            return litellm.completion(api_base=self.base_url, api_key=self.api_key, **kwargs)
+        return self._sync_client.chat.completions.create(**kwargs)
+
+    async def acompletion(self, *, router: "str | None" = None, threshold: "float | None" = None, **kwargs: Any):
+        kwargs["model"] = self._routed_model(kwargs, router, threshold)
+        litellm = self._clients()
+        if litellm is not None:
+            return await litellm.acompletion(api_base=self.base_url, api_key=self.api_key, **kwargs)
+        return await self._async_client.chat.completions.create(**kwargs)
