@@ -44,6 +44,16 @@ void fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds,
                  const int64_t *indptr, const int32_t *indices, const float *values,
                  int64_t K, float gamma, double *S, float *smax, int nthreads);
 
+/* Weighted Bradley-Terry fit of each row of S [B, T*T + 2T] (the counts of
+ * fastroute/sw/bradley_terry.py: C[i, j] "i beat j", then Dp, Dm for same-player
+ * battles), by damped Newton from 0 with a ridge of `ridge` times the row's total
+ * weight; the level is held at sum(beta) = 0 when the same-player counts do not pin
+ * it. beta [B, T] receives the coefficients (Elo = 400 beta + 1000). Returns how many
+ * rows did not reach |ln10 * step| < tol within max_iter iterations (-1: bad T); those
+ * rows are set to NaN. */
+int fr_bt_fit(const double *S, int64_t B, int64_t T, double ridge, double tol, int max_iter,
+              double *beta, int nthreads);
+
 /* Static embedder: out[b] = normalize(mean_t scales[t] * table[t]) over the token
  * ids ids[offsets[b] .. offsets[b+1]); an empty prompt gives a zero row.
  * Returns 0, or 1 when an id is outside [0, V) (such ids are skipped). */

@@ -279,3 +279,35 @@ def test_serve_command(upstream, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_upstreams_file_and_cost_metrics(routers, upstream, tmp_path):
+    from fastroute.serve.upstreams import load_upstreams
+
+    path = tmp_path / "upstreams.toml"
+    path.write_text(f'''
+[models."{STRONG}"]
+base_url = "{upstream.url}/v1"
+price_per_1m_input = 10.0
+price_per_1m_output = 30.0
+
+[models."{WEAK}"]
+base_url = "{upstream.url}/v1/"
+api_key_env = "WEAK_KEY"
+''')
+    ups = load_upstreams(path)
+    assert ups[WEAK].base_url == f"{upstream.url}/v1" and ups[STRONG].price_per_1m_output == 30.0
+    cfg = ServeConfig(routers=routers, strong_model=STRONG, weak_model=WEAK, upstreams=ups)
+    with BackgroundServer(create_app(cfg)) as srv:
+        ok = _client(srv).chat.completions.create(model="router-mf-0.0", messages=[{"role": "user", "content": "q"}])
+        assert ok.model == STRONG
+        code, _, err = _post(f"{srv.url}/v1/chat/completions", {"model": "unlisted", "messages": [{"role": "user", "content": "q"}]})
+        assert code == 400 and "no upstream serves model 'unlisted'" in err["error"]["message"]
+        with urllib.request.urlopen(f"{srv.url}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    # the stub reports 3 input and 5 output tokens: 3 * 10 / 1e6 + 5 * 30 / 1e6 dollars
+    assert f'fastroute_upstream_cost_usd_total{{model="{STRONG}"}} 0.00018' in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[models."x"]\nbase = "nope"\n')
+    with pytest.raises(ValueError, match="needs a base_url"):
+        load_upstreams(bad)

@@ -107,3 +107,13 @@ def test_negligible_tier_weight_stays_well_posed():
     assert np.isfinite(beta).all() and abs(beta[5]) < 5
     full = bt.fit(np.delete(S.reshape(1, -1), [], axis=1), 6)[0]
     np.testing.assert_allclose(beta[:5], full[:5])
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+@pytest.mark.parametrize("T", [1, 2, 7, 23])
+def test_backends_solve_the_same_fit(backend, pinned, T):
+    from fastroute.ops import get_backend
+
+    rng = np.random.default_rng(T)
+    S = np.stack([_random_counts(rng, T, pinned) for _ in range(9)]) if T > 1 else np.array([[0.0, 3.0, 2.0]])
+    np.testing.assert_allclose(get_backend(backend).bt_fit(S, T), bt.fit(S, T), atol=1e-9)

@@ -27,6 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # A server's event loop needs a core of its own: score on one thread, and let idle
+    # OpenMP/BLAS workers sleep instead of spinning (set before the kernels load).
+    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"),
+                       ("OPENBLAS_NUM_THREADS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(var, value)
     from ..serve.server import build_config, run as serve
 
     cfg = build_config(args.routers, args.strong_model, args.weak_model, base_url=args.base_url,

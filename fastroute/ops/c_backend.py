@@ -187,6 +187,25 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     return S, smax
 
 
+def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
+    """[B, T] weighted Bradley-Terry coefficients of each row of counts, by the C Newton
+    solver; any row it cannot finish is solved again by the numpy reference."""
+    from ..sw.bradley_terry import RIDGE, n_stats
+
+    Sa = np.ascontiguousarray(np.atleast_2d(S), dtype=np.float64)
+    if Sa.shape[1] != n_stats(T):
+        raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {Sa.shape[1]}")
+    beta = np.zeros((Sa.shape[0], T))
+    if Sa.shape[0]:
+        failed = lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, RIDGE, 1e-11, 100, _ptr(beta, "double *"), _threads)
+        if failed:  # those rows are NaN: the numpy solver (LU, more iterations) takes them
+            from .reference import bt_fit as reference_fit
+
+            bad = ~np.isfinite(beta).all(axis=1)
+            beta[bad] = reference_fit(Sa[bad], T)
+    return beta
+
+
 def _gamma(sharpness: "float | None") -> float:
     if sharpness is None:
         return 0.0

@@ -89,3 +89,10 @@ def embedding_bag_i8(
     out = np.zeros((B, table.shape[1]), dtype=np.float64)
     np.add.at(out, seg, rows)
     return normalize_rows(out)
+
+
+def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
+    """[B, T] weighted Bradley-Terry coefficients of each row of counts (see fastroute.sw.bradley_terry)."""
+    from ..sw.bradley_terry import fit
+
+    return fit(S, T)

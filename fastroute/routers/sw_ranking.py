@@ -270,7 +270,7 @@ class SWRankingRouter(Router):
             else:
                 sims = self._ops.cosine_sim(Q, self.arena, out=buf[: Q.shape[0]])
             S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A, self.sharpness)
-        return bt.fit(S, self.T)
+        return self._ops.bt_fit(S, self.T)
 
     def _win_rates(self, E: np.ndarray) -> np.ndarray:
         beta = self.tier_betas(E)

@@ -209,6 +209,8 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
                 metrics.upstream_latency.observe(time.perf_counter() - t0, model=chosen)
                 if up.status >= 400:
                     metrics.upstream_errors.inc(model=chosen, status=str(up.status))
+                else:
+                    _account_usage(metrics, upstream, chosen, payload)
                 headers = {**_copy_headers(up.headers), **extra_headers}
                 return web.Response(body=payload, status=up.status, headers=headers)
             resp = web.StreamResponse(status=up.status, headers={**_copy_headers(up.headers), **extra_headers})
@@ -227,6 +229,20 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
         metrics.upstream_errors.inc(model=chosen, status="connection")
         raise APIError(502, f"upstream {url} failed: {type(exc).__name__}: {exc}", "upstream_error",
                        headers=extra_headers) from None
+
+
+def _account_usage(metrics: Registry, upstream: Upstream, model: str, payload: bytes) -> None:
+    """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
+    try:
+        usage = json.loads(payload).get("usage") or {}
+        tin, tout = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    except (ValueError, TypeError, AttributeError):
+        return
+    metrics.tokens.inc(tin, model=model, kind="input")
+    metrics.tokens.inc(tout, model=model, kind="output")
+    if upstream.price_per_1m_input is not None or upstream.price_per_1m_output is not None:
+        cost = (tin * (upstream.price_per_1m_input or 0.0) + tout * (upstream.price_per_1m_output or 0.0)) / 1e6
+        metrics.cost.inc(cost, model=model)
 
 
 async def models_handler(request: web.Request) -> web.Response:

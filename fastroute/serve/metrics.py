@@ -63,7 +63,11 @@ class Registry:
                                           "Upstream chat-completion latency (to the last byte).")
         self.upstream_errors = Counter("fastroute_upstream_errors_total", "Upstream errors by model and status.")
         self.requests = Counter("fastroute_requests_total", "HTTP requests by endpoint and status.")
+        self.tokens = Counter("fastroute_upstream_tokens_total", "Tokens reported by upstreams, by model and kind.")
+        self.cost = Counter("fastroute_upstream_cost_usd_total",
+                            "Estimated upstream cost from reported usage and the upstreams file's prices.")
 
     def render(self) -> str:
-        parts = [self.decisions, self.routing_latency, self.upstream_latency, self.upstream_errors, self.requests]
+        parts = [self.decisions, self.routing_latency, self.upstream_latency, self.upstream_errors, self.requests,
+                 self.tokens, self.cost]
         return "\n".join(line for m in parts for line in m.render()) + "\n"
