@@ -4,7 +4,7 @@ A missing compiler, or one without OpenMP, must not break the install: the
 extension is retried without OpenMP, then skipped with a warning, and
 fastroute falls back to its numpy reference kernels.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -28,4 +28,10 @@ class OptionalBuildExt(build_ext):
             )
 
 
-setup(cffi_modules=["csrc/build_ffi.py:ffibuilder"], cmdclass={"build_ext": OptionalBuildExt})
+setup(
+    # The Triton kernels live in the top-level kernels/ (the project's layout) and install as fastroute.kernels.
+    packages=find_packages(include=["fastroute", "fastroute.*"]) + ["fastroute.kernels"],
+    package_dir={"fastroute.kernels": "kernels"},
+    cffi_modules=["csrc/build_ffi.py:ffibuilder"],
+    cmdclass={"build_ext": OptionalBuildExt},
+)

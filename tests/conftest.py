@@ -13,7 +13,9 @@ import pytest  # noqa: E402
 from fastroute.ops import available_backends  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CPU_BACKENDS = available_backends("cpu")
+# The Triton kernels also run on the CPU under the interpreter, but slowly: they get
+# their own tests (test_triton_kernels.py) instead of every router test.
+CPU_BACKENDS = [b for b in available_backends("cpu") if b != "triton"]
 
 
 @pytest.fixture(params=CPU_BACKENDS)

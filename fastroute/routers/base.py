@@ -18,6 +18,20 @@ from ..embedders.base import Embedder, EmbedderSpec, as_text_batch
 from ..errors import EmbeddingMismatchError, UnknownModelError
 
 
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "device")
+
+
+def kernels_for(backend: "str | None", embeddings: Any):
+    """The kernel module for these embeddings: the router's choice, except that torch
+    tensors on a GPU go to the Triton kernels when the choice was automatic."""
+    from ..ops import get_backend
+
+    if backend is None and _is_torch(embeddings) and embeddings.device.type == "cuda":
+        return get_backend(None, "cuda")
+    return get_backend(backend, "cpu")
+
+
 def check_threshold(threshold: float) -> float:
     try:
         t = float(threshold)
@@ -86,7 +100,17 @@ class Router(abc.ABC):
         return self.check_embeddings(embeddings)
 
     def check_embeddings(self, embeddings: Any) -> np.ndarray:
-        """float32 [B, d] view of `embeddings`; a 1-D vector is one prompt."""
+        """float32 [B, d] view of `embeddings`; a 1-D vector is one prompt. A torch tensor
+        (e.g. on the GPU) stays a torch tensor, checked the same way."""
+        if _is_torch(embeddings):
+            E = embeddings if embeddings.ndim != 1 else embeddings[None, :]
+            if not E.is_floating_point():
+                raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
+            if E.ndim != 2 or (self.embedder_spec is not None and E.shape[1] != self.embedder_spec.dim):
+                raise EmbeddingMismatchError(
+                    f"embeddings have shape {tuple(E.shape)}; this {self.kind} router expects [batch, "
+                    f"{self.embedder_spec.dim if self.embedder_spec else 'dim'}]")
+            return E
         E = np.asarray(embeddings)
         if not np.issubdtype(E.dtype, np.floating):
             raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
@@ -109,7 +133,10 @@ class Router(abc.ABC):
         E = self._prepare(texts, embeddings)
         if E.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        p = np.asarray(self._win_rates(E), dtype=np.float64)
+        p = self._win_rates(E)
+        if _is_torch(p):
+            p = p.detach().double().cpu().numpy()
+        p = np.asarray(p, dtype=np.float64)
         if np.isnan(p).any():
             bad = np.flatnonzero(np.isnan(p))[:10].tolist()
             raise EmbeddingMismatchError(f"embeddings of prompts {bad} contain NaN or infinity")

@@ -19,7 +19,7 @@ from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
-from .base import Router
+from .base import Router, _is_torch, kernels_for
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
@@ -61,6 +61,7 @@ class MFRouter(Router):
         s, k = self.models.index(strong_model), self.models.index(weak_model)
         self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
         self._ops = get_backend(backend, "cpu")
+        self._device_u = None  # u on the GPU, made on first use there
 
     # -- loading ------------------------------------------------------------
     @classmethod
@@ -110,7 +111,14 @@ class MFRouter(Router):
 
     # -- scoring ------------------------------------------------------------
     def _win_rates(self, E: np.ndarray) -> np.ndarray:
-        return self._ops.gemv_sigmoid(E, self._u)
+        ops = kernels_for(self.backend, E) if self.backend is None else self._ops
+        if ops.NAME == "triton":
+            if self._device_u is None:
+                self._device_u = ops.to_device(self._u)
+            return ops.gemv_sigmoid(E, self._device_u)
+        if _is_torch(E):
+            E = E.detach().cpu().numpy()
+        return ops.gemv_sigmoid(E, self._u)
 
     def logits(self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None) -> np.ndarray:
         """[B, M] RouteLLM logits of every model (columns in `self.models` order)."""

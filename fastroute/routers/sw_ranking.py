@@ -38,7 +38,7 @@ from ..sw import bradley_terry as bt
 from ..sw.battles import BattleSet, dedupe_rows, encode_battles, get_columns, unit_rows
 from ..sw.ivf import IVFIndex, approximate_similarities, build_ivf, default_nlist
 from ..sw.tiers import compute_tiers
-from .base import Router
+from .base import Router, _is_torch, kernels_for
 
 # Similarities are computed for blocks of queries at a time, into one buffer of at
 # most this many bytes: large blocks amortise BLAS's packing of the arena (at
@@ -257,8 +257,22 @@ class SWRankingRouter(Router):
         return other
 
     # -- scoring ------------------------------------------------------------
+    def _device_operands(self, ops):
+        """The arena and the dense statistics matrix on the GPU, made once (not per request)."""
+        with self._lock:
+            if getattr(self, "_gpu", None) is None:
+                self._gpu = (ops.to_device(self.arena), ops.dense_stats_matrix(self._A))
+        return self._gpu
+
     def tier_betas(self, E: np.ndarray) -> np.ndarray:
         """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
+        ops = kernels_for(self.backend, E) if self.backend is None else self._ops
+        if ops.NAME == "triton" and self.nprobe is None:  # fused two-pass kernel, nothing [B, N] in memory
+            arena, A = self._device_operands(ops)
+            S, _ = ops.sw_weighted_stats(ops.to_device(E), arena, A, self.sharpness)
+            return ops.bt_fit(S, self.T).cpu().numpy()
+        if _is_torch(E):
+            E = E.detach().cpu().numpy()
         B, U = E.shape[0], self.arena.shape[0]
         S = np.empty((B, self._A.shape[0]))
         block = max(1, min(B, _SIM_BLOCK_BYTES // (4 * max(U, 1))))

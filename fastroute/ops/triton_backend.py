@@ -1,0 +1,128 @@
+"""Triton kernels (kernels/, installed as fastroute.kernels): the GPU path.
+
+Functions take and return torch tensors on the GPU; numpy inputs are moved there (and
+results brought back) so the same tests run every backend. Under TRITON_INTERPRET=1
+the kernels run on the CPU, on CPU tensors: that is how CI tests them.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+NAME = "triton"
+DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else ("cuda",)
+
+
+def unavailable_reason() -> str:
+    try:
+        import torch
+        import triton  # noqa: F401
+    except ImportError as exc:
+        return f"needs torch and triton (pip install 'fastroute[gpu]'): {exc}"
+    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET", "") != "1":
+        return "no CUDA device (set TRITON_INTERPRET=1 to run the kernels on the CPU)"
+    return ""
+
+
+def device():
+    import torch
+
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def describe() -> str:
+    import torch
+    import triton
+
+    where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU interpreter"
+    return f"triton {triton.__version__} on {where}"
+
+
+def to_device(a, dtype=None):
+    """A torch tensor on the kernels' device (numpy arrays are copied there)."""
+    import torch
+
+    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+    t = t.to(device())
+    return t.to(dtype) if dtype is not None else t
+
+
+def _like(result, template):
+    """numpy out for numpy in, torch out for torch in."""
+    import torch
+
+    return result if isinstance(template, torch.Tensor) else result.cpu().numpy()
+
+
+def cosine_sim(Q, X, out=None):
+    from fastroute.kernels.cosine import cosine_sim as kernel
+
+    import torch
+
+    Xt = to_device(X)
+    if Xt.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        Xt = Xt.to(torch.float32)
+    res = _like(kernel(to_device(Q, torch.float32), Xt), Q)
+    if out is not None:
+        out[...] = res
+        return out
+    return res
+
+
+def gemv_sigmoid(E, u, bias: float = 0.0):
+    import torch
+
+    from fastroute.kernels.mf import gemv_sigmoid as kernel
+
+    Et = to_device(E)
+    if Et.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        Et = Et.to(torch.float32)
+    return _like(kernel(Et, to_device(u, torch.float32), bias), E)
+
+
+def dense_stats_matrix(A) -> "object":
+    """The CSR statistics matrix as a dense [N, K] float32 tensor (the fused kernel's operand)."""
+    import torch
+
+    K, U = A.shape
+    dense = torch.zeros((U, K), dtype=torch.float32, device=device())
+    rows = np.repeat(np.arange(K), np.diff(A.indptr))
+    idx = torch.from_numpy(np.stack([A.indices.astype(np.int64), rows])).to(device())
+    dense.index_put_((idx[0], idx[1]), torch.from_numpy(A.values.astype(np.float32)).to(device()), accumulate=True)
+    return dense
+
+
+def sw_weighted_stats(Q, X, A_dense, sharpness: "float | None" = None):
+    """Fused: (S [B, K] float64, row maxima [B]) from queries, arena and dense statistics."""
+    from fastroute.kernels.sw_stats import sw_weighted_stats as kernel
+
+    S, m = kernel(to_device(Q), to_device(X), to_device(A_dense), sharpness)
+    return _like(S, Q), _like(m, Q)
+
+
+def sw_stats(sims, A, sharpness: "float | None" = None):
+    """From precomputed similarities (the CPU backends' interface): weights, then S = W A^T."""
+    import torch
+
+    from fastroute.kernels.sw_stats import EXP2_MIN, LOG2_10, LOG2_E
+
+    s = to_device(sims, torch.float32)
+    m = s.max(dim=1).values if s.shape[1] else torch.full((s.shape[0],), float("-inf"), device=s.device)
+    if sharpness is not None:
+        if not sharpness > 0:
+            raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
+        e = (s - m[:, None]) * (float(sharpness) * LOG2_E)
+    else:
+        ok = m > 0
+        inv = torch.where(ok, 1.0 / torch.where(ok, m, torch.ones_like(m)), torch.zeros_like(m))
+        e = LOG2_10 * (s * inv[:, None] + 1.0)
+    w = torch.exp2(torch.clamp(e, min=EXP2_MIN)).to(torch.float64)
+    S = w @ dense_stats_matrix(A).to(torch.float64)
+    return _like(S, sims), _like(m, sims)
+
+
+def bt_fit(S, T: int):
+    from fastroute.kernels.bt_newton import bt_fit as kernel
+
+    return _like(kernel(to_device(S), T), S)

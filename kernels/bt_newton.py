@@ -1,0 +1,67 @@
+"""The Bradley-Terry Newton solve batched on the GPU (torch, float64): the same algorithm
+as fastroute/sw/bradley_terry.fit (its numpy reference), one T x T system per query."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+LN10 = math.log(10.0)
+
+
+def _objective(beta, C, Dp, Dm, lam):
+    z = LN10 * (beta[:, :, None] - beta[:, None, :])
+    kb = LN10 * beta
+    ls = torch.nn.functional.logsigmoid
+    return ((C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1))
+
+
+def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max_iter: int = 100) -> torch.Tensor:
+    S = S.to(torch.float64)
+    B = S.shape[0]
+    if S.shape[1] != T * T + 2 * T:
+        raise ValueError(f"expected {T * T + 2 * T} statistics for {T} players, got {S.shape[1]}")
+    eye = torch.arange(T, device=S.device)
+    C = S[:, : T * T].reshape(B, T, T).clone()
+    C[:, eye, eye] = 0.0
+    Dp, Dm = S[:, T * T : T * T + T], S[:, T * T + T :]
+    pinned = (Dp.sum(1) > 0) & (Dm.sum(1) > 0)
+    Dp = torch.where(pinned[:, None], Dp, 0.0)
+    Dm = torch.where(pinned[:, None], Dm, 0.0)
+    N = C + C.transpose(1, 2)
+    lam = ridge * S.sum(1)
+    beta = torch.zeros((B, T), dtype=torch.float64, device=S.device)
+    obj = _objective(beta, C, Dp, Dm, lam)
+    todo = torch.ones(B, dtype=torch.bool, device=S.device)
+    k2 = LN10 * LN10
+    for _ in range(max_iter):
+        idx = torch.nonzero(todo).flatten()
+        if idx.numel() == 0:
+            break
+        b, c, n, dp, dm, lm = beta[idx], C[idx], N[idx], Dp[idx], Dm[idx], lam[idx]
+        p = torch.sigmoid(LN10 * (b[:, :, None] - b[:, None, :]))
+        sb = torch.sigmoid(LN10 * b)
+        grad = LN10 * ((c - n * p).sum(2) + dm - (dp + dm) * sb) - lm[:, None] * b
+        w = k2 * n * p * (1.0 - p)
+        F = -w
+        F[:, eye, eye] = w.sum(2) + k2 * (dp + dm) * sb * (1.0 - sb) + lm[:, None]
+        free = ~pinned[idx]
+        if free.any():
+            scale = F[free][:, eye, eye].mean(1)
+            F[free] += scale[:, None, None] / T
+        step = torch.linalg.solve(F, grad.unsqueeze(-1)).squeeze(-1)
+        t = torch.ones(idx.numel(), dtype=torch.float64, device=S.device)
+        new = b + step
+        new_obj = _objective(new, c, dp, dm, lm)
+        for _ in range(60):
+            worse = new_obj < obj[idx] - 1e-12 * obj[idx].abs()
+            if not bool(worse.any()):
+                break
+            t = torch.where(worse, t * 0.5, t)
+            new = b + t[:, None] * step
+            new_obj = _objective(new, c, dp, dm, lm)
+        beta[idx] = new
+        obj[idx] = new_obj
+        done = (LN10 * t[:, None] * step).abs().amax(1) < tol
+        todo[idx[done]] = False
+    return beta

@@ -1,0 +1,119 @@
+"""sw_ranking's statistics on the GPU in two fused passes, never writing the [B, N]
+similarity matrix (flash-attention style):
+
+1. `_rowmax_kernel`: the row maximum of Q X^T, tile by tile, per split of the arena;
+2. `_weights_stats_kernel`: recomputes each tile of Q X^T, turns it into the battle
+   weights (RouteLLM's 10 * 10^(s / max), or exp(g (s - max))) and accumulates W A^T
+   into [B, K] with a second tl.dot, A being the dense [N, K] statistics matrix.
+
+Splitting the arena across programs keeps the GPU busy for small batches; the splits'
+partial results are combined in torch (max, then a sum in float64).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from .config import interpreting
+from .cosine import normalized_queries
+
+LOG2_10 = math.log2(10.0)
+LOG2_E = math.log2(math.e)
+EXP2_MIN = -113.0  # the CPU kernels' clamp: no weight is ever 0
+
+
+@triton.jit
+def _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    acc = tl.zeros([BLOCK_B, BLOCK_N], dtype=tl.float32)
+    for d0 in range(0, D, BLOCK_D):
+        rd = d0 + tl.arange(0, BLOCK_D)
+        q = tl.load(Q + rb[:, None] * sq + rd[None, :], mask=(rb[:, None] < B) & (rd[None, :] < D), other=0.0)
+        x = tl.load(X + rn[:, None] * sx + rd[None, :], mask=(rn[:, None] < N) & (rd[None, :] < D), other=0.0)
+        acc += tl.dot(q, tl.trans(x))
+    return acc
+
+
+@triton.jit
+def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split,
+                   BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    split = tl.program_id(1)
+    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
+    n_lo = split * n_per_split
+    m = tl.full([BLOCK_B], float("-inf"), dtype=tl.float32)
+    for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
+        rn = n0 + tl.arange(0, BLOCK_N)
+        s = _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
+        m = tl.maximum(m, tl.max(tl.where(valid, s, float("-inf")), axis=1))
+    tl.store(Mpart + split * B + rb, m, mask=rb < B)
+
+
+@triton.jit
+def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma,
+                          BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+                          BLOCK_K: tl.constexpr):
+    split = tl.program_id(1)
+    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
+    rk = tl.program_id(2) * BLOCK_K + tl.arange(0, BLOCK_K)
+    n_lo = split * n_per_split
+    m = tl.load(M + rb, mask=rb < B, other=1.0)
+    ok = m > 0.0
+    inv = tl.where(ok, 1.0 / tl.where(ok, m, 1.0), 0.0)
+    acc = tl.zeros([BLOCK_B, BLOCK_K], dtype=tl.float32)
+    for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
+        rn = n0 + tl.arange(0, BLOCK_N)
+        s = _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        if gamma > 0.0:
+            e = (s - m[:, None]) * (gamma * 1.4426950408889634)
+        else:  # RouteLLM: 10 * 10^(s / m) = 2^(log2(10) (s / m + 1)); uniform when m <= 0
+            e = 3.321928094887362 * (s * inv[:, None] + 1.0)
+        w = tl.exp2(tl.maximum(e, -113.0))
+        valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
+        w = tl.where(valid, w, 0.0)
+        a = tl.load(A + rn[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0)
+        acc += tl.dot(w, a, input_precision="ieee")
+    tl.store(Spart + split * B * K + rb[:, None] * K + rk[None, :], acc, mask=(rb[:, None] < B) & (rk[None, :] < K))
+
+
+def _splits(B: int, N: int, block_b: int, block_n: int) -> int:
+    """Enough programs to fill the GPU when the batch is small; 1 under the interpreter."""
+    if interpreting():
+        return max(1, min(4, triton.cdiv(N, block_n)))
+    programs_b = triton.cdiv(B, block_b)
+    return max(1, min(triton.cdiv(N, block_n), triton.cdiv(4 * 132, programs_b)))
+
+
+def blocks() -> tuple[int, int, int, int]:
+    return (16, 16, 16, 16) if interpreting() else (64, 128, 64, 128)
+
+
+def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S [B, K] float64, row maxima [B] float32) for queries Q [B, D], unit arena rows X [N, D]
+    (fp32/fp16/bf16) and the dense statistics matrix A [N, K] (fp32)."""
+    if Q.shape[1] != X.shape[1] or A.shape[0] != X.shape[0]:
+        raise ValueError(f"shapes do not match: Q {tuple(Q.shape)}, X {tuple(X.shape)}, A {tuple(A.shape)}")
+    Xc = X if X.stride(1) == 1 else X.contiguous()
+    Ac = A.to(torch.float32).contiguous()
+    Qn = normalized_queries(Q, Xc.dtype)
+    B, D = Qn.shape
+    N, K = Xc.shape[0], Ac.shape[1]
+    if B == 0 or N == 0:
+        return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full((B,), float("-inf"), device=Q.device)
+    bb, bn, bd, bk = blocks()
+    splits = _splits(B, N, bb, bn)
+    per = triton.cdiv(triton.cdiv(N, splits), bn) * bn
+    splits = triton.cdiv(N, per)
+    mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)
+    _rowmax_kernel[(triton.cdiv(B, bb), splits)](Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per,
+                                                 BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd)
+    m = mpart.max(dim=0).values.contiguous()
+    spart = torch.empty((splits, B, K), dtype=torch.float32, device=Q.device)
+    gamma = 0.0 if sharpness is None else float(sharpness)
+    grid = (triton.cdiv(B, bb), splits, triton.cdiv(K, bk))
+    _weights_stats_kernel[grid](Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma,
+                                BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd, BLOCK_K=bk)
+    return spart.to(torch.float64).sum(dim=0), m

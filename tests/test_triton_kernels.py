@@ -1,0 +1,109 @@
+"""Every Triton kernel against the numpy reference, under TRITON_INTERPRET=1 on the CPU
+(CI) or on a GPU, on awkward shapes (B=1, N=1, d not a multiple of the block)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("triton")
+
+from fastroute.ops import get_backend, reference  # noqa: E402
+from fastroute.ops.csr import CSRMatrix  # noqa: E402
+
+SHAPES = [(1, 1, 16), (1, 33, 40), (3, 50, 16), (17, 20, 33), (5, 70, 64)]
+
+
+@pytest.fixture(scope="module")
+def tri():
+    import os
+
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("no GPU and TRITON_INTERPRET is not set")
+    return get_backend("triton", "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda")
+
+
+def _unit(rng, n, d):
+    X = rng.standard_normal((n, d))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("B,N,d", SHAPES)
+def test_cosine(tri, B, N, d):
+    rng = np.random.default_rng(B + N + d)
+    Q = rng.standard_normal((B, d)).astype(np.float32)
+    Q[0] *= 0 if B > 2 else 1  # a zero query
+    X = _unit(rng, N, d)
+    np.testing.assert_allclose(tri.cosine_sim(Q, X.astype(np.float32)), reference.cosine_sim(Q, X.astype(np.float32)), atol=2e-6)
+    # fp16 arenas feed tensor cores in fp16: the query is rounded to fp16 too
+    np.testing.assert_allclose(tri.cosine_sim(Q, X.astype(np.float16)), reference.cosine_sim(Q, X.astype(np.float16)), atol=2e-3)
+
+
+@pytest.mark.parametrize("B,d", [(1, 1), (1, 7), (19, 64), (40, 130)])
+def test_gemv_sigmoid(tri, B, d):
+    rng = np.random.default_rng(B * d)
+    E = rng.standard_normal((B, d)).astype(np.float32)
+    u = (rng.standard_normal(d) / np.sqrt(d)).astype(np.float32)
+    np.testing.assert_allclose(tri.gemv_sigmoid(E, u, 0.3), reference.gemv_sigmoid(E, u, 0.3), atol=1e-6)
+    E2 = np.repeat(E, 2, axis=0)[::2]  # non-contiguous rows
+    np.testing.assert_allclose(tri.gemv_sigmoid(E2, u, 0.3), reference.gemv_sigmoid(E, u, 0.3), atol=1e-6)
+
+
+def _csr(rng, K, N):
+    return CSRMatrix.from_coo(rng.integers(0, K, 3 * N), rng.integers(0, N, 3 * N), rng.choice([1.0, 2.0, 0.25], 3 * N), (K, N))
+
+
+@pytest.mark.parametrize("B,N,d", SHAPES)
+@pytest.mark.parametrize("sharpness", [None, 9.0])
+def test_fused_weighted_stats(tri, B, N, d, sharpness):
+    rng = np.random.default_rng(N * 7 + d)
+    Q = rng.standard_normal((B, d)).astype(np.float32)
+    X = _unit(rng, N, d).astype(np.float32)
+    A = _csr(rng, 24, N)
+    S, m = tri.sw_weighted_stats(Q, X, tri.dense_stats_matrix(A).cpu().numpy(), sharpness)
+    S_ref, m_ref = reference.sw_stats(reference.cosine_sim(Q, X), A, sharpness)
+    np.testing.assert_allclose(S, S_ref, rtol=2e-5, atol=1e-30)
+    np.testing.assert_allclose(m, m_ref, atol=2e-6)
+
+
+def test_stats_from_similarities(tri):
+    rng = np.random.default_rng(5)
+    sims = rng.uniform(-1, 1, (4, 60)).astype(np.float32)
+    sims[1] = 0.0
+    A = _csr(rng, 30, 60)
+    for g in (None, 3.0):
+        np.testing.assert_allclose(tri.sw_stats(sims, A, g)[0], reference.sw_stats(sims, A, g)[0], rtol=2e-6)
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_newton_on_device(tri, pinned):
+    from test_tiers_and_fit import _random_counts
+
+    rng = np.random.default_rng(6)
+    S = np.stack([_random_counts(rng, 6, pinned) for _ in range(5)])
+    np.testing.assert_allclose(tri.bt_fit(S, 6), reference.bt_fit(S, 6), atol=1e-9)
+
+
+def test_routers_on_the_triton_backend():
+    from fastroute import MFRouter, SWRankingRouter
+    from fastroute.embedders.base import EmbedderSpec
+
+    from synthetic import synthetic_arena
+
+    cols, emb, _ = synthetic_arena(seed=3, n_battles=200, n_prompts=60, dim=16)
+    Q = np.random.default_rng(0).standard_normal((5, 16))
+    cpu = SWRankingRouter.from_battles(cols, emb, num_tiers=10, embedder="t", backend="numpy")
+    gpu = SWRankingRouter.from_battles(cols, emb, num_tiers=10, embedder="t", backend="triton")
+    p = cpu.win_rates(embeddings=Q)
+    assert np.ptp(p) > 1e-3
+    np.testing.assert_allclose(gpu.win_rates(embeddings=Q), p, atol=1e-5)
+    np.testing.assert_allclose(gpu.with_sharpness(6.0).win_rates(embeddings=Q),
+                               cpu.with_sharpness(6.0).win_rates(embeddings=Q), atol=1e-5)
+    rng = np.random.default_rng(1)
+    kw = dict(P=rng.standard_normal((4, 8)), classifier=rng.standard_normal(8), text_proj=rng.standard_normal((8, 16)),
+              models=["a", "b", "c", "d"], strong_model="a", weak_model="b", embedder=EmbedderSpec("t", 16))
+    np.testing.assert_allclose(MFRouter(backend="triton", **kw).win_rates(embeddings=Q),
+                               MFRouter(backend="numpy", **kw).win_rates(embeddings=Q), atol=1e-6)
