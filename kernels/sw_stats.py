@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .config import interpreting
+from .config import autotune_configs, interpreting
 from .cosine import normalized_queries
 
 LOG2_10 = math.log2(10.0)
@@ -36,8 +36,17 @@ def _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.
     return acc
 
 
+_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}] if interpreting() else [
+    {"BLOCK_B": 64, "BLOCK_N": 128, "BLOCK_D": 64}, {"BLOCK_B": 128, "BLOCK_N": 128, "BLOCK_D": 64},
+    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 128}, {"BLOCK_B": 16, "BLOCK_N": 256, "BLOCK_D": 64},
+]
+# Arena splits are multiples of this, so every BLOCK_N above divides them.
+SPLIT_MULTIPLE = 16 if interpreting() else 256
+
+
+@triton.autotune(configs=autotune_configs(_TILES, [4, 8], [3, 4]), key=["B_CLASS", "N", "D"])
 @triton.jit
-def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split,
+def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS,
                    BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     split = tl.program_id(1)
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
@@ -51,8 +60,10 @@ def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split,
     tl.store(Mpart + split * B + rb, m, mask=rb < B)
 
 
+@triton.autotune(configs=autotune_configs([dict(t, BLOCK_K=16 if interpreting() else 128) for t in _TILES],
+                                          [4, 8], [2, 3]), key=["B_CLASS", "N", "D", "K"])
 @triton.jit
-def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma,
+def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma, B_CLASS,
                           BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
                           BLOCK_K: tl.constexpr):
     split = tl.program_id(1)
@@ -78,16 +89,17 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
     tl.store(Spart + split * B * K + rb[:, None] * K + rk[None, :], acc, mask=(rb[:, None] < B) & (rk[None, :] < K))
 
 
-def _splits(B: int, N: int, block_b: int, block_n: int) -> int:
-    """Enough programs to fill the GPU when the batch is small; 1 under the interpreter."""
+def _batch_class(B: int) -> int:
+    """Autotuning key for the batch: tuned once per size class, not per batch size."""
+    return 0 if B <= 16 else 1 if B <= 256 else 2
+
+
+def _splits(B: int, N: int) -> int:
+    """Enough programs to fill the GPU (about 4 per SM) when the batch is small."""
     if interpreting():
-        return max(1, min(4, triton.cdiv(N, block_n)))
-    programs_b = triton.cdiv(B, block_b)
-    return max(1, min(triton.cdiv(N, block_n), triton.cdiv(4 * 132, programs_b)))
-
-
-def blocks() -> tuple[int, int, int, int]:
-    return (16, 16, 16, 16) if interpreting() else (64, 128, 64, 128)
+        return max(1, min(4, triton.cdiv(N, SPLIT_MULTIPLE)))
+    sms = torch.cuda.get_device_properties(0).multi_processor_count if torch.cuda.is_available() else 132
+    return max(1, min(triton.cdiv(N, SPLIT_MULTIPLE), triton.cdiv(4 * sms, triton.cdiv(B, 64))))
 
 
 def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
@@ -103,17 +115,15 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     N, K = Xc.shape[0], Ac.shape[1]
     if B == 0 or N == 0:
         return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full((B,), float("-inf"), device=Q.device)
-    bb, bn, bd, bk = blocks()
-    splits = _splits(B, N, bb, bn)
-    per = triton.cdiv(triton.cdiv(N, splits), bn) * bn
+    splits = _splits(B, N)
+    per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
     splits = triton.cdiv(N, per)
     mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)
-    _rowmax_kernel[(triton.cdiv(B, bb), splits)](Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per,
-                                                 BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd)
+    _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
+        Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B))
     m = mpart.max(dim=0).values.contiguous()
     spart = torch.empty((splits, B, K), dtype=torch.float32, device=Q.device)
     gamma = 0.0 if sharpness is None else float(sharpness)
-    grid = (triton.cdiv(B, bb), splits, triton.cdiv(K, bk))
-    _weights_stats_kernel[grid](Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma,
-                                BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd, BLOCK_K=bk)
+    _weights_stats_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits, triton.cdiv(K, meta["BLOCK_K"]))](
+        Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B))
     return spart.to(torch.float64).sum(dim=0), m

@@ -6,12 +6,29 @@ the kernels run on the CPU, on CPU tensors: that is how CI tests them.
 """
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 
 NAME = "triton"
 DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else ("cuda",)
+
+
+def kernel_module(name: str):
+    """fastroute.kernels.<name>; in a source checkout that was not installed (e.g. on a GPU
+    machine that cannot pip install), the repository's kernels/ directory itself."""
+    try:
+        return importlib.import_module(f"fastroute.kernels.{name}")
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parents[2]
+        if not (root / "kernels" / "__init__.py").is_file():
+            raise
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        return importlib.import_module(f"kernels.{name}")
 
 
 def unavailable_reason() -> str:
@@ -56,9 +73,9 @@ def _like(result, template):
 
 
 def cosine_sim(Q, X, out=None):
-    from fastroute.kernels.cosine import cosine_sim as kernel
-
     import torch
+
+    kernel = kernel_module("cosine").cosine_sim
 
     Xt = to_device(X)
     if Xt.dtype not in (torch.float32, torch.float16, torch.bfloat16):
@@ -73,7 +90,7 @@ def cosine_sim(Q, X, out=None):
 def gemv_sigmoid(E, u, bias: float = 0.0):
     import torch
 
-    from fastroute.kernels.mf import gemv_sigmoid as kernel
+    kernel = kernel_module("mf").gemv_sigmoid
 
     Et = to_device(E)
     if Et.dtype not in (torch.float32, torch.float16, torch.bfloat16):
@@ -95,7 +112,7 @@ def dense_stats_matrix(A) -> "object":
 
 def sw_weighted_stats(Q, X, A_dense, sharpness: "float | None" = None):
     """Fused: (S [B, K] float64, row maxima [B]) from queries, arena and dense statistics."""
-    from fastroute.kernels.sw_stats import sw_weighted_stats as kernel
+    kernel = kernel_module("sw_stats").sw_weighted_stats
 
     S, m = kernel(to_device(Q), to_device(X), to_device(A_dense), sharpness)
     return _like(S, Q), _like(m, Q)
@@ -105,7 +122,8 @@ def sw_stats(sims, A, sharpness: "float | None" = None):
     """From precomputed similarities (the CPU backends' interface): weights, then S = W A^T."""
     import torch
 
-    from fastroute.kernels.sw_stats import EXP2_MIN, LOG2_10, LOG2_E
+    k = kernel_module("sw_stats")
+    EXP2_MIN, LOG2_10, LOG2_E = k.EXP2_MIN, k.LOG2_10, k.LOG2_E
 
     s = to_device(sims, torch.float32)
     m = s.max(dim=1).values if s.shape[1] else torch.full((s.shape[0],), float("-inf"), device=s.device)
@@ -123,6 +141,6 @@ def sw_stats(sims, A, sharpness: "float | None" = None):
 
 
 def bt_fit(S, T: int):
-    from fastroute.kernels.bt_newton import bt_fit as kernel
+    kernel = kernel_module("bt_newton").bt_fit
 
     return _like(kernel(to_device(S), T), S)

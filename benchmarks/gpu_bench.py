@@ -1,0 +1,115 @@
+"""GPU benchmarks of the Triton kernels (run by gpu_check.sh on an H100/H200).
+
+mf: decisions/s and achieved GB/s of the fused GEMV + sigmoid; sw_ranking: queries/s of
+the fused two-pass statistics kernel (and of the whole router call, Newton included) at
+N=165,000 arena prompts, d=1536 and 256, B=1..4096, with achieved TFLOP/s. Each figure
+is set beside what the same card gives a plain torch matmul and a device-to-device copy
+in the same run, and beside the card's nominal peak.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("TRITON_INTERPRET", "0")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import triton.testing  # noqa: E402
+
+NOMINAL = {  # dense fp16/bf16 tensor-core TFLOP/s, HBM TB/s
+    "H200": (989.0, 4.8), "H100 80GB HBM3": (989.0, 3.35), "H100 PCIe": (756.0, 2.0), "H100": (989.0, 3.35),
+}
+
+
+def nominal(name: str) -> tuple[float, float]:
+    for key, val in NOMINAL.items():
+        if key in name:
+            return val
+    return (float("nan"), float("nan"))
+
+
+def measured_peaks() -> dict:
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.float16)
+    ms = triton.testing.do_bench(lambda: a @ a, warmup=25, rep=200)
+    x = torch.empty(2**30, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    ms_copy = triton.testing.do_bench(lambda: y.copy_(x), warmup=10, rep=100)
+    return {"matmul_fp16_tflops": 2 * 8192**3 / ms / 1e9, "copy_tb_per_s": 2 * x.numel() / ms_copy / 1e9}
+
+
+def bench_mf(results: list) -> None:
+    from fastroute.ops.triton_backend import kernel_module
+
+    gemv_sigmoid = kernel_module("mf").gemv_sigmoid
+
+    for d in (256, 1536):
+        u = torch.randn(d, device="cuda")
+        for B in (1, 4096, 65536, 1 << 20):
+            for dtype in (torch.float32, torch.float16):
+                E = torch.randn(B, d, device="cuda", dtype=dtype)
+                ms = triton.testing.do_bench(lambda: gemv_sigmoid(E, u), warmup=10, rep=100)
+                gbps = (E.numel() * E.element_size() + 4 * B) / ms / 1e6
+                results.append({"kernel": "mf gemv+sigmoid", "d": d, "B": B, "dtype": str(dtype).split(".")[-1],
+                                "ms": ms, "decisions_per_s": B / ms * 1e3, "GB_per_s": gbps})
+
+
+def bench_sw(results: list, N: int) -> None:
+    from fastroute.ops.triton_backend import kernel_module
+
+    bt_fit = kernel_module("bt_newton").bt_fit
+    sw_weighted_stats = kernel_module("sw_stats").sw_weighted_stats
+
+    K, T = 120, 10
+    for d in (1536, 256):
+        X = torch.nn.functional.normalize(torch.randn(N, d, device="cuda"), dim=1).to(torch.float16)
+        A = torch.zeros(N, K, device="cuda")
+        A[torch.arange(N), torch.randint(0, K, (N,), device="cuda")] = 2.0
+        for B in (1, 16, 256, 1024, 4096):
+            Q = torch.randn(B, d, device="cuda")
+            fused = lambda: sw_weighted_stats(Q, X, A, None)  # noqa: E731
+            fused()  # autotune outside the timing
+            ms = triton.testing.do_bench(fused, warmup=5, rep=50)
+            flops = 2 * 2 * B * N * d + 2 * B * N * K  # two passes of Q X^T, then W A^T
+            S, _ = fused()
+            ms_newton = triton.testing.do_bench(lambda: bt_fit(S, T), warmup=2, rep=10)
+            results.append({"kernel": "sw fused stats", "N": N, "d": d, "B": B, "dtype": "float16", "ms": ms,
+                            "queries_per_s": B / ms * 1e3, "TFLOP_per_s": flops / ms / 1e9,
+                            "newton_ms": ms_newton, "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n", type=int, default=165_000)
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA device")
+    name = torch.cuda.get_device_name(0)
+    peak_tflops, peak_tbps = nominal(name)
+    t0 = time.time()
+    report = {"device": name, "torch": torch.__version__, "nominal_fp16_tflops": peak_tflops,
+              "nominal_hbm_tb_per_s": peak_tbps, "measured": measured_peaks(), "results": []}
+    bench_mf(report["results"])
+    bench_sw(report["results"], args.n)
+    report["seconds"] = time.time() - t0
+    for r in report["results"]:
+        if "TFLOP_per_s" in r:
+            r["pct_of_nominal_fp16_peak"] = 100 * r["TFLOP_per_s"] / peak_tflops
+            r["pct_of_measured_matmul"] = 100 * r["TFLOP_per_s"] / report["measured"]["matmul_fp16_tflops"]
+        if "GB_per_s" in r:
+            r["pct_of_nominal_hbm"] = 100 * r["GB_per_s"] / (1000 * peak_tbps)
+            r["pct_of_measured_copy"] = 100 * r["GB_per_s"] / (1000 * report["measured"]["copy_tb_per_s"])
+    with open(args.out, "w") as fh:
+        json.dump(report, fh, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v)
+    for r in report["results"]:
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
+    print(json.dumps({"device": name, "measured": report["measured"], "seconds": round(report["seconds"], 1)}))
+
+
+if __name__ == "__main__":
+    main()
