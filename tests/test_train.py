@@ -47,9 +47,10 @@ def test_build_sw_chooses_weighting_on_validation(tmp_path):
     battles = _battles()
     emb = get_embedder("static")
     router, report = build_sw(battles, emb, strong_model=STRONG, weak_model=WEAK, num_tiers=3,
-                              grid=(5.0, 50.0), val_fraction=0.2)
+                              grid=(5.0, 50.0), folds=3)
     assert set(report.loglik) == {f"{b}/{g}" for b in ("battle", "prompt") for g in ("routellm", "g=5", "g=50")}
-    best = max(report.loglik, key=report.loglik.get)
+    scores = report.auc if report.criterion.startswith("AUC") else report.loglik
+    best = max(scores, key=scores.get)
     assert best == f"{report.chosen_balance}/" + ("routellm" if report.chosen_sharpness is None else f"g={report.chosen_sharpness:g}")
     assert (router.sharpness, router.balance) == (report.chosen_sharpness, report.chosen_balance)
     p = router.win_rates([f"{TOPICS[0]} (case 3)", f"{TOPICS[4]} (case 3)"])
