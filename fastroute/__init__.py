@@ -15,6 +15,8 @@ _LAZY = {
     "MFRouter": "fastroute.routers.mf",
     "SWRankingRouter": "fastroute.routers.sw_ranking",
     "RandomRouter": "fastroute.routers.random",
+    "BERTRouter": "fastroute.routers.bert",
+    "CausalLLMRouter": "fastroute.routers.causal_llm",
     "load_router": "fastroute.bundle",
     "Controller": "fastroute.serve.controller",
     "get_embedder": "fastroute.embedders",
@@ -31,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import BundleError, FastrouteError
     from .routers.base import Router
     from .routers.mf import MFRouter
+    from .routers.bert import BERTRouter
+    from .routers.causal_llm import CausalLLMRouter
     from .routers.random import RandomRouter
     from .routers.sw_ranking import SWRankingRouter
 

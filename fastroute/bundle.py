@@ -31,7 +31,11 @@ ROUTER_CLASSES = {
     "mf": "fastroute.routers.mf:MFRouter",
     "sw_ranking": "fastroute.routers.sw_ranking:SWRankingRouter",
     "random": "fastroute.routers.random:RandomRouter",
+    "bert": "fastroute.routers.bert:BERTRouter",
+    "causal_llm": "fastroute.routers.causal_llm:CausalLLMRouter",
 }
+# Named defaults shipped in the package (the classifiers have none: see the README).
+DEFAULT_NAMES = ("mf", "sw_ranking")
 
 
 def router_class(kind: str) -> type:
@@ -115,6 +119,8 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
         kwargs = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
         return RandomRouter(backend=backend, **kwargs)
     if target in ROUTER_CLASSES and not Path(target).is_dir():
+        if target not in DEFAULT_NAMES:
+            raise BundleError(f"no default {target!r} router is shipped; pass a bundle or checkpoint directory")
         root = default_bundle_dir(target)
         if not (root / META_FILE).is_file():
             raise BundleError(f"no default {target!r} bundle is shipped in this installation ({root}); "
@@ -124,6 +130,8 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
         if not root.exists():
             raise BundleError(f"{target!r} is neither a bundle directory nor a router name "
                               f"({', '.join(sorted(ROUTER_CLASSES))})")
+    if not (root / META_FILE).is_file() and (root / "config.json").is_file():
+        return _load_hf_checkpoint(root, strong_model, weak_model)
     doc, tensors = read_bundle(root)
     cls = router_class(doc["kind"])
     router = cls._from_bundle(doc, tensors, where=str(root), backend=backend)
@@ -139,3 +147,25 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
             router.train_prompt_hashes = hashes
             router.win_rate_quantiles = None  # stored quantiles belong to the bundle's own pair
     return router
+
+
+def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str | None"):
+    """A bare Hugging Face checkpoint directory: a sequence classifier is a bert router,
+    a causal LM a causal_llm router (RouteLLM's own checkpoint layouts)."""
+    from .routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+
+    try:
+        archs = json.loads((root / "config.json").read_text()).get("architectures") or []
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{root / 'config.json'}: not valid JSON ({exc})") from exc
+    pair = (strong_model or DEFAULT_STRONG, weak_model or DEFAULT_WEAK)
+    if any(a.endswith("ForSequenceClassification") for a in archs):
+        from .routers.bert import BERTRouter
+
+        return BERTRouter.from_pretrained(root, *pair)
+    if any(a.endswith("ForCausalLM") for a in archs):
+        from .routers.causal_llm import CausalLLMRouter
+
+        return CausalLLMRouter.from_pretrained(root, *pair)
+    raise BundleError(f"{root}: neither a fastroute bundle nor a sequence-classifier or causal-LM checkpoint "
+                      f"(architectures {archs})")

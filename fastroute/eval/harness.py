@@ -50,6 +50,11 @@ class EvalReport:
         return rows
 
 
+def _mean_finite(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def _win_rates_in_chunks(router, prompts: list[str], chunk: int = 4096) -> np.ndarray:
     return np.concatenate([router.win_rates(prompts[lo : lo + chunk]) for lo in range(0, len(prompts), chunk)])
 
@@ -95,7 +100,7 @@ def evaluate(evalset: EvalSet, routers: dict[str, object], strong_model: str, we
                     for i in range(RANDOM_RUNS)]
             curve = M.Curve(np.mean([x.curve.thresholds for x in runs], 0), np.mean([x.curve.strong_share for x in runs], 0),
                             np.mean([x.curve.quality for x in runs], 0))
-            metrics = {k: float(np.nanmean([x.metrics[k] for x in runs])) for k in runs[0].metrics}
+            metrics = {k: _mean_finite([x.metrics[k] for x in runs]) for k in runs[0].metrics}
             res = RouterResult(name, curve, metrics, kind="baseline")
             if n_boot:
                 res.intervals = M.bootstrap(np.zeros(n), sq, wq, num_results, n_boot, seed,

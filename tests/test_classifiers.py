@@ -1,0 +1,145 @@
+"""bert and causal_llm routers: small checkpoints built by the test in RouteLLM's layouts,
+saved, loaded through fastroute, and matched against transformers' own forward pass."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from fastroute import load_router  # noqa: E402
+from fastroute.errors import BundleError  # noqa: E402
+from fastroute.routers.bert import BERTRouter  # noqa: E402
+from fastroute.routers.causal_llm import PROMPT_FORMATS, CausalLLMRouter, render_prompt  # noqa: E402
+
+WORDS = ("the a of to and in is what how why write prove explain code python function list sort number prime "
+         "poem about sea love history rome french translate sentence capital city question answer please "
+         "give me short long essay math integral derivative proof theorem hello hi thanks").split()
+PROMPTS = ["Prove that there are infinitely many primes.", "hi", "Write a python function to sort a list",
+           "What is the capital city of France and why", "write a short poem about the sea",
+           "explain the history of rome " * 20, ""]
+
+
+def _bert_dir(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, ".", "?", ","]) + "\n")
+    tok = transformers.BertTokenizerFast(vocab_file=str(vocab), model_max_length=64)
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=64, num_labels=3,
+                                  initializer_range=0.5)  # wide random weights: prompts get different scores
+    model = transformers.BertForSequenceClassification(cfg).eval()
+    out = tmp_path / "bert_ckpt"
+    model.save_pretrained(str(out), safe_serialization=True)
+    tok.save_pretrained(str(out))
+    return out, model, tok
+
+
+def test_bert_matches_transformers(tmp_path):
+    path, model, tok = _bert_dir(tmp_path)
+    router = BERTRouter.from_pretrained(path, batch_size=3)
+    got = router.win_rates(PROMPTS)
+    want = []
+    for p in PROMPTS:  # RouteLLM's way: one prompt at a time
+        inputs = tok(p, return_tensors="pt", padding=True, truncation=True)
+        with torch.no_grad():
+            logits = model(**inputs).logits.numpy()[0].astype(np.float64)
+        s = np.exp(logits - logits.max())
+        s /= s.sum()
+        want.append(1 - s[-2:].sum())
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.ptp(got) > 1e-4
+    assert router.route(PROMPTS[:2], 0.0) == [router.strong_model] * 2
+    with pytest.raises(TypeError, match="prompt texts"):
+        router.win_rates(embeddings=np.zeros((1, 4)))
+    router.save(tmp_path / "bundle")
+    for loaded in (load_router(tmp_path / "bundle"), load_router(path)):  # bundle, or RouteLLM's bare checkpoint
+        np.testing.assert_allclose(loaded.win_rates(PROMPTS), got, atol=1e-6)
+
+
+def test_bert_needs_three_labels(tmp_path):
+    path, model, tok = _bert_dir(tmp_path)
+    cfg = model.config
+    cfg.num_labels = 2
+    transformers.BertForSequenceClassification(cfg).save_pretrained(str(tmp_path / "two"), safe_serialization=True)
+    tok.save_pretrained(str(tmp_path / "two"))
+    with pytest.raises(BundleError, match="3 labels"):
+        BERTRouter.from_pretrained(tmp_path / "two")
+
+
+SYSTEM = "Rate how well a small assistant could answer the question, from 1 to 5, as [[n]]."
+CLASSIFIER = "[Question]\n{question}\n\nPrediction:\n"
+
+
+def _llama_dir(tmp_path, grade_bias=4.0):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", *WORDS, ".", "?", ",", "[", "]", "<<SYS>>", "<</SYS>>",
+                                         "[INST]", "[/INST]", "Prediction", ":", "Question", "1", "5", "n", "as", "from",
+                                         "Rate", "well", "small", "assistant", "could", "answer", "question", "Prove",
+                                         "that", "there", "are", "infinitely", "many", "primes", "Write", "What", "France"])}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    tok.add_tokens([f"[[{i}]]" for i in range(1, 6)], special_tokens=True)
+    torch.manual_seed(1)
+    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    model = transformers.LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():  # make the grade tokens likely, but not certain, within a few steps
+        model.lm_head.weight[-5:] *= grade_bias
+    out = tmp_path / "llama_ckpt"
+    model.save_pretrained(str(out), safe_serialization=True)
+    tok.save_pretrained(str(out))
+    (out / "system_message.txt").write_text(SYSTEM)
+    (out / "classifier_message.txt").write_text(CLASSIFIER)
+    return out, model, tok
+
+
+def _routellm_causal(model, tok, prompt, threshold=4):
+    """RouteLLM's CausalLLMClassifier call for one prompt (unbatched greedy generate)."""
+    text = render_prompt(PROMPT_FORMATS["llama-2"], SYSTEM, [CLASSIFIER.format(question=prompt)])
+    ids = torch.tensor([tok.encode(text)])
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.eos_token_id,
+                             output_scores=True, return_dict_in_generate=True)
+    new = out.sequences[0, ids.shape[1]:]
+    orig = len(tok) - 5
+    idx = next((i for i, x in enumerate(new) if x >= orig), None)
+    if idx is None:
+        return 1.0  # invalid output: the strong model
+    logits = out.scores[idx][0][orig:].double().numpy()
+    s = np.exp(logits - logits.max())
+    s /= s.sum()
+    return 1.0 - s[threshold - 1 :].sum()
+
+
+def test_causal_llm_matches_transformers(tmp_path):
+    path, model, tok = _llama_dir(tmp_path)
+    router = CausalLLMRouter.from_pretrained(path, batch_size=4)
+    got = router.win_rates(PROMPTS)
+    want = [_routellm_causal(model, tok, p) for p in PROMPTS]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert any(w < 1.0 for w in want), "some prompts must get a grade"
+    router.save(tmp_path / "bundle")
+    np.testing.assert_allclose(load_router(tmp_path / "bundle").win_rates(PROMPTS), got, atol=1e-6)
+
+
+def test_causal_llm_invalid_output_routes_strong(tmp_path):
+    path, model, tok = _llama_dir(tmp_path, grade_bias=0.0)  # grade tokens never win
+    router = CausalLLMRouter.from_pretrained(path)
+    np.testing.assert_array_equal(router.win_rates(PROMPTS[:3]), 1.0)
+    assert router.route(PROMPTS[:1], 0.99) == [router.strong_model]
+
+
+def test_causal_llm_checks(tmp_path):
+    path, _, _ = _llama_dir(tmp_path)
+    (path / "system_message.txt").unlink()
+    with pytest.raises(BundleError, match="system_message.txt"):
+        CausalLLMRouter.from_pretrained(path)
+    with pytest.raises(ValueError, match="score_threshold"):
+        CausalLLMRouter.from_pretrained(path, system_message="s", score_threshold=9)
+    with pytest.raises(BundleError, match="no default 'bert'"):
+        load_router("bert")
