@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     # A server's event loop needs a core of its own: score on one thread, and let idle
     # OpenMP/BLAS workers sleep instead of spinning (set before the kernels load).
-    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"),
-                       ("OPENBLAS_NUM_THREADS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
         os.environ.setdefault(var, value)
     from ..serve.server import build_config, run as serve
 

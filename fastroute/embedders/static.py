@@ -66,7 +66,9 @@ class StaticEmbedder:
         """Concatenated token ids (unknown tokens dropped) and per-prompt offsets."""
         # Cheap character cut first, as model2vec does, so huge inputs never reach the tokenizer whole.
         clipped = [t[: self._max_chars] for t in texts]
-        encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
+        # encode_batch_fast (tokenizers >= 0.21) skips the character offsets we never use.
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
+        encodings = encode(clipped, add_special_tokens=False)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int32, count=int(lengths.sum()))
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)

@@ -85,6 +85,10 @@ def _rows(a: np.ndarray, dtype: type, name: str) -> tuple[np.ndarray, int]:
 
 
 def _ptr(a: np.ndarray, ctype: str):
+    """A C pointer to the array's data (which must outlive the call: the caller holds it).
+    ffi.from_buffer is ~4x cheaper than going through a.ctypes, which matters at B=1."""
+    if a.flags.c_contiguous:
+        return ffi.from_buffer(ctype.replace(" *", "[]"), a, require_writable=False)
     return ffi.cast(ctype, a.ctypes.data)
 
 

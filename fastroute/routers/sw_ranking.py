@@ -49,6 +49,10 @@ _STORAGE = {"float32": np.float32, "float16": np.float16}
 # "prompt": a prompt's battles share that weight, so a prompt judged on 100 model pairs
 # counts as much as one judged on a single pair (golden labels vs LLM-judge sweeps).
 BALANCES = ("battle", "prompt")
+# float16 arenas up to this size (as float32) are also kept widened in memory, for
+# batches of more than _FEW_QUERIES queries (BLAS); fewer queries stream the float16 copy.
+_WIDEN_BYTES = 256 << 20
+_FEW_QUERIES = 16
 
 
 def model_ratings(battles: BattleSet) -> np.ndarray:
@@ -96,6 +100,10 @@ class SWRankingRouter(Router):
         self.balance = balance
         self.battles = battles
         self.arena = np.ascontiguousarray(arena)
+        # What the kernels scan: a float16 arena small enough is widened once here, since
+        # batched scoring then goes straight to BLAS instead of widening it on every call.
+        self._scan = (self.arena.astype(np.float32) if self.arena.dtype == np.float16
+                      and self.arena.size * 4 <= _WIDEN_BYTES else self.arena)
         self.num_tiers = int(num_tiers)
         self.model_ratings = np.asarray(model_ratings, dtype=np.float64)
         self.model_tiers = model_tiers
@@ -280,9 +288,10 @@ class SWRankingRouter(Router):
         for lo in range(0, B, block):
             Q = E[lo : lo + block]
             if buf is None:
-                sims = approximate_similarities(Q, self.arena, self.ivf, self.nprobe, self._ops)
-            else:
-                sims = self._ops.cosine_sim(Q, self.arena, out=buf[: Q.shape[0]])
+                sims = approximate_similarities(Q, self._scan, self.ivf, self.nprobe, self._ops)
+            else:  # a few queries stream the (smaller) stored arena; batches go to BLAS on the widened one
+                X = self.arena if Q.shape[0] <= _FEW_QUERIES else self._scan
+                sims = self._ops.cosine_sim(Q, X, out=buf[: Q.shape[0]])
             S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A, self.sharpness)
         return self._ops.bt_fit(S, self.T)
 

@@ -44,6 +44,9 @@ class IVFIndex:
                 if not self._quantizer:
                     q = faiss.IndexFlatIP(self.centroids.shape[1])
                     q.add(np.ascontiguousarray(self.centroids, dtype=np.float32))
+                    if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:  # a faiss-gpu build with a GPU
+                        self._gpu_resources = faiss.StandardGpuResources()
+                        q = faiss.index_cpu_to_gpu(self._gpu_resources, 0, q)
                     self._quantizer.append(q)
         return self._quantizer[0]
 
