@@ -6,6 +6,7 @@ import triton
 import triton.language as tl
 
 from .config import interpreting
+from .tiles import tile_dot
 
 
 @triton.jit
@@ -13,12 +14,7 @@ def _cosine_kernel(Q, X, Out, B, N, D, sq, sx, so,
                    BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
-    acc = tl.zeros([BLOCK_B, BLOCK_N], dtype=tl.float32)
-    for d0 in range(0, D, BLOCK_D):
-        rd = d0 + tl.arange(0, BLOCK_D)
-        q = tl.load(Q + rb[:, None] * sq + rd[None, :], mask=(rb[:, None] < B) & (rd[None, :] < D), other=0.0)
-        x = tl.load(X + rn[:, None] * sx + rd[None, :], mask=(rn[:, None] < N) & (rd[None, :] < D), other=0.0)
-        acc += tl.dot(q, tl.trans(x))
+    acc = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
     tl.store(Out + rb[:, None] * so + rn[None, :], acc, mask=(rb[:, None] < B) & (rn[None, :] < N))
 
 

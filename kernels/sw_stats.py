@@ -19,21 +19,11 @@ import triton.language as tl
 
 from .config import autotune_configs, interpreting
 from .cosine import normalized_queries
+from .tiles import tile_dot
 
 LOG2_10 = math.log2(10.0)
 LOG2_E = math.log2(math.e)
 EXP2_MIN = -113.0  # the CPU kernels' clamp: no weight is ever 0
-
-
-@triton.jit
-def _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    acc = tl.zeros([BLOCK_B, BLOCK_N], dtype=tl.float32)
-    for d0 in range(0, D, BLOCK_D):
-        rd = d0 + tl.arange(0, BLOCK_D)
-        q = tl.load(Q + rb[:, None] * sq + rd[None, :], mask=(rb[:, None] < B) & (rd[None, :] < D), other=0.0)
-        x = tl.load(X + rn[:, None] * sx + rd[None, :], mask=(rn[:, None] < N) & (rd[None, :] < D), other=0.0)
-        acc += tl.dot(q, tl.trans(x))
-    return acc
 
 
 _TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}] if interpreting() else [
@@ -54,7 +44,7 @@ def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS,
     m = tl.full([BLOCK_B], float("-inf"), dtype=tl.float32)
     for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
-        s = _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         m = tl.maximum(m, tl.max(tl.where(valid, s, float("-inf")), axis=1))
     tl.store(Mpart + split * B + rb, m, mask=rb < B)
@@ -76,7 +66,7 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
     acc = tl.zeros([BLOCK_B, BLOCK_K], dtype=tl.float32)
     for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
-        s = _tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
         if gamma > 0.0:
             e = (s - m[:, None]) * (gamma * 1.4426950408889634)
         else:  # RouteLLM: 10 * 10^(s / m) = 2^(log2(10) (s / m + 1)); uniform when m <= 0

@@ -33,3 +33,15 @@ def shared_data() -> Path:
             pytest.fail(f"shared data not found at {SHARED_DATA}")
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """A stub OpenAI-compatible upstream on loopback that records every request."""
+    pytest.importorskip("aiohttp", reason="the serve extra is not installed")
+    from serve_helpers import BackgroundServer, stub_upstream_app
+
+    record: list = []
+    with BackgroundServer(stub_upstream_app(record)) as srv:
+        srv.record = record
+        yield srv

@@ -14,17 +14,8 @@ pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 from fastroute import Controller, load_router  # noqa: E402
 from fastroute.serve.controller import RoutingError  # noqa: E402
 
-from serve_helpers import BackgroundServer, stub_upstream_app  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    record: list = []
-    with BackgroundServer(stub_upstream_app(record)) as srv:
-        srv.record = record
-        yield srv
 
 
 @pytest.fixture(scope="module")

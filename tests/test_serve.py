@@ -20,17 +20,9 @@ from fastroute import RandomRouter, load_router  # noqa: E402
 from fastroute.serve.app import ServeConfig, create_app  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
-from serve_helpers import BackgroundServer, stub_upstream_app  # noqa: E402
+from serve_helpers import BackgroundServer  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    record: list = []
-    with BackgroundServer(stub_upstream_app(record)) as srv:
-        srv.record = record
-        yield srv
 
 
 @pytest.fixture(scope="module")

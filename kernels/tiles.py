@@ -1,0 +1,17 @@
+"""The tile every similarity kernel is built on: one [BLOCK_B, BLOCK_N] block of Q X^T."""
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Rows rb of Q against rows rn of X, accumulated over D in float32 (masked edges read 0)."""
+    acc = tl.zeros([BLOCK_B, BLOCK_N], dtype=tl.float32)
+    for d0 in range(0, D, BLOCK_D):
+        rd = d0 + tl.arange(0, BLOCK_D)
+        q = tl.load(Q + rb[:, None] * sq + rd[None, :], mask=(rb[:, None] < B) & (rd[None, :] < D), other=0.0)
+        x = tl.load(X + rn[:, None] * sx + rd[None, :], mask=(rn[:, None] < N) & (rd[None, :] < D), other=0.0)
+        acc += tl.dot(q, tl.trans(x))
+    return acc
