@@ -21,7 +21,7 @@ $(CORE): $(BIN)/python $(SOURCES)
 # torch==2.13.0 first: it is the CPU build, so nothing later pulls a multi-GB CUDA build.
 $(DEV): $(CORE)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,minilm,io]"
+	$(BIN)/pip install -q -e ".[dev,minilm,io,classifiers]"
 	touch $@
 
 PROMPT ?= Prove that there are infinitely many primes.
