@@ -27,7 +27,8 @@ def build_config(routers: list[str], strong_model: str, weak_model: str, *, base
     for spec in routers:
         r = load_router(spec, strong_model=strong_model, weak_model=weak_model, backend=backend)
         name = spec if spec in ("mf", "sw_ranking", "random") or "/" not in spec else Path(spec).name
-        r.win_rates(["warm-up"]) if r.embedder_spec is not None else None  # load the embedder now, not per request
+        if r.embedder_spec is not None:
+            r.win_rates(["warm-up"])  # load the embedder now, not on the first request
         loaded[name] = r
     return ServeConfig(
         routers=loaded, strong_model=strong_model, weak_model=weak_model,
