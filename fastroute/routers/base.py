@@ -22,16 +22,6 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "device")
 
 
-def kernels_for(backend: "str | None", embeddings: Any):
-    """The kernel module for these embeddings: the router's choice, except that torch
-    tensors on a GPU go to the Triton kernels when the choice was automatic."""
-    from ..ops import get_backend
-
-    if backend is None and _is_torch(embeddings) and embeddings.device.type == "cuda":
-        return get_backend(None, "cuda")
-    return get_backend(backend, "cpu")
-
-
 def check_threshold(threshold: float) -> float:
     try:
         t = float(threshold)
@@ -125,6 +115,15 @@ class Router(abc.ABC):
                 f"embedder {spec.name!r} of width {spec.dim}"
             )
         return E if E.dtype == np.float32 else E.astype(np.float32)
+
+    def _kernels_for(self, embeddings: Any):
+        """The router's kernels (resolved once, at construction), except that torch tensors
+        on a GPU go to the Triton kernels when the backend was chosen automatically."""
+        if self.backend is None and _is_torch(embeddings) and embeddings.device.type == "cuda":
+            from ..ops import get_backend
+
+            return get_backend(None, "cuda")
+        return self._ops
 
     # -- scoring ----------------------------------------------------------
     def win_rates(self, texts: "str | Sequence[str] | None" = None, *,

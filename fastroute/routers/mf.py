@@ -19,7 +19,7 @@ from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
-from .base import Router, _is_torch, kernels_for
+from .base import Router, _is_torch
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
@@ -111,7 +111,7 @@ class MFRouter(Router):
 
     # -- scoring ------------------------------------------------------------
     def _win_rates(self, E: np.ndarray) -> np.ndarray:
-        ops = kernels_for(self.backend, E) if self.backend is None else self._ops
+        ops = self._kernels_for(E)
         if ops.NAME == "triton":
             if self._device_u is None:
                 self._device_u = ops.to_device(self._u)

@@ -38,7 +38,7 @@ from ..sw import bradley_terry as bt
 from ..sw.battles import BattleSet, dedupe_rows, encode_battles, get_columns, unit_rows
 from ..sw.ivf import IVFIndex, approximate_similarities, build_ivf, default_nlist
 from ..sw.tiers import compute_tiers
-from .base import Router, _is_torch, kernels_for
+from .base import Router, _is_torch
 
 # Similarities are computed for blocks of queries at a time, into one buffer of at
 # most this many bytes: large blocks amortise BLAS's packing of the arena (at
@@ -274,7 +274,7 @@ class SWRankingRouter(Router):
 
     def tier_betas(self, E: np.ndarray) -> np.ndarray:
         """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
-        ops = kernels_for(self.backend, E) if self.backend is None else self._ops
+        ops = self._kernels_for(E)
         if ops.NAME == "triton" and self.nprobe is None:  # fused two-pass kernel, nothing [B, N] in memory
             arena, A = self._device_operands(ops)
             S, _ = ops.sw_weighted_stats(ops.to_device(E), arena, A, self.sharpness)
