@@ -57,11 +57,14 @@ def _contaminated(path: Path) -> set[str]:
 def load_mmlu(data_dir: "str | Path", split: str = "eval") -> EvalSet:
     """RouteLLM's MMLU responses; split "eval" (default), "train" or "all"."""
     from ..data.correctness import read_mmlu_dir
+    from ..data.screening import MMLU_CHANCE, below_chance_groups
 
     root = Path(data_dir)
     responses = root / "responses" if (root / "responses").is_dir() else root
-    prompts, scores, _ = read_mmlu_dir(responses)
-    es = EvalSet("mmlu", prompts, scores)
+    prompts, scores, subjects = read_mmlu_dir(responses)
+    # Kept, as RouteLLM keeps them, so results stay comparable; said so in the report.
+    suspect = [f"suspect grading, kept: {f.describe()}" for f in below_chance_groups(scores, subjects, MMLU_CHANCE)]
+    es = EvalSet("mmlu", prompts, scores, notes=suspect)
     if split != "all":
         if split not in ("eval", "train"):
             raise ValueError(f"split must be 'eval', 'train' or 'all', got {split!r}")

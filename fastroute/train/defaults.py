@@ -5,7 +5,8 @@
 Training data (the paper's recipe: preference data plus in-domain golden labels):
 AlpacaEval LLM-judge battles (all four annotator files), RouterBench and LLMRouter
 correctness tables (correct beats incorrect, equal is a tie), and golden labels
-from the fixed training half of RouteLLM's MMLU prompts (sha256 rule). The other
+from the fixed training half of RouteLLM's MMLU prompts (sha256 rule), less any
+subject a model scores significantly below chance on (a grading failure). The other
 MMLU half and all of MT Bench are evaluation-only: every training prompt within
 cosine 0.95 of one of them (or equal to one) is dropped first. Each bundle records
 the sha256 of every source file, its training prompts' hashes, and the quantiles of
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ from ..data.alpaca_eval import read_alpaca_eval
 from ..data.battles import BattleTable
 from ..data.correctness import correctness_battles, read_correctness_csv, read_llmrouter, read_mmlu_dir
 from ..data.decontaminate import contaminated
+from ..data.screening import MMLU_CHANCE, below_chance_groups
 from ..data.splits import is_mmlu_train_prompt
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 
@@ -37,8 +39,21 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def training_battles(data_dir: "str | Path") -> tuple[BattleTable, dict[str, str], dict[str, int]]:
-    """(battles, {source file: sha256}, {source: battle count}) from the shared data directory."""
+@dataclass
+class TrainingData:
+    """The default recipe's battles and what went into them."""
+
+    battles: BattleTable
+    files: dict[str, str]  # source file -> sha256
+    counts: dict[str, int]  # source -> battles
+    screened_out: list[str]  # MMLU subjects dropped as grading failures, each with why
+
+
+def training_battles(data_dir: "str | Path") -> TrainingData:
+    """The default recipe's training battles from the shared data directory.
+
+    MMLU subjects in which a model scores significantly below chance (see
+    fastroute.data.screening) are left out of the golden labels."""
     root = Path(data_dir)
     files: dict[str, str] = {}
     counts: dict[str, int] = {}
@@ -64,11 +79,13 @@ def training_battles(data_dir: "str | Path") -> tuple[BattleTable, dict[str, str
     for f in routerbench:
         add(correctness_battles(*read_correctness_csv(f), source=f"routerbench:{f.stem}"), "routerbench", f)
     add(correctness_battles(*read_llmrouter(llmrouter), source="llmrouter"), "llmrouter", llmrouter)
-    prompts, scores, _ = read_mmlu_dir(mmlu_dir)
-    train = np.array([is_mmlu_train_prompt(p) for p in prompts])
+    prompts, scores, subjects = read_mmlu_dir(mmlu_dir)
+    failures = below_chance_groups(scores, subjects, MMLU_CHANCE)
+    bad_subjects = {f.group for f in failures}
+    train = np.array([is_mmlu_train_prompt(p) and s not in bad_subjects for p, s in zip(prompts, subjects)])
     add(correctness_battles([p for p, t in zip(prompts, train) if t], {m: v[train] for m, v in scores.items()},
                             source="mmlu_golden_train_half"), "mmlu_golden", *sorted(mmlu_dir.glob("mmlu_*.csv")))
-    return BattleTable.concat(parts), files, counts
+    return TrainingData(BattleTable.concat(parts), files, counts, [f.describe() for f in failures])
 
 
 def evaluation_prompts(data_dir: "str | Path") -> list[str]:
@@ -91,8 +108,11 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
 
     t0 = time.time()
     emb = get_embedder(embedder_name)
-    battles, files, counts = training_battles(data_dir)
+    data = training_battles(data_dir)
+    battles, files, counts = data.battles, data.files, data.counts
     log(f"loaded {len(battles)} battles from {len(files)} files: {counts}")
+    for line in data.screened_out:
+        log(f"left out of the MMLU golden labels (grading failure): {line}")
     all_prompts, _ = unique_prompts(battles)
     E_all = embed(all_prompts, emb)  # once: for decontamination and for training
     vectors = dict(zip(all_prompts, E_all))
@@ -103,8 +123,10 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
     provenance = {
         "data_files_sha256": files,
         "battle_counts": counts,
+        "mmlu_subjects_screened_out": data.screened_out,
         "decontamination": {**asdict(report), "battles_dropped": int(bad.sum())},
-        "recipe": "AlpacaEval + RouterBench + LLMRouter + MMLU golden labels (training half)",
+        "recipe": "AlpacaEval + RouterBench + LLMRouter + MMLU golden labels (training half, "
+                  "less subjects screened out as grading failures)",
         "rebuild": REBUILD_COMMAND,
     }
     prompts, pid = unique_prompts(battles)
