@@ -62,3 +62,11 @@ def test_default_recipe_leaves_the_failed_subject_out(shared_data):
     hs_math = {p for p, s in zip(prompts, subjects) if s == "high_school_mathematics"}
     mmlu = [p for p, s in zip(data.battles.prompt, data.battles.source) if s == "mmlu_golden_train_half"]
     assert len(mmlu) > 6000 and not hs_math.intersection(mmlu)
+
+
+def test_mmlu_evaluation_keeps_the_subject_and_says_so(shared_data):
+    from fastroute.eval.benchmarks import load_mmlu
+
+    es = load_mmlu(shared_data / "routellm" / "mmlu", split="all")
+    assert len(es.prompts) > 14_000  # kept, as RouteLLM scores it
+    assert any(n.startswith("suspect grading, kept: high_school_mathematics") for n in es.notes)

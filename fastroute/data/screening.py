@@ -3,7 +3,7 @@
 A model that answers a multiple-choice test honestly cannot score far below chance; a
 table where it does records a broken grader or a truncated answer, not the model's
 ability. RouteLLM's MMLU responses have one: gpt-4-1106-preview is graded correct on 8
-of 270 `high_school_mathematics` questions (chance is 1 in 4), against Mixtral's 87.
+of 270 `high_school_mathematics` questions (chance is 1 in 4), against Mixtral's 86.
 Trained on, such a group teaches a router that the strong model is worse there than
 the weak one, and the lesson spreads to every nearby prompt (math, in this case).
 """
