@@ -42,6 +42,12 @@ def measured_peaks() -> dict:
     return {"matmul_fp16_tflops": 2 * 8192**3 / ms / 1e9, "copy_tb_per_s": 2 * x.numel() / ms_copy / 1e9}
 
 
+def emit(results: list, row: dict) -> None:
+    """Keeps a result and prints it at once (partial results survive a timeout)."""
+    results.append(row)
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+
+
 def bench_mf(results: list) -> None:
     from fastroute.ops.triton_backend import kernel_module
 
@@ -54,8 +60,8 @@ def bench_mf(results: list) -> None:
                 E = torch.randn(B, d, device="cuda", dtype=dtype)
                 ms = triton.testing.do_bench(lambda: gemv_sigmoid(E, u), warmup=10, rep=100)
                 gbps = (E.numel() * E.element_size() + 4 * B) / ms / 1e6
-                results.append({"kernel": "mf gemv+sigmoid", "d": d, "B": B, "dtype": str(dtype).split(".")[-1],
-                                "ms": ms, "decisions_per_s": B / ms * 1e3, "GB_per_s": gbps})
+                emit(results, {"kernel": "mf gemv+sigmoid", "d": d, "B": B, "dtype": str(dtype).split(".")[-1],
+                               "ms": ms, "decisions_per_s": B / ms * 1e3, "GB_per_s": gbps})
 
 
 def bench_sw(results: list, N: int) -> None:
@@ -77,9 +83,9 @@ def bench_sw(results: list, N: int) -> None:
             flops = 2 * 2 * B * N * d + 2 * B * N * K  # two passes of Q X^T, then W A^T
             S, _ = fused()
             ms_newton = triton.testing.do_bench(lambda: bt_fit(S, T), warmup=2, rep=10)
-            results.append({"kernel": "sw fused stats", "N": N, "d": d, "B": B, "dtype": "float16", "ms": ms,
-                            "queries_per_s": B / ms * 1e3, "TFLOP_per_s": flops / ms / 1e9,
-                            "newton_ms": ms_newton, "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3})
+            emit(results, {"kernel": "sw fused stats", "N": N, "d": d, "B": B, "dtype": "float16", "ms": ms,
+                           "queries_per_s": B / ms * 1e3, "TFLOP_per_s": flops / ms / 1e9,
+                           "newton_ms": ms_newton, "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3})
 
 
 def main() -> None:
@@ -94,6 +100,7 @@ def main() -> None:
     t0 = time.time()
     report = {"device": name, "torch": torch.__version__, "nominal_fp16_tflops": peak_tflops,
               "nominal_hbm_tb_per_s": peak_tbps, "measured": measured_peaks(), "results": []}
+    print(json.dumps({"device": name, "measured": report["measured"]}), flush=True)
     bench_mf(report["results"])
     bench_sw(report["results"], args.n)
     report["seconds"] = time.time() - t0
@@ -106,8 +113,6 @@ def main() -> None:
             r["pct_of_measured_copy"] = 100 * r["GB_per_s"] / (1000 * report["measured"]["copy_tb_per_s"])
     with open(args.out, "w") as fh:
         json.dump(report, fh, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v)
-    for r in report["results"]:
-        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
     print(json.dumps({"device": name, "measured": report["measured"], "seconds": round(report["seconds"], 1)}))
 
 

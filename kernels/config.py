@@ -9,10 +9,15 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
 
 
+def autotuning() -> bool:
+    """False under the interpreter (more than one config fails there) or with
+    FASTROUTE_TRITON_AUTOTUNE=0 (GPU tests: one compile per shape instead of one per config)."""
+    return not interpreting() and os.environ.get("FASTROUTE_TRITON_AUTOTUNE", "1") != "0"
+
+
 def autotune_configs(options: "list[dict]", warps: "list[int]", stages: "list[int]"):
-    """triton.Config list for @triton.autotune; under the interpreter only the first one
-    (more than one config fails there)."""
+    """triton.Config list for @triton.autotune; only the first one when not autotuning."""
     import triton
 
     configs = [triton.Config(dict(o), num_warps=w, num_stages=s) for o in options for w in warps for s in stages]
-    return configs[:1] if interpreting() else configs
+    return configs if autotuning() else configs[:1]

@@ -26,17 +26,23 @@ LOG2_E = math.log2(math.e)
 EXP2_MIN = -113.0  # the CPU kernels' clamp: no weight is ever 0
 
 
-_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}] if interpreting() else [
-    {"BLOCK_B": 64, "BLOCK_N": 128, "BLOCK_D": 64}, {"BLOCK_B": 128, "BLOCK_N": 128, "BLOCK_D": 64},
-    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 128}, {"BLOCK_B": 16, "BLOCK_N": 256, "BLOCK_D": 64},
+# The first tile of each list is the conservative one (it fits float32 arenas' shared
+# memory): it is what runs when autotuning is off (see config.autotune_configs).
+_ROWMAX_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}] if interpreting() else [
+    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64}, {"BLOCK_B": 64, "BLOCK_N": 128, "BLOCK_D": 64},
+    {"BLOCK_B": 16, "BLOCK_N": 256, "BLOCK_D": 64},
+]
+_STATS_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16, "BLOCK_K": 16}] if interpreting() else [
+    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64, "BLOCK_K": 128},
+    {"BLOCK_B": 16, "BLOCK_N": 128, "BLOCK_D": 64, "BLOCK_K": 128},
 ]
 # Arena splits are multiples of this, so every BLOCK_N above divides them.
 SPLIT_MULTIPLE = 16 if interpreting() else 256
 
 
-@triton.autotune(configs=autotune_configs(_TILES, [4, 8], [3, 4]), key=["B_CLASS", "N", "D"])
+@triton.autotune(configs=autotune_configs(_ROWMAX_TILES, [4, 8], [2]), key=["B_CLASS", "N", "D"])
 @triton.jit
-def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS,
+def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS, IEEE: tl.constexpr,
                    BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     split = tl.program_id(1)
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
@@ -44,16 +50,15 @@ def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS,
     m = tl.full([BLOCK_B], float("-inf"), dtype=tl.float32)
     for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
-        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         m = tl.maximum(m, tl.max(tl.where(valid, s, float("-inf")), axis=1))
     tl.store(Mpart + split * B + rb, m, mask=rb < B)
 
 
-@triton.autotune(configs=autotune_configs([dict(t, BLOCK_K=16 if interpreting() else 128) for t in _TILES],
-                                          [4, 8], [2, 3]), key=["B_CLASS", "N", "D", "K"])
+@triton.autotune(configs=autotune_configs(_STATS_TILES, [4, 8], [2]), key=["B_CLASS", "N", "D", "K"])
 @triton.jit
-def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma, B_CLASS,
+def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma, B_CLASS, IEEE: tl.constexpr,
                           BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
                           BLOCK_K: tl.constexpr):
     split = tl.program_id(1)
@@ -66,7 +71,7 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
     acc = tl.zeros([BLOCK_B, BLOCK_K], dtype=tl.float32)
     for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
-        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D)
+        s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
         if gamma > 0.0:
             e = (s - m[:, None]) * (gamma * 1.4426950408889634)
         else:  # RouteLLM: 10 * 10^(s / m) = 2^(log2(10) (s / m + 1)); uniform when m <= 0
@@ -105,15 +110,16 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     N, K = Xc.shape[0], Ac.shape[1]
     if B == 0 or N == 0:
         return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full((B,), float("-inf"), device=Q.device)
+    ieee = Xc.dtype == torch.float32  # full float32 products for float32 arenas (no TF32)
     splits = _splits(B, N)
     per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
     splits = triton.cdiv(N, per)
     mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)
     _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
-        Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B))
+        Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee)
     m = mpart.max(dim=0).values.contiguous()
     spart = torch.empty((splits, B, K), dtype=torch.float32, device=Q.device)
     gamma = 0.0 if sharpness is None else float(sharpness)
     _weights_stats_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits, triton.cdiv(K, meta["BLOCK_K"]))](
-        Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B))
+        Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B), ieee)
     return spart.to(torch.float64).sum(dim=0), m

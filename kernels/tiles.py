@@ -6,12 +6,19 @@ import triton.language as tl
 
 
 @triton.jit
-def tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """Rows rb of Q against rows rn of X, accumulated over D in float32 (masked edges read 0)."""
+def tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+             IEEE: tl.constexpr):
+    """Rows rb of Q against rows rn of X, accumulated over D in float32 (masked edges read 0).
+
+    IEEE: float32 arenas multiply in full float32; left to itself, tl.dot rounds float32
+    inputs to TF32 on tensor cores (10-bit mantissa, ~1e-3 error in a cosine)."""
     acc = tl.zeros([BLOCK_B, BLOCK_N], dtype=tl.float32)
     for d0 in range(0, D, BLOCK_D):
         rd = d0 + tl.arange(0, BLOCK_D)
         q = tl.load(Q + rb[:, None] * sq + rd[None, :], mask=(rb[:, None] < B) & (rd[None, :] < D), other=0.0)
         x = tl.load(X + rn[:, None] * sx + rd[None, :], mask=(rn[:, None] < N) & (rd[None, :] < D), other=0.0)
-        acc += tl.dot(q, tl.trans(x))
+        if IEEE:
+            acc += tl.dot(q, tl.trans(x), input_precision="ieee")
+        else:
+            acc += tl.dot(q, tl.trans(x))
     return acc
