@@ -62,7 +62,7 @@ def get_backend(name: str | None = None, device: str = "cpu") -> ModuleType:
         source = "argument" if name else "FASTROUTE_BACKEND"
         if mod is None:
             raise BackendUnavailable(f"backend {requested!r} (from {source}) is unavailable: {reason}")
-        if device not in mod.DEVICES:
+        if device not in mod.DEVICES and not (device == "cpu" and getattr(mod, "ACCEPTS_HOST_ARRAYS", False)):
             raise BackendUnavailable(
                 f"backend {requested!r} (from {source}) serves {list(mod.DEVICES)}, not {device!r}"
             )

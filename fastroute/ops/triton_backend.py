@@ -15,6 +15,8 @@ import numpy as np
 
 NAME = "triton"
 DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else ("cuda",)
+# Asked for by name, it also takes host (numpy) data: copied to the GPU, results copied back.
+ACCEPTS_HOST_ARRAYS = True
 
 
 def kernel_module(name: str):
