@@ -62,3 +62,30 @@ def test_thread_count_from_environment():
     if "unavailable" in out.stderr:
         pytest.skip("C backend not built")
     assert out.stdout.strip() == "1", out.stderr
+
+
+def test_gpu_only_backend_takes_host_data_only_when_it_says_so(monkeypatch):
+    """On a real GPU the triton backend serves only "cuda"; asked for by name for host
+    arrays it copies them over (ACCEPTS_HOST_ARRAYS). A backend without that flag refuses."""
+    import types
+
+    fake = types.SimpleNamespace(NAME="triton", DEVICES=("cuda",), ACCEPTS_HOST_ARRAYS=True)
+    monkeypatch.setitem(ops._loaded, "triton", (fake, ""))
+    assert ops.get_backend("triton", "cpu") is fake
+    monkeypatch.setattr(fake, "ACCEPTS_HOST_ARRAYS", False)
+    with pytest.raises(ops.BackendUnavailable, match="serves \\['cuda'\\], not 'cpu'"):
+        ops.get_backend("triton", "cpu")
+
+
+def test_triton_autotune_switch(monkeypatch):
+    from fastroute.ops.triton_backend import kernel_module
+
+    config = kernel_module("config")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.delenv("FASTROUTE_TRITON_AUTOTUNE", raising=False)
+    assert config.autotuning()
+    monkeypatch.setenv("FASTROUTE_TRITON_AUTOTUNE", "0")
+    assert not config.autotuning()
+    monkeypatch.delenv("FASTROUTE_TRITON_AUTOTUNE")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert not config.autotuning()  # the interpreter runs one config only
