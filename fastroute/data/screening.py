@@ -58,14 +58,15 @@ def below_chance_groups(scores: dict[str, np.ndarray], groups: Sequence[str], ch
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     groups = np.asarray(groups)
-    for model, v in scores.items():
+    columns = {model: np.asarray(v, float) for model, v in scores.items()}
+    for model, v in columns.items():
         if len(v) != len(groups):
             raise ValueError(f"scores of {model!r} have {len(v)} rows, groups {len(groups)}")
     found = []
     for g in dict.fromkeys(groups.tolist()):
         rows = groups == g
-        for model, v in scores.items():
-            x = np.asarray(v, float)[rows]
+        for model, v in columns.items():
+            x = v[rows]
             x = x[~np.isnan(x)]
             if x.size == 0:
                 continue
