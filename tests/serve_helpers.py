@@ -13,8 +13,9 @@ from aiohttp import web
 class BackgroundServer:
     """Runs an aiohttp Application on 127.0.0.1 (ephemeral port) in a thread."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, **runner_options) -> None:
         self.app = app
+        self.runner_options = {"access_log": None, **runner_options}
         self.loop = asyncio.new_event_loop()
         self.port: "int | None" = None
         self._ready = threading.Event()
@@ -22,7 +23,7 @@ class BackgroundServer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.app, access_log=None)
+        runner = web.AppRunner(self.app, **self.runner_options)
         self.loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())
@@ -97,3 +98,147 @@ def stub_upstream_app(record: list) -> web.Application:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     return app
+
+
+def fastroute_server(cfg) -> BackgroundServer:
+    """fastroute's app under the same runner options as `fastroute serve` (handler
+    cancellation on client disconnect, the header timeout)."""
+    from fastroute.serve.app import create_app
+    from fastroute.serve.server import runner_options
+
+    return BackgroundServer(create_app(cfg), **runner_options(cfg))
+
+
+class FaultUpstream:
+    """A raw-socket "OpenAI" upstream that misbehaves on purpose, chosen by a marker in the
+    last user message: __cut__ (connection closed mid-body), __badchunk__ (stream: an invalid
+    chunk size; non-stream: a 200 whose body is not JSON), __stall__ (headers, maybe one chunk,
+    then silence), __slowok__ (a healthy stream, one chunk every 0.4 s for 2 s), __401__ (a 401
+    echoing the bearer key, with Set-Cookie), __long__ (10 s of work; records when the
+    caller hangs up). Anything else: a normal answer. One request per connection."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.events: list = []
+        self.port: "int | None" = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+        server.close()
+        self.loop.close()
+
+    def __enter__(self) -> "FaultUpstream":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            headers = {}
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
+            await self._answer(body, headers, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, body, headers, reader, writer) -> None:
+        prompt = _last_user(body.get("messages", []))
+        stream = bool(body.get("stream"))
+        chunk = lambda text: ("data: " + json.dumps({"object": "chat.completion.chunk", "model": body["model"],  # noqa: E731
+                              "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}) + "\n\n").encode()
+        chunked = lambda data: b"%x\r\n%s\r\n" % (len(data), data)  # noqa: E731
+        sse_head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                    b"Connection: close\r\n\r\n")
+
+        def json_head(status: str, n: int, extra: bytes = b"") -> bytes:
+            return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n"
+                    "Connection: close\r\n").encode() + extra + b"\r\n"
+
+        if "__cut__" in prompt:
+            if stream:
+                writer.write(sse_head + chunked(chunk("partial")))
+            else:
+                writer.write(json_head("200 OK", 500) + b'{"id": "chatcmpl-cut", "choi')
+            await writer.drain()
+            return  # closes the connection mid-body
+        if "__badchunk__" in prompt:
+            if stream:
+                writer.write(sse_head + chunked(chunk("partial")) + b"zz-not-hex\r\nxx\r\n")
+            else:
+                page = b"<html><body>gateway says hi</body></html>"
+                writer.write(json_head("200 OK", len(page)) + page)
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            return
+        if "__stall__" in prompt:
+            writer.write(sse_head + chunked(chunk("partial")) if stream else json_head("200 OK", 100))
+            await writer.drain()
+            await asyncio.sleep(20)
+            return
+        if "__401__" in prompt:
+            key = headers.get("authorization", "")[len("Bearer "):]
+            page = json.dumps({"error": {"message": f"Incorrect API key provided: {key}. Bearer {key}",
+                                         "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+            writer.write(json_head("401 Unauthorized", len(page), b"Set-Cookie: session=upstream-secret\r\n"
+                                   b"x-ratelimit-remaining-requests: 42\r\nx-request-id: req-123\r\n"
+                                   b"Server: upstream-internal/1.2\r\n") + page)
+            await writer.drain()
+            return
+        if "__long__" in prompt:
+            t0 = time.monotonic()
+            if stream:
+                try:
+                    writer.write(sse_head)
+                    for _ in range(50):
+                        writer.write(chunked(chunk("tick")))
+                        await writer.drain()  # raises once the caller has gone
+                        await asyncio.sleep(0.2)
+                        if reader.at_eof():
+                            raise ConnectionResetError
+                except ConnectionError:
+                    self.events.append(("hung_up", time.monotonic() - t0))
+                    return
+                self.events.append(("finished", time.monotonic() - t0))
+                return
+            try:
+                await asyncio.wait_for(reader.read(1), 10)  # b"" when the caller hangs up
+                self.events.append(("hung_up", time.monotonic() - t0))
+            except asyncio.TimeoutError:
+                self.events.append(("finished", time.monotonic() - t0))
+            return
+        if "__slowok__" in prompt and stream:
+            writer.write(sse_head)
+            for i in range(5):
+                writer.write(chunked(chunk(f"part{i} ")))
+                await writer.drain()
+                await asyncio.sleep(0.4)
+            writer.write(chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+            await writer.drain()
+            return
+        if stream:
+            writer.write(sse_head + chunked(chunk(f"echo: {prompt}")) + chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        else:
+            page = json.dumps({"object": "chat.completion", "model": body["model"], "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": f"echo: {prompt}"}, "finish_reason": "stop"}]}).encode()
+            writer.write(json_head("200 OK", len(page)) + page)
+        await writer.drain()

@@ -112,7 +112,7 @@ def test_route_endpoint(server, routers):
 
 @pytest.mark.parametrize("body,status,fragment", [
     ({"model": "router-mf", "messages": [{"role": "user", "content": "x"}]}, 400, "router-<router>-<threshold>"),
-    ({"model": "router-mf-1.5", "messages": [{"role": "user", "content": "x"}]}, 400, "threshold must be in [0, 1]"),
+    ({"model": "router-mf-1.5", "messages": [{"role": "user", "content": "x"}]}, 400, "must be in [0, 1]"),
     ({"model": "router-bert-0.5", "messages": [{"role": "user", "content": "x"}]}, 400, "unknown router 'bert'"),
     ({"model": "router-mf-0.5"}, 400, "'messages' is required"),
     ({"model": "router-mf-0.5", "messages": []}, 400, "non-empty list"),

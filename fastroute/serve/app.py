@@ -2,31 +2,35 @@
 
 POST /v1/chat/completions  `model` = router-<router>-<threshold> (routed) or an upstream
                            model (passed through); every other field is forwarded as is,
-                           `stream: true` is proxied chunk by chunk.
+                           `stream: true` is proxied event by event (see proxy.py).
 POST /v1/route             decisions only: {"prompt" | "prompts" | "messages" | "messages_batch",
                            "router", "threshold"} or {"model": "router-mf-0.3", ...}.
-GET  /v1/models, /health, /metrics (Prometheus).
+GET  /v1/models, /health, /metrics (Prometheus; behind the API key with `metrics_auth`).
+
+Every answer that is not a success is an OpenAI-style JSON error (see errors.py); requests
+are validated whole (validation.py) before they join a batch or reach an upstream.
 """
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientSession, TCPConnector, web
 
 from ..model_string import PREFIX, parse_router_model
 from .batcher import MicroBatcher, Overloaded
-from .errors import APIError, bad_request
+from .errors import APIError, bad_request, server_error
 from .messages import ROUTE_ON, routing_text
 from .metrics import Registry
+from .proxy import PREPARED, STATUS, Timeouts, forward
 from .upstreams import Upstream
+from .validation import json_bool, json_number, json_str, model_name, parse_json
 
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
-               "proxy-authenticate", "proxy-authorization", "te", "trailers", "upgrade"}
+log = logging.getLogger("fastroute.serve")
 
 
 @dataclass
@@ -41,7 +45,10 @@ class ServeConfig:
     max_batch: int = 256
     max_wait: float = 0.0
     max_queue: int = 4096
-    upstream_timeout: float = 60.0
+    upstream_timeout: float = 60.0  # longest silence from an upstream (idle read), not a total
+    connect_timeout: float = 10.0
+    client_timeout: float = 15.0  # for a client to send a request's head, and again its body
+    metrics_auth: bool = False  # /metrics needs the API key too
     retry_after: int = 1
 
     def upstream_for(self, model: str) -> Upstream:
@@ -51,66 +58,103 @@ class ServeConfig:
             raise bad_request(f"no upstream serves model {model!r}" + (f"; known: {known}" if known else ""), "model")
         return up
 
+    def model_names(self) -> set[str]:
+        """Every model name this server is configured with (the bounded metric labels)."""
+        names = {self.strong_model, self.weak_model, *self.upstreams}
+        for r in self.routers.values():
+            names.update(x for x in (getattr(r, "strong_model", None), getattr(r, "weak_model", None)) if x)
+        return names
+
 
 CONFIG = web.AppKey("config", ServeConfig)
 BATCHERS = web.AppKey("batchers", dict)
 METRICS = web.AppKey("metrics", Registry)
 SESSION = web.AppKey("session", ClientSession)
 EXECUTOR = web.AppKey("executor", concurrent.futures.ThreadPoolExecutor)
+KNOWN_PATHS = {"/v1/chat/completions", "/v1/route", "/v1/models", "/health", "/metrics"}
 
 
 def _error_response(err: APIError) -> web.Response:
     return web.json_response(err.body(), status=err.status, headers=err.headers)
 
 
+def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
+    if cfg.api_keys is None or not (request.path.startswith("/v1/") or (cfg.metrics_auth and request.path == "/metrics")):
+        return
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() not in cfg.api_keys:
+        raise APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                       "authentication_error", code="invalid_api_key")
+
+
+async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
+    """A failure after a stream's headers went out: end that stream with an error event,
+    never a second response inside it."""
+    resp = request[PREPARED]
+    try:
+        await resp.write(err.sse_event())
+        await resp.write_eof()
+    except ConnectionResetError:
+        pass
+    return resp
+
+
 @web.middleware
 async def errors_and_auth(request: web.Request, handler):
+    """Auth, a JSON error for every failure (a catch-all included), and one count per request."""
     cfg: ServeConfig = request.app[CONFIG]
-    status = 500
+    status = "500"
     try:
-        if cfg.api_keys is not None and request.path.startswith("/v1/"):
-            auth = request.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() not in cfg.api_keys:
-                raise APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                               "authentication_error", code="invalid_api_key")
+        _check_auth(cfg, request)
         resp = await handler(request)
-        status = resp.status
+        status = request.get(STATUS) or str(resp.status)
         return resp
     except APIError as err:
-        status = err.status
-        return _error_response(err)
+        status = str(err.status)
+        return await _end_started_stream(request, err) if PREPARED in request else _error_response(err)
     except web.HTTPException as exc:
-        status = exc.status
-        return _error_response(APIError(exc.status, exc.reason or "error", "invalid_request_error"))
+        status = str(exc.status)
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.lstrip().startswith("<") else (exc.reason or "error")
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return _error_response(APIError(exc.status, message, "invalid_request_error", headers=headers))
+    except asyncio.CancelledError:
+        status = "499"  # the client hung up; aiohttp cancelled the handler (and its upstream call)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still answer JSON
+        log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
+        err = server_error(f"internal error ({type(exc).__name__}); the server log has the details")
+        return await _end_started_stream(request, err) if PREPARED in request else _error_response(err)
     finally:
         request.app[METRICS].requests.inc(endpoint=request.path if request.path in KNOWN_PATHS else "other",
-                                          status=str(status))
+                                          status=status)
 
 
 async def _json_body(request: web.Request) -> dict:
+    cfg: ServeConfig = request.app[CONFIG]
     try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
-    return body
+        raw = await asyncio.wait_for(request.read(), cfg.client_timeout)
+    except asyncio.TimeoutError:
+        raise APIError(408, f"the request body did not arrive within {cfg.client_timeout:g} s",
+                       "invalid_request_error") from None
+    charset = request.charset if "charset=" in request.headers.get("Content-Type", "").lower() else None
+    return parse_json(raw, charset)
 
 
-def _router_and_threshold(cfg: ServeConfig, model: "str | None", router: "str | None", threshold: Any):
+def _router_and_threshold(cfg: ServeConfig, model: Any, router: Any, threshold: Any) -> tuple[str, float]:
     if model is not None:
         try:
-            router, threshold = parse_router_model(model)
+            router, threshold = parse_router_model(json_str(model, "model"))
         except ValueError as exc:
             raise bad_request(str(exc), "model") from None
     if router is None or threshold is None:
         raise bad_request("give 'model' as router-<router>-<threshold>, or 'router' and 'threshold'")
+    router = json_str(router, "router", "a string naming a router")
     if router not in cfg.routers:
-        raise bad_request(f"unknown router {router!r}; this server has {sorted(cfg.routers)}", "model")
-    try:
-        t = float(threshold)
-    except (TypeError, ValueError):
-        raise bad_request(f"threshold {threshold!r} is not a number", "threshold") from None
+        raise bad_request(f"unknown router {router!r}; this server has {sorted(cfg.routers)}",
+                          "model" if model is not None else "router")
+    t = json_number(threshold, "threshold")
     if not 0.0 <= t <= 1.0:
         raise bad_request(f"threshold must be in [0, 1], got {threshold!r}", "threshold")
     return router, t
@@ -123,8 +167,42 @@ async def _decide(app: web.Application, router: str, texts: list[str]):
     except Overloaded:
         raise APIError(503, "the routing queue is full; retry shortly", "server_overloaded",
                        headers={"Retry-After": str(app[CONFIG].retry_after)}) from None
+    except ValueError as exc:  # this request's own prompts cannot be scored (batcher.py isolates it)
+        raise bad_request(f"cannot route this request: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a scoring failure of this request only
+        log.error("router %s failed on a request: %s", router, type(exc).__name__, exc_info=exc)
+        raise server_error(f"routing failed ({type(exc).__name__}); the server log has the details") from None
     app[METRICS].routing_latency.observe(time.perf_counter() - t0, router=router)
     return p
+
+
+def _texts(cfg: ServeConfig, body: dict, route_on: str) -> list[str]:
+    if "prompts" in body:
+        texts = body["prompts"]
+        if not isinstance(texts, list) or not all(isinstance(x, str) for x in texts):
+            raise bad_request("'prompts' must be a list of strings", "prompts")
+        field_name = "prompts"
+    elif "prompt" in body:
+        texts, field_name = [json_str(body["prompt"], "prompt")], "prompt"
+    elif "messages_batch" in body:
+        batch = body["messages_batch"]
+        if not isinstance(batch, list):
+            raise bad_request("'messages_batch' must be a list of message lists", "messages_batch")
+        if len(batch) > cfg.max_queue:
+            raise APIError(413, f"at most {cfg.max_queue} conversations per request (the routing queue's size); "
+                           f"got {len(batch)}: split it", "invalid_request_error", "messages_batch")
+        texts = [routing_text(m, route_on, f"messages_batch[{i}]") for i, m in enumerate(batch)]
+        field_name = "messages_batch"
+    elif "messages" in body:
+        texts, field_name = [routing_text(body["messages"], route_on)], "messages"
+    else:
+        raise bad_request("give 'prompt', 'prompts', 'messages' or 'messages_batch'")
+    if not texts:
+        raise bad_request("no prompts to route", field_name)
+    if len(texts) > cfg.max_queue:
+        raise APIError(413, f"at most {cfg.max_queue} prompts per request (the routing queue's size); "
+                       f"got {len(texts)}: split it", "invalid_request_error", field_name)
+    return texts
 
 
 async def route_handler(request: web.Request) -> web.Response:
@@ -134,61 +212,33 @@ async def route_handler(request: web.Request) -> web.Response:
     route_on = body.get("route_on", cfg.route_on)
     if route_on not in ROUTE_ON:
         raise bad_request(f"route_on must be one of {ROUTE_ON}", "route_on")
-    if "prompts" in body:
-        texts = body["prompts"]
-        if not isinstance(texts, list) or not all(isinstance(x, str) for x in texts):
-            raise bad_request("'prompts' must be a list of strings", "prompts")
-    elif "prompt" in body:
-        if not isinstance(body["prompt"], str):
-            raise bad_request("'prompt' must be a string", "prompt")
-        texts = [body["prompt"]]
-    elif "messages_batch" in body:
-        batch = body["messages_batch"]
-        if not isinstance(batch, list):
-            raise bad_request("'messages_batch' must be a list of message lists", "messages_batch")
-        texts = [routing_text(m, route_on) for m in batch]
-    elif "messages" in body:
-        texts = [routing_text(body["messages"], route_on)]
-    else:
-        raise bad_request("give 'prompt', 'prompts', 'messages' or 'messages_batch'")
-    if not texts:
-        raise bad_request("no prompts to route")
+    texts = _texts(cfg, body, route_on)
     r = cfg.routers[router]
     p = await _decide(request.app, router, texts)
     models = r.decide(p, t)
+    metrics = request.app[METRICS]
     for m in models:
-        request.app[METRICS].decisions.inc(router=router, model=m)
+        metrics.decisions.inc(router=router, model=metrics.model(m))
     return web.json_response({"object": "route", "router": router, "threshold": t,
                               "decisions": [{"model": m, "win_rate": float(x)} for m, x in zip(models, p.tolist())]})
-
-
-def _forward_headers(upstream: Upstream, request: web.Request) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", **upstream.headers()}
-    for name in ("OpenAI-Organization", "OpenAI-Project"):
-        if name in request.headers:
-            headers[name] = request.headers[name]
-    return headers
-
-
-def _copy_headers(src) -> dict[str, str]:
-    return {k: v for k, v in src.items() if k.lower() not in HOP_HEADERS}
 
 
 async def chat_handler(request: web.Request) -> web.StreamResponse:
     cfg: ServeConfig = request.app[CONFIG]
     body = await _json_body(request)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if body.get("model") in (None, ""):
         raise bad_request("'model' is required", "model")
+    model = model_name(body["model"])
     if "messages" not in body:
         raise bad_request("'messages' is required", "messages")
-    extra_headers: dict[str, str] = {}
+    stream = json_bool(body, "stream")
+    metrics = request.app[METRICS]
     if model.startswith(PREFIX):
         router, t = _router_and_threshold(cfg, model, None, None)
         text = routing_text(body["messages"], cfg.route_on)
         p = await _decide(request.app, router, [text])
         chosen = cfg.routers[router].decide(p, t)[0]
-        request.app[METRICS].decisions.inc(router=router, model=chosen)
+        metrics.decisions.inc(router=router, model=metrics.model(chosen))
         extra_headers = {"x-fastroute-model": chosen, "x-fastroute-win-rate": f"{float(p[0]):.6f}",
                          "x-fastroute-router": router}
     else:
@@ -196,53 +246,9 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
         chosen = model
         extra_headers = {"x-fastroute-model": chosen}
     upstream = cfg.upstream_for(chosen)
-    forwarded = dict(body, model=chosen)
-    url = f"{upstream.base_url}/chat/completions"
-    session = request.app[SESSION]
-    metrics = request.app[METRICS]
-    t0 = time.perf_counter()
-    try:
-        async with session.post(url, json=forwarded, headers=_forward_headers(upstream, request),
-                                timeout=ClientTimeout(total=cfg.upstream_timeout)) as up:
-            if up.status >= 400 or not body.get("stream"):
-                payload = await up.read()
-                metrics.upstream_latency.observe(time.perf_counter() - t0, model=chosen)
-                if up.status >= 400:
-                    metrics.upstream_errors.inc(model=chosen, status=str(up.status))
-                else:
-                    _account_usage(metrics, upstream, chosen, payload)
-                headers = {**_copy_headers(up.headers), **extra_headers}
-                return web.Response(body=payload, status=up.status, headers=headers)
-            resp = web.StreamResponse(status=up.status, headers={**_copy_headers(up.headers), **extra_headers})
-            resp.content_type = up.content_type or "text/event-stream"
-            await resp.prepare(request)
-            async for chunk in up.content.iter_any():
-                await resp.write(chunk)
-            await resp.write_eof()
-            metrics.upstream_latency.observe(time.perf_counter() - t0, model=chosen)
-            return resp
-    except asyncio.TimeoutError:
-        metrics.upstream_errors.inc(model=chosen, status="timeout")
-        raise APIError(504, f"upstream {url} did not answer within {cfg.upstream_timeout:g} s",
-                       "upstream_timeout", headers=extra_headers) from None
-    except ClientError as exc:
-        metrics.upstream_errors.inc(model=chosen, status="connection")
-        raise APIError(502, f"upstream {url} failed: {type(exc).__name__}: {exc}", "upstream_error",
-                       headers=extra_headers) from None
-
-
-def _account_usage(metrics: Registry, upstream: Upstream, model: str, payload: bytes) -> None:
-    """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
-    try:
-        usage = json.loads(payload).get("usage") or {}
-        tin, tout = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    except (ValueError, TypeError, AttributeError):
-        return
-    metrics.tokens.inc(tin, model=model, kind="input")
-    metrics.tokens.inc(tout, model=model, kind="output")
-    if upstream.price_per_1m_input is not None or upstream.price_per_1m_output is not None:
-        cost = (tin * (upstream.price_per_1m_input or 0.0) + tout * (upstream.price_per_1m_output or 0.0)) / 1e6
-        metrics.cost.inc(cost, model=model)
+    timeouts = Timeouts(connect=cfg.connect_timeout, idle=cfg.upstream_timeout)
+    return await forward(request, request.app[SESSION], metrics, upstream, chosen, dict(body, model=chosen), stream,
+                         timeouts, extra_headers)
 
 
 async def models_handler(request: web.Request) -> web.Response:
@@ -264,19 +270,24 @@ async def health_handler(request: web.Request) -> web.Response:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8",
+    """Copies the values on the loop (cheap, bounded), formats them in a thread."""
+    registry = request.app[METRICS]
+    text = await asyncio.get_running_loop().run_in_executor(None, registry.render, registry.snapshot())
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
-
-
-KNOWN_PATHS = {"/v1/chat/completions", "/v1/route", "/v1/models", "/health", "/metrics"}
 
 
 def create_app(cfg: ServeConfig) -> web.Application:
     if cfg.route_on not in ROUTE_ON:
         raise ValueError(f"route_on must be one of {ROUTE_ON}")
+    if cfg.metrics_auth and cfg.api_keys is None:
+        raise ValueError("metrics_auth needs API keys (--api-keys-file)")
+    for name in ("upstream_timeout", "connect_timeout", "client_timeout"):
+        if not getattr(cfg, name) > 0:
+            raise ValueError(f"{name} must be > 0 seconds")
     app = web.Application(middlewares=[errors_and_auth], client_max_size=32 * 2**20)
     app[CONFIG] = cfg
-    app[METRICS] = Registry()
+    app[METRICS] = Registry(cfg.model_names())
     app[EXECUTOR] = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(cfg.routers)),
                                                           thread_name_prefix="fastroute-score")
     app[BATCHERS] = {name: MicroBatcher(r, app[EXECUTOR], cfg.max_batch, cfg.max_wait, cfg.max_queue)

@@ -5,6 +5,9 @@ never blocks); when it finishes, everything waiting (up to `max_batch` prompts) 
 the next call. At low load a request is scored at once; `max_wait` (seconds) can hold a
 batch open a little longer to fill it. The queue is bounded: past `max_queue` waiting
 prompts, `submit` raises Overloaded (the server answers 503 with Retry-After).
+
+One request never fails another: if a shared batch raises, each of its requests is scored
+again on its own and gets its own result or its own exception.
 """
 from __future__ import annotations
 
@@ -31,12 +34,15 @@ class MicroBatcher:
         self._worker: "asyncio.Task | None" = None
         self.batches = 0
         self.scored = 0
+        self.isolated_failures = 0  # batches that raised and were re-scored request by request
 
     @property
     def waiting(self) -> int:
         return self._waiting
 
     async def submit(self, texts: list[str]) -> np.ndarray:
+        if len(texts) > self.max_queue:
+            raise ValueError(f"{len(texts)} prompts in one request; the queue holds at most {self.max_queue}")
         if self._waiting + len(texts) > self.max_queue:
             raise Overloaded(f"{self._waiting} prompts already waiting")
         fut = asyncio.get_running_loop().create_future()
@@ -59,10 +65,8 @@ class MicroBatcher:
             self._waiting -= len(texts)
             try:
                 p = await loop.run_in_executor(self.executor, self.router.win_rates, texts)
-            except Exception as exc:  # noqa: BLE001 - delivered to every waiting request
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - isolated below: each request gets its own outcome
+                await self._score_alone(batch, exc)
                 continue
             self.batches += 1
             self.scored += len(texts)
@@ -71,3 +75,23 @@ class MicroBatcher:
                 if not fut.done():
                     fut.set_result(p[lo : lo + len(item_texts)])
                 lo += len(item_texts)
+
+    async def _score_alone(self, batch: list, exc: Exception) -> None:
+        """A batch raised: find whose request caused it by scoring each one alone."""
+        if len(batch) == 1:
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        self.isolated_failures += 1
+        loop = asyncio.get_running_loop()
+        for item_texts, fut in batch:
+            if fut.done():  # its client has gone
+                continue
+            try:
+                p = await loop.run_in_executor(self.executor, self.router.win_rates, item_texts)
+            except Exception as own:  # noqa: BLE001 - this request's own error
+                if not fut.done():
+                    fut.set_exception(own)
+                continue
+            if not fut.done():
+                fut.set_result(p)

@@ -46,5 +46,12 @@ def run(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 6060) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    web.run_app(create_app(cfg), host=host, port=port, access_log=None,
+    web.run_app(create_app(cfg), host=host, port=port, **runner_options(cfg),
                 print=lambda msg: print(f"fastroute serve: routers {sorted(cfg.routers)}; {msg}", flush=True))
+
+
+def runner_options(cfg: ServeConfig) -> dict:
+    """aiohttp runner settings the server needs: cancel a handler when its client hangs up,
+    and close a connection whose request head has not arrived within the header timeout."""
+    return {"access_log": None, "handler_cancellation": True,
+            "keepalive_timeout": cfg.client_timeout}

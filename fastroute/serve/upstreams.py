@@ -8,12 +8,47 @@ A TOML upstreams file:
     api_key_env = "OPENAI_API_KEY"
     price_per_1m_input = 10.0
     price_per_1m_output = 30.0
+
+A base URL must not hold credentials (`http://user:pass@host/v1`): they would be sent in
+the clear to every log on the way and are refused at start-up; put the key in the
+environment variable named by `api_key_env` (sent as `Authorization: Bearer <key>`). A query
+string (e.g. Azure's `?api-version=`) is kept and sent, but never shown: errors and metrics
+name an upstream by scheme://host:port only.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def _check_base_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"upstream base URL is malformed ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"upstream base URL must be http(s)://host[:port]/path, got scheme {parts.scheme!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"upstream base URL {display_url(url)} holds credentials (user:password@): they are not "
+                         "supported; put the key in the environment variable named by --api-key-env / api_key_env")
+    if parts.fragment:
+        raise ValueError(f"upstream base URL {display_url(url)} has a #fragment")
+
+
+def display_url(url: str) -> str:
+    """How an upstream is named in errors, logs and metrics: scheme://host:port, never its
+    path, query string or credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+        host = parts.hostname or "?"
+    except ValueError:
+        return "<malformed upstream URL>"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -23,10 +58,25 @@ class Upstream:
     price_per_1m_input: "float | None" = None
     price_per_1m_output: "float | None" = None
 
+    def __post_init__(self) -> None:
+        _check_base_url(self.base_url)
+
+    @property
+    def display(self) -> str:
+        return display_url(self.base_url)
+
+    @property
+    def chat_url(self) -> str:
+        """<base path>/chat/completions, keeping the base URL's query string."""
+        parts = urlsplit(self.base_url)
+        url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/chat/completions"
+        return f"{url}?{parts.query}" if parts.query else url
+
+    def api_key(self) -> "str | None":
+        return os.environ.get(self.api_key_env) or None if self.api_key_env else None
+
     def headers(self) -> dict[str, str]:
-        if not self.api_key_env:
-            return {}
-        key = os.environ.get(self.api_key_env)
+        key = self.api_key()
         return {"Authorization": f"Bearer {key}"} if key else {}
 
 
@@ -50,6 +100,9 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
         unknown = set(spec) - {"base_url", "api_key_env", "price_per_1m_input", "price_per_1m_output"}
         if unknown:
             raise ValueError(f"{p}: model {name!r} has unknown keys {sorted(unknown)}")
-        out[name] = Upstream(spec["base_url"].rstrip("/"), spec.get("api_key_env"),
-                             spec.get("price_per_1m_input"), spec.get("price_per_1m_output"))
+        try:
+            out[name] = Upstream(spec["base_url"].rstrip("/"), spec.get("api_key_env"),
+                                 spec.get("price_per_1m_input"), spec.get("price_per_1m_output"))
+        except ValueError as exc:
+            raise ValueError(f"{p}: model {name!r}: {exc}") from None
     return out

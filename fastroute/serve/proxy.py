@@ -1,0 +1,192 @@
+"""Forwarding one chat completion to its upstream, and turning every way that can fail into
+an answer the client can read.
+
+Before a response has started: a JSON error (502 connect/cut/bad body, 504 no byte within
+the idle timeout; the upstream's own 4xx/5xx relayed with its status, its body masked).
+After a stream has started: the stream ends with an SSE `data: {"error": ...}` event and
+`data: [DONE]` (only whole events are ever forwarded, so the error event is never glued to
+half of one). A client that hangs up cancels the upstream call.
+
+Timeouts: `connect` to open the connection, `idle` (sock_read) for the longest silence from
+the upstream; no total, so a long, healthy generation is never cut.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import (ClientConnectorError, ClientError, ClientPayloadError, ClientSession, ClientTimeout,
+                     ServerDisconnectedError, web)
+
+from .errors import APIError
+from .metrics import Registry
+from .redact import mask, response_headers
+from .upstreams import Upstream
+
+log = logging.getLogger("fastroute.serve")
+_CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())  # aiohttp >= 3.10
+_Key = getattr(web, "RequestKey", None)  # aiohttp >= 3.12; plain strings before
+# request keys: the StreamResponse once its headers have gone out; the status to count when it
+# differs from the response's ("499": the client hung up)
+PREPARED = _Key("fastroute_prepared", web.StreamResponse) if _Key else "fastroute_prepared"
+STATUS = _Key("fastroute_status", str) if _Key else "fastroute_status"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    idle: float
+    total: "float | None" = None
+
+    def client(self) -> ClientTimeout:
+        return ClientTimeout(total=self.total, connect=self.connect, sock_read=self.idle)
+
+
+def _events_end(buf: bytes) -> int:
+    """Where the last complete SSE event in `buf` ends (0 if none)."""
+    return max(buf.rfind(b"\n\n") + 2, buf.rfind(b"\r\n\r\n") + 4, 0) if buf else 0
+
+
+class _Call:
+    def __init__(self, request: web.Request, session: ClientSession, metrics: Registry, upstream: Upstream,
+                 model: str, timeouts: Timeouts, extra_headers: dict) -> None:
+        self.request, self.session, self.metrics, self.upstream = request, session, metrics, upstream
+        self.model, self.label, self.timeouts, self.extra_headers = model, metrics.model(model), timeouts, extra_headers
+
+    def fail(self, status: int, kind: str, message: str, code: str) -> APIError:
+        self.metrics.upstream_errors.inc(model=self.label, status=kind)
+        type_ = "upstream_timeout" if status == 504 else "upstream_error"
+        return APIError(status, f"upstream {self.upstream.display}: {message}", type_, code=code,
+                        headers=self.extra_headers)
+
+    def transport_error(self, exc: BaseException, started: bool) -> APIError:
+        prefix = "stream_" if started else ""
+        if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
+            return self.fail(504, "timeout", f"could not connect within {self.timeouts.connect:g} s",
+                             "upstream_timeout")
+        if isinstance(exc, asyncio.TimeoutError):
+            return self.fail(504, prefix + "timeout", f"sent nothing for {self.timeouts.idle:g} s"
+                             + (" (the stream stalled)" if started else ""), "upstream_timeout")
+        if isinstance(exc, ClientConnectorError):
+            return self.fail(502, "connect", f"could not connect ({type(exc.os_error).__name__})", "upstream_unreachable")
+        if isinstance(exc, (ClientPayloadError, ServerDisconnectedError)):
+            return self.fail(502, prefix + "cut", "the connection broke before the answer was complete "
+                             f"({type(exc).__name__})", "upstream_cut")
+        return self.fail(502, prefix + "cut" if started else "connect", f"request failed ({type(exc).__name__})",
+                         "upstream_error")
+
+    def error_response(self, status: int, payload: bytes, headers) -> web.Response:
+        """The upstream's own error, relayed with its status, as JSON, with secrets masked."""
+        self.metrics.upstream_errors.inc(model=self.label, status=str(status))
+        text = mask(payload.decode("utf-8", "replace"), [self.upstream.api_key()])
+        try:
+            body = json.loads(text)
+            ok = isinstance(body, dict) and isinstance(body.get("error"), (dict, str))
+        except ValueError:
+            ok = False
+        if not ok:
+            body = APIError(status, f"upstream {self.upstream.display} answered {status}: {text[:300]}",
+                            "upstream_error", code="upstream_http_error").body()
+        out = {**response_headers(headers), **self.extra_headers}
+        out.pop("Content-Type", None), out.pop("content-type", None)
+        return web.json_response(body, status=status, headers=out)
+
+    async def complete(self, forwarded: dict) -> web.Response:
+        t0 = time.perf_counter()
+        try:
+            async with self._post(forwarded) as up:
+                payload = await up.read()
+                status, headers = up.status, up.headers
+        except (asyncio.TimeoutError, ClientError) as exc:
+            raise self.transport_error(exc, started=False) from None
+        self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)
+        if status >= 400:
+            return self.error_response(status, payload, headers)
+        try:
+            parsed = json.loads(payload)
+        except ValueError:
+            parsed = None
+        if status != 200 or not isinstance(parsed, dict):
+            raise self.fail(502, "bad_response", f"answered {status} with a body that is not a JSON object",
+                            "upstream_bad_response")
+        account_usage(self.metrics, self.upstream, self.label, parsed)
+        return web.Response(body=payload, status=200, content_type="application/json",
+                            headers={**{k: v for k, v in response_headers(headers).items()
+                                        if k.lower() != "content-type"}, **self.extra_headers})
+
+    async def stream(self, forwarded: dict) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        try:
+            async with self._post(forwarded) as up:
+                if up.status != 200 or up.content_type != "text/event-stream":
+                    payload = await up.read()
+                    if up.status >= 400:
+                        return self.error_response(up.status, payload, up.headers)
+                    raise self.fail(502, "bad_response", f"answered {up.status} ({up.content_type}) to a streaming "
+                                    "request, not an event stream", "upstream_bad_response")
+                return await self._relay(up, t0)
+        except (asyncio.TimeoutError, ClientError) as exc:
+            raise self.transport_error(exc, started=False) from None
+
+    async def _relay(self, up, t0: float) -> web.StreamResponse:
+        resp = web.StreamResponse(status=200, headers={**response_headers(up.headers), **self.extra_headers})
+        resp.content_type = "text/event-stream"
+        await resp.prepare(self.request)
+        self.request[PREPARED] = resp
+        pending = b""
+        try:
+            async for chunk in up.content.iter_any():
+                pending += chunk
+                end = _events_end(pending)
+                if end:
+                    await resp.write(pending[:end])
+                    pending = pending[end:]
+            if pending:
+                await resp.write(pending)
+        except ConnectionResetError:  # the client hung up (aiohttp's ClientConnectionResetError is one too)
+            self.request[STATUS] = "499"
+            return resp
+        except (asyncio.TimeoutError, ClientError) as exc:
+            err = self.transport_error(exc, started=True)
+            log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
+            try:
+                await resp.write(err.sse_event())
+            except ConnectionResetError:
+                self.request[STATUS] = "499"
+                return resp
+        self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)
+        await resp.write_eof()
+        return resp
+
+    def _post(self, forwarded: dict):
+        headers = {"Content-Type": "application/json", **self.upstream.headers()}
+        for name in ("OpenAI-Organization", "OpenAI-Project"):
+            if name in self.request.headers:
+                headers[name] = self.request.headers[name]
+        return self.session.post(self.upstream.chat_url, data=json.dumps(forwarded, allow_nan=False).encode(),
+                                 headers=headers, timeout=self.timeouts.client(), allow_redirects=False)
+
+
+async def forward(request: web.Request, session: ClientSession, metrics: Registry, upstream: Upstream, model: str,
+                  forwarded: dict, stream: bool, timeouts: Timeouts, extra_headers: dict) -> web.StreamResponse:
+    """Sends `forwarded` to `upstream` and answers the client (see the module docstring)."""
+    call = _Call(request, session, metrics, upstream, model, timeouts, extra_headers)
+    return await (call.stream(forwarded) if stream else call.complete(forwarded))
+
+
+def account_usage(metrics: Registry, upstream: Upstream, label: str, payload: dict) -> None:
+    """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
+    try:
+        usage = payload.get("usage") or {}
+        tin, tout = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    except (ValueError, TypeError, AttributeError):
+        return
+    metrics.tokens.inc(tin, model=label, kind="input")
+    metrics.tokens.inc(tout, model=label, kind="output")
+    if upstream.price_per_1m_input is not None or upstream.price_per_1m_output is not None:
+        cost = (tin * (upstream.price_per_1m_input or 0.0) + tout * (upstream.price_per_1m_output or 0.0)) / 1e6
+        metrics.cost.inc(cost, model=label)

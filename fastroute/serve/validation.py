@@ -1,0 +1,138 @@
+"""Reading a request body strictly, so that nothing malformed reaches a router or an upstream:
+UTF-8 only, no NaN/Infinity, bounded nesting, no text that cannot be encoded as UTF-8 (a lone
+surrogate from a "\\ud800" escape), and JSON types checked, never coerced."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from .errors import APIError, bad_request
+
+MAX_DEPTH = 64  # request bodies nest a few levels; anything deeper is rejected before use
+_MODEL_NAME = re.compile(r"[\x20-\x7e]{1,256}")
+
+
+class _Bad(Exception):
+    def __init__(self, message: str, shallow: bool = False) -> None:
+        self.message, self.path, self.shallow = message, [], shallow  # shallow: name the top-level field only
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"the request body holds {name}, which is not JSON (numbers must be finite)")
+
+
+def _finite_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"the number {text[:40]} is not finite as a double")
+    return x
+
+
+def parse_json(raw: bytes, charset: "str | None" = None) -> dict:
+    """Parses a request body into a JSON object, or raises an APIError saying what is wrong."""
+    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise APIError(415, f"unsupported charset {charset!r}: send JSON as UTF-8", "invalid_request_error")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise bad_request(f"the request body is JSON nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise bad_request(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:
+        message = str(exc)
+        if "integer string conversion" in message:
+            message = "the request body holds an integer with too many digits"
+        raise bad_request(message) from None
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    check_tree(body)
+    return body
+
+
+def _path(parts: list) -> "str | None":
+    out = ""
+    for p in reversed(parts):
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or None
+
+
+def _utf8_ok(s: str) -> bool:
+    if s.isascii():
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _walk(obj: Any, depth: int) -> None:
+    if isinstance(obj, str):
+        if not _utf8_ok(obj):
+            raise _Bad("holds a lone UTF-16 surrogate (such as \\ud800): text must be encodable as UTF-8")
+    elif isinstance(obj, dict):
+        if depth >= MAX_DEPTH:
+            raise _Bad(f"is JSON nested deeper than {MAX_DEPTH} levels", shallow=True)
+        for k, v in obj.items():
+            if not _utf8_ok(k):
+                raise _Bad("has a key with a lone UTF-16 surrogate: text must be encodable as UTF-8")
+            try:
+                _walk(v, depth + 1)
+            except _Bad as bad:
+                bad.path.append(k)
+                raise
+    elif isinstance(obj, list):
+        if depth >= MAX_DEPTH:
+            raise _Bad(f"is JSON nested deeper than {MAX_DEPTH} levels", shallow=True)
+        for i, v in enumerate(obj):
+            try:
+                _walk(v, depth + 1)
+            except _Bad as bad:
+                bad.path.append(i)
+                raise
+
+
+def check_tree(body: dict) -> None:
+    """Rejects deep nesting and text that is not encodable as UTF-8, naming the field."""
+    try:
+        _walk(body, 0)
+    except _Bad as bad:
+        param = _path(bad.path[-1:] if bad.shallow else bad.path)
+        raise bad_request(f"'{param}' {bad.message}" if param else f"the request body {bad.message}", param) from None
+
+
+def json_bool(body: dict, key: str) -> bool:
+    """A JSON boolean (absent or null: false). "yes", "false", 1 are errors, not coerced."""
+    value = body.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad_request(f"'{key}' must be true or false, got {json.dumps(value)[:60]}", key)
+    return value
+
+
+def json_number(value: Any, key: str) -> float:
+    """A JSON number; booleans and strings are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_request(f"{key} {json.dumps(value)[:60]} is not a number", key)
+    return float(value)
+
+
+def json_str(value: Any, key: str, what: str = "a string") -> str:
+    if not isinstance(value, str):
+        raise bad_request(f"'{key}' must be {what}, got {json.dumps(value)[:60]}", key)
+    return value
+
+
+def model_name(value: Any) -> str:
+    """A model name fit to forward and to echo in a response header: printable ASCII."""
+    name = json_str(value, "model")
+    if not _MODEL_NAME.fullmatch(name):
+        raise bad_request("'model' must be 1-256 printable ASCII characters (no control characters)", "model")
+    return name

@@ -1,0 +1,166 @@
+"""One request must never fail another: malformed requests mixed into a concurrent load get
+their own 4xx, and every well-formed request still gets 200 and its own decision."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+
+import numpy as np
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp", reason="the serve extra is not installed")
+
+from fastroute import RandomRouter, load_router  # noqa: E402
+from fastroute.serve.app import ServeConfig  # noqa: E402
+from fastroute.serve.batcher import MicroBatcher  # noqa: E402
+from fastroute.serve.upstreams import Upstream  # noqa: E402
+
+from serve_helpers import fastroute_server  # noqa: E402
+
+STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
+LONE = "\ud800"  # a lone surrogate: valid in a JSON string escape, not encodable as UTF-8
+
+
+def _poison(i: int) -> dict:
+    """Five kinds of malformed request, all of them 4xx."""
+    kind = (i // 50) % 5
+    if kind == 0:
+        return {"router": "mf", "threshold": 0.5, "prompt": f"bad {i} {LONE}"}
+    if kind == 1:
+        return {"router": "mf", "threshold": 0.5, "messages": [{"role": "user", "content": f"x{LONE}"}]}
+    if kind == 2:
+        return {"router": "mf", "threshold": 0.5, "messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}]}
+    if kind == 3:
+        return {"router": ["mf"], "threshold": 0.5, "prompt": "p"}
+    return {"router": "mf", "threshold": True, "prompt": "p"}
+
+
+def test_poisoned_load_fails_no_innocent_request(upstream):
+    router = load_router("mf")
+    cfg = ServeConfig(routers={"mf": router}, strong_model=STRONG, weak_model=WEAK,
+                      default_upstream=Upstream(f"{upstream.url}/v1"), max_wait=0.002)
+    n, concurrency = 600, 48
+    prompts = [f"question {i}: explain topic {i % 23} in depth" for i in range(n)]
+    poisoned = {i for i in range(n) if i % 50 == 7}
+
+    async def main(url):
+        sem = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession() as s:
+            async def one(i):
+                if i in poisoned:
+                    body = _poison(i)
+                elif i % 3 == 0:
+                    body = {"model": f"router-mf-0.5", "messages": [{"role": "user", "content": prompts[i]}]}
+                else:
+                    body = {"router": "mf", "threshold": 0.5, "prompt": prompts[i]}
+                path = "/v1/chat/completions" if i % 3 == 0 and i not in poisoned else "/v1/route"
+                async with sem:
+                    async with s.post(url + path, data=json.dumps(body).encode(),
+                                      headers={"Content-Type": "application/json"}) as r:
+                        return i, r.status, r.headers.get("x-fastroute-win-rate"), await r.json()
+            return await asyncio.gather(*(one(i) for i in range(n)))
+
+    with fastroute_server(cfg) as srv:
+        results = asyncio.run(main(srv.url))
+    expected = router.win_rates(prompts)
+    innocent_failures, poison_statuses = [], []
+    for i, status, header_p, body in results:
+        if i in poisoned:
+            poison_statuses.append(status)
+            assert 400 <= status < 500 and set(body["error"]) == {"message", "type", "param", "code"}, (i, status, body)
+            continue
+        if status != 200:
+            innocent_failures.append((i, status, body))
+            continue
+        p = float(header_p) if i % 3 == 0 else body["decisions"][0]["win_rate"]
+        assert p == pytest.approx(expected[i], abs=1e-6), i  # its own decision, not a neighbour's
+    assert innocent_failures == []
+    assert len(poison_statuses) == len(poisoned) == 12
+
+
+def test_lone_surrogate_is_a_400_naming_the_field(upstream):
+    cfg = ServeConfig(routers={"mf": load_router("mf")}, strong_model=STRONG, weak_model=WEAK,
+                      default_upstream=Upstream(f"{upstream.url}/v1"))
+
+    async def main(url):
+        async with aiohttp.ClientSession() as s:
+            out = []
+            for path, body in [("/v1/route", {"router": "mf", "threshold": 0.5, "prompts": ["ok", f"a{LONE}"]}),
+                               ("/v1/chat/completions", {"model": "router-mf-0.5", "messages": [
+                                   {"role": "user", "content": "fine"}, {"role": "user", "content": f"b{LONE}"}]}),
+                               ("/v1/chat/completions", {"model": "passthrough", "temperature": 0.1,
+                                                         "messages": [{"role": "user", "content": "x"}],
+                                                         "metadata": {"note": LONE}})]:
+                async with s.post(url + path, data=json.dumps(body).encode()) as r:
+                    out.append((r.status, (await r.json())["error"]))
+            return out
+
+    n_before = len(upstream.record)
+    with fastroute_server(cfg) as srv:
+        (s1, e1), (s2, e2), (s3, e3) = asyncio.run(main(srv.url))
+    assert s1 == 400 and e1["param"] == "prompts[1]" and "UTF-8" in e1["message"]
+    assert s2 == 400 and e2["param"] == "messages[1].content" and "UTF-8" in e2["message"]
+    assert s3 == 400 and e3["param"] == "metadata.note"
+    assert len(upstream.record) == n_before  # nothing was forwarded
+
+
+class _Picky:
+    """A router that fails on some texts: ValueError on 'BAD', RuntimeError on 'CRASH'."""
+
+    strong_model, weak_model, embedder_spec, win_rate_quantiles = STRONG, WEAK, None, None
+
+    def __init__(self) -> None:
+        self.inner = RandomRouter(seed=3)
+        self.calls: list[int] = []
+
+    def win_rates(self, texts):
+        self.calls.append(len(texts))
+        for t in texts:
+            if "BAD" in t:
+                raise ValueError(f"cannot score {t!r}")
+            if "CRASH" in t:
+                raise RuntimeError("kernel exploded")
+        return np.array([len(t) / 100.0 for t in texts])
+
+    def decide(self, p, t):
+        return [STRONG if x >= t else WEAK for x in p]
+
+
+def test_batcher_fails_only_the_request_that_broke_the_batch():
+    router = _Picky()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    batcher = MicroBatcher(router, pool, max_batch=64, max_wait=0.01)
+
+    async def main():
+        texts = [["a"], ["bb", "ccc"], ["BAD one"], ["dddd"], ["CRASH"], ["eeeee"]]
+        return await asyncio.gather(*(batcher.submit(t) for t in texts), return_exceptions=True)
+
+    out = asyncio.run(main())
+    pool.shutdown()
+    assert router.calls[0] == 7  # they did share one batch
+    np.testing.assert_allclose(out[0], [0.01])
+    np.testing.assert_allclose(out[1], [0.02, 0.03])
+    np.testing.assert_allclose(out[3], [0.04])
+    np.testing.assert_allclose(out[5], [0.05])
+    assert isinstance(out[2], ValueError) and "BAD one" in str(out[2])
+    assert isinstance(out[4], RuntimeError)
+
+
+def test_router_failures_become_json_errors_for_that_request_only(upstream):
+    cfg = ServeConfig(routers={"picky": _Picky()}, strong_model=STRONG, weak_model=WEAK,
+                      default_upstream=Upstream(f"{upstream.url}/v1"), max_wait=0.01)
+
+    async def main(url):
+        async with aiohttp.ClientSession() as s:
+            async def one(p):
+                async with s.post(url + "/v1/route", json={"router": "picky", "threshold": 0.5, "prompt": p}) as r:
+                    return r.status, r.content_type, await r.json()
+            return await asyncio.gather(*(one(p) for p in ["ok", "BAD", "fine", "CRASH", "good"]))
+
+    with fastroute_server(cfg) as srv:
+        out = asyncio.run(main(srv.url))
+    assert [s for s, _, _ in out] == [200, 400, 200, 500, 200]
+    assert all(ct == "application/json" for _, ct, _ in out)
+    assert "cannot score" in out[1][2]["error"]["message"]
+    assert out[3][2]["error"]["type"] == "server_error" and "kernel exploded" not in out[3][2]["error"]["message"]
