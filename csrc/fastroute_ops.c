@@ -66,13 +66,16 @@ static inline float fr_half_to_float(uint16_t h)
     return f;
 }
 
-/* 2^x for x in [-126, 126]: x = n + f with n = round(x), |f| <= 1/2, and a
- * degree-7 Taylor polynomial for 2^f (relative error < 1e-8 before rounding).
+/* 2^x: x = n + f with n = round(x), |f| <= 1/2, and a degree-7 Taylor polynomial
+ * for 2^f (relative error < 1e-8 before rounding), times 2^n built from its biased
+ * exponent. x is clamped to [-126, 126] first, so n + 127 lies in [1, 253] and no
+ * shift touches a negative value (undefined in ISO C); NaN comes back as NaN.
  * Branch-free so that `omp simd` loops vectorise it. */
 static inline float fr_exp2f(float x)
 {
-    const float n = __builtin_rintf(x);
-    const float f = (x - n) * 0.693147180559945309f;
+    const float xc = x > -126.0f ? (x < 126.0f ? x : 126.0f) : -126.0f;
+    const float n = __builtin_rintf(xc);
+    const float f = (xc - n) * 0.693147180559945309f;
     float p = 1.98412698412698413e-4f;
     p = p * f + 1.38888888888888889e-3f;
     p = p * f + 8.33333333333333333e-3f;
@@ -81,11 +84,23 @@ static inline float fr_exp2f(float x)
     p = p * f + 0.5f;
     p = p * f + 1.0f;
     p = p * f + 1.0f;
-    int32_t bits;
-    memcpy(&bits, &p, sizeof bits);
-    bits += (int32_t)n << 23;
-    memcpy(&p, &bits, sizeof p);
-    return p;
+    const uint32_t sbits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &sbits, sizeof scale);
+    return x == x ? p * scale : x;
+}
+
+/* malloc that the test hook fr_debug_fail_allocs can make fail. */
+static int64_t fr_allocs_left = -1;
+
+void fr_debug_fail_allocs(int64_t after) { __atomic_store_n(&fr_allocs_left, after, __ATOMIC_SEQ_CST); }
+
+static void *fr_malloc(size_t n)
+{
+    if (__atomic_load_n(&fr_allocs_left, __ATOMIC_SEQ_CST) >= 0 &&
+        __atomic_sub_fetch(&fr_allocs_left, 1, __ATOMIC_SEQ_CST) < 0)
+        return NULL;
+    return malloc(n);
 }
 
 #define FR_FN(name) fr_##name##_scalar
@@ -144,6 +159,15 @@ int fr_simd_level(void)
     return fr_level;
 }
 
+int fr_sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int fr_has_openmp(void)
 {
 #ifdef _OPENMP
@@ -181,7 +205,7 @@ static inline int fr_threads(int nthreads) { return nthreads > 0 ? nthreads : fr
 /* Unit-norm copies of the queries (double-precision norms); zero rows stay zero. */
 static float *fr_normalized_queries(const float *Q, int64_t B, int64_t ldq, int64_t d)
 {
-    float *Qn = (float *)malloc((size_t)(B * d > 0 ? B * d : 1) * sizeof(float));
+    float *Qn = (float *)fr_malloc((size_t)(B * d > 0 ? B * d : 1) * sizeof(float));
     if (!Qn)
         return NULL;
     for (int64_t b = 0; b < B; b++) {
@@ -196,6 +220,19 @@ static float *fr_normalized_queries(const float *Q, int64_t B, int64_t ldq, int6
     return Qn;
 }
 
+/* A [rows, cols] matrix with row stride ld: sizes >= 0, rows that exist do not overlap,
+ * and the pointer is set whenever there is something to read or write. */
+static int fr_bad_matrix(const void *p, int64_t rows, int64_t cols, int64_t ld)
+{
+    return rows < 0 || cols < 0 || (rows > 1 && ld < cols) || (rows > 0 && cols > 0 && !p);
+}
+
+static int fr_cosine_args(const float *Q, int64_t B, int64_t ldq, const void *X, int64_t N, int64_t d,
+                          int64_t ldx, const float *out, int64_t ldo)
+{
+    return fr_bad_matrix(Q, B, d, ldq) || fr_bad_matrix(X, N, d, ldx) || fr_bad_matrix(out, B, N, ldo);
+}
+
 static void fr_cosine_f32_impl(const float *Qn, int64_t B, const float *X, int64_t N, int64_t d,
                                int64_t ldx, float *out, int64_t ldo, int nthreads)
 {
@@ -208,51 +245,108 @@ static void fr_cosine_f16_impl(const float *Qn, int64_t B, const uint16_t *X, in
     FR_DISPATCH(cosine_f16, Qn, B, X, N, d, ldx, out, ldo, nthreads)
 }
 
-void fr_cosine_f32(const float *Q, int64_t B, int64_t ldq, const float *X, int64_t N, int64_t d,
-                   int64_t ldx, float *out, int64_t ldo, int nthreads)
+int fr_cosine_f32(const float *Q, int64_t B, int64_t ldq, const float *X, int64_t N, int64_t d,
+                  int64_t ldx, float *out, int64_t ldo, int nthreads)
 {
+    if (fr_cosine_args(Q, B, ldq, X, N, d, ldx, out, ldo))
+        return FR_EINVAL;
+    if (B == 0 || N == 0)
+        return FR_OK;
     float *Qn = fr_normalized_queries(Q, B, ldq, d);
     if (!Qn)
-        return;
+        return FR_ENOMEM;
     fr_cosine_f32_impl(Qn, B, X, N, d, ldx, out, ldo, fr_threads(nthreads));
     free(Qn);
+    return FR_OK;
 }
 
-void fr_cosine_f16(const float *Q, int64_t B, int64_t ldq, const uint16_t *X, int64_t N,
-                   int64_t d, int64_t ldx, float *out, int64_t ldo, int nthreads)
+int fr_cosine_f16(const float *Q, int64_t B, int64_t ldq, const uint16_t *X, int64_t N, int64_t d,
+                  int64_t ldx, float *out, int64_t ldo, int nthreads)
 {
+    if (fr_cosine_args(Q, B, ldq, X, N, d, ldx, out, ldo))
+        return FR_EINVAL;
+    if (B == 0 || N == 0)
+        return FR_OK;
     float *Qn = fr_normalized_queries(Q, B, ldq, d);
     if (!Qn)
-        return;
+        return FR_ENOMEM;
     fr_cosine_f16_impl(Qn, B, X, N, d, ldx, out, ldo, fr_threads(nthreads));
     free(Qn);
+    return FR_OK;
 }
 
-void fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, float *out,
-                           int nthreads)
+static void fr_half_rows_impl(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, float *out, int nthreads)
 {
-    FR_DISPATCH(half_rows, X, N, d, ldx, out, fr_threads(nthreads))
+    FR_DISPATCH(half_rows, X, N, d, ldx, out, nthreads)
 }
 
-void fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde, const float *u,
-                         double bias, float *out, int nthreads)
+int fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, float *out, int nthreads)
 {
-    FR_DISPATCH(gemv_sigmoid, E, B, d, lde, u, bias, out, fr_threads(nthreads))
+    if (fr_bad_matrix(X, N, d, ldx) || fr_bad_matrix(out, N, d, d))
+        return FR_EINVAL;
+    fr_half_rows_impl(X, N, d, ldx, out, fr_threads(nthreads));
+    return FR_OK;
 }
 
-void fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
-                 const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
-                 float *smax, int nthreads)
+static void fr_gemv_sigmoid_impl(const float *E, int64_t B, int64_t d, int64_t lde, const float *u, double bias,
+                                 float *out, int nthreads)
 {
-    FR_DISPATCH(sw_stats, sims, B, U, lds, indptr, indices, values, K, gamma, S, smax,
-                fr_threads(nthreads))
+    FR_DISPATCH(gemv_sigmoid, E, B, d, lde, u, bias, out, nthreads)
 }
 
-int fr_embedding_bag_i8(const int8_t *table, const float *scales, int64_t V, int64_t d,
-                        const int32_t *ids, const int64_t *offsets, int64_t B, float *out,
-                        int nthreads)
+int fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde, const float *u, double bias,
+                        float *out, int nthreads)
 {
-    FR_DISPATCH(embedding_bag_i8, table, scales, V, d, ids, offsets, B, out, fr_threads(nthreads))
+    if (fr_bad_matrix(E, B, d, lde) || (d > 0 && !u) || (B > 0 && !out))
+        return FR_EINVAL;
+    fr_gemv_sigmoid_impl(E, B, d, lde, u, bias, out, fr_threads(nthreads));
+    return FR_OK;
+}
+
+static int fr_sw_stats_impl(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
+                            const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
+                            float *smax, int nthreads)
+{
+    FR_DISPATCH(sw_stats, sims, B, U, lds, indptr, indices, values, K, gamma, S, smax, nthreads)
+}
+
+int fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
+                const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
+                float *smax, int nthreads)
+{
+    if (fr_bad_matrix(sims, B, U, lds) || K < 0 || !indptr || (B > 0 && (!S || !smax)))
+        return FR_EINVAL;
+    if (indptr[0] != 0)
+        return FR_EINVAL;
+    for (int64_t k = 0; k < K; k++)
+        if (indptr[k + 1] < indptr[k])
+            return FR_EINVAL;
+    if (indptr[K] > 0 && (!indices || !values))
+        return FR_EINVAL;
+    return fr_sw_stats_impl(sims, B, U, lds, indptr, indices, values, K, gamma, S, smax, fr_threads(nthreads));
+}
+
+static int fr_embedding_bag_i8_impl(const int8_t *table, const float *scales, int64_t V, int64_t d,
+                                    const int32_t *ids, const int64_t *offsets, int64_t B, float *out,
+                                    int nthreads)
+{
+    FR_DISPATCH(embedding_bag_i8, table, scales, V, d, ids, offsets, B, out, nthreads)
+}
+
+int fr_embedding_bag_i8(const int8_t *table, const float *scales, int64_t V, int64_t d, const int32_t *ids,
+                        int64_t n_ids, const int64_t *offsets, int64_t B, float *out, int nthreads)
+{
+    if (V < 0 || d < 0 || B < 0 || n_ids < 0 || !offsets || (B > 0 && d > 0 && !out) ||
+        (n_ids > 0 && !ids) || (V > 0 && d > 0 && (!table || !scales)))
+        return FR_EINVAL;
+    /* Offsets first: every id the kernel reads lies in ids[0 .. n_ids). */
+    if (offsets[0] != 0 || offsets[B] != n_ids)
+        return FR_EINVAL;
+    for (int64_t b = 0; b < B; b++)
+        if (offsets[b + 1] < offsets[b])
+            return FR_EINVAL;
+    const int bad = fr_embedding_bag_i8_impl(table, scales, V, d, ids, offsets, B, out, fr_threads(nthreads));
+    return bad ? FR_ERANGE : FR_OK;
 }
 
 /* ---- Bradley-Terry Newton solve (scalar: T is small; one query per thread) ---- */
@@ -403,17 +497,20 @@ static int fr_bt_fit_one(const double *S, int64_t T, double ridge, double tol, i
 int fr_bt_fit(const double *S, int64_t B, int64_t T, double ridge, double tol, int max_iter, double *beta,
               int nthreads)
 {
-    if (T < 1)
-        return -1;
+    if (T < 1 || B < 0 || (B > 0 && (!S || !beta)))
+        return FR_EINVAL;
     const int64_t K = T * T + 2 * T;
     const int nt = fr_threads(nthreads);
-    int failed = 0;
-#pragma omp parallel num_threads(nt) if (nt > 1 && B * T * T * T > FR_PARALLEL_MIN / 8) reduction(+ : failed)
+    int failed = 0, oom = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1 && B * T * T * T > FR_PARALLEL_MIN / 8) reduction(+ : failed) reduction(| : oom)
     {
-        double *work = (double *)malloc((size_t)(3 * T * T + 6 * T) * sizeof(double));
+        double *work = (double *)fr_malloc((size_t)(3 * T * T + 6 * T) * sizeof(double));
+        oom |= !work;
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < B; q++) {
-            const int bad = work ? fr_bt_fit_one(S + q * K, T, ridge, tol, max_iter, beta + q * T, work) : 1;
+            if (!work)
+                continue;
+            const int bad = fr_bt_fit_one(S + q * K, T, ridge, tol, max_iter, beta + q * T, work);
             if (bad)
                 for (int64_t i = 0; i < T; i++)
                     beta[q * T + i] = NAN; /* marks the row for the caller's fallback */
@@ -421,5 +518,5 @@ int fr_bt_fit(const double *S, int64_t B, int64_t T, double ridge, double tol, i
         }
         free(work);
     }
-    return failed;
+    return oom ? FR_ENOMEM : failed;
 }

@@ -222,3 +222,103 @@ def test_sw_stats_sharpness_every_simd_level(simd):
     sims = rng.uniform(-1, 1, (3, 130)).astype(np.float32)
     A = _random_csr(rng, 12, 130, 300)
     np.testing.assert_allclose(simd.sw_stats(sims, A, 7.0)[0], reference.sw_stats(sims, A, 7.0)[0], rtol=2e-6)
+
+
+# ---- argument checks: C sees only validated arrays -------------------------------------
+
+
+def _bag_inputs():
+    rng = np.random.default_rng(9)
+    table = rng.integers(-127, 128, (6, 5)).astype(np.int8)
+    scales = rng.uniform(0.01, 0.02, 6).astype(np.float32)
+    ids = np.array([0, 5, 2, 3], np.int32)
+    return table, scales, ids
+
+
+@pytest.mark.parametrize("offsets,match", [
+    ([1, 2, 4], "offsets must start at 0"),
+    ([0, 3, 2, 4], "offsets must not decrease"),
+    ([0, 2, 7], "offsets must end at len\\(ids\\) = 4, got 7"),  # ASan: heap-buffer-overflow before the fix
+    ([0, 2, 3], "offsets must end at len\\(ids\\) = 4, got 3"),
+    ([], "offsets must be a 1-D integer array"),
+    ([[0, 4]], "offsets must be a 1-D integer array"),
+    ([0.0, 4.0], "offsets must be a 1-D integer array"),
+])
+def test_embedding_bag_rejects_bad_offsets(backend, offsets, match):
+    table, scales, ids = _bag_inputs()
+    with pytest.raises(ValueError, match=match):
+        get_backend(backend).embedding_bag_i8(table, scales, ids, np.array(offsets))
+
+
+def test_embedding_bag_rejects_bad_scales_table_and_ids(backend):
+    ops = get_backend(backend)
+    table, scales, ids = _bag_inputs()
+    off = np.array([0, 4], np.int64)
+    with pytest.raises(ValueError, match="scales has 3 entries, expected one per table row \\(6\\)"):
+        ops.embedding_bag_i8(table, scales[:3], ids, off)  # C read scales[5] past the end before the fix
+    with pytest.raises(ValueError, match="table must be a 2-D int8 array"):
+        ops.embedding_bag_i8(table.astype(np.int16) * 300, scales, ids, off)  # would wrap silently if cast
+    with pytest.raises(ValueError, match="ids must be a 1-D integer array"):
+        ops.embedding_bag_i8(table, scales, ids.astype(np.float32), off)
+    with pytest.raises(ValueError, match="token id 4294967296 outside"):  # int64 ids must not wrap to int32
+        ops.embedding_bag_i8(table, scales, np.array([0, 5, 2, 2**32], np.int64), off)
+    with pytest.raises(ValueError, match="token id -1 outside"):
+        ops.embedding_bag_i8(table, scales, np.array([0, -1, 2, 3], np.int32), off)
+
+
+def test_c_entry_points_return_status():
+    """Bad arguments reaching C directly come back as FR_EINVAL, not as out-of-bounds reads."""
+    try:
+        c = get_backend("c")
+    except Exception:  # noqa: BLE001
+        pytest.skip("C backend not built")
+    lib, ffi = c.lib, c.ffi
+    x = np.zeros((4, 3), np.float32)
+    xp = ffi.cast("float *", x.ctypes.data)
+    out = np.zeros(16, np.float32)
+    op = ffi.cast("float *", out.ctypes.data)
+    assert lib.fr_gemv_sigmoid_f32(xp, 4, 3, 2, xp, 0.0, op, 1) == lib.FR_EINVAL  # ld < d
+    assert lib.fr_gemv_sigmoid_f32(xp, -1, 3, 3, xp, 0.0, op, 1) == lib.FR_EINVAL
+    assert lib.fr_gemv_sigmoid_f32(xp, 4, 3, 3, xp, 0.0, op, 1) == lib.FR_OK
+    assert lib.fr_cosine_f32(xp, 2, 3, xp, 4, 3, 3, op, 2, 1) == lib.FR_EINVAL  # ldo < N
+    assert lib.fr_cosine_f32(xp, 2, 3, xp, 4, 3, 3, op, 4, 1) == lib.FR_OK
+    assert lib.fr_bt_fit(ffi.NULL, 1, 0, 0.0, 1e-9, 10, ffi.NULL, 1) == lib.FR_EINVAL
+    table = np.zeros((2, 3), np.int8)
+    ids = np.array([0, 1], np.int32)
+    for offsets in ([0, 3], [1, 2], [0, 2, 1]):
+        off = np.array(offsets, np.int64)
+        code = lib.fr_embedding_bag_i8(ffi.cast("int8_t *", table.ctypes.data), ffi.cast("float *", x.ctypes.data), 2, 3,
+                                       ffi.cast("int32_t *", ids.ctypes.data), 2, ffi.cast("int64_t *", off.ctypes.data),
+                                       off.size - 1, op, 1)
+        assert code == lib.FR_EINVAL, offsets
+    indptr = np.array([0, 2, 1], np.int64)  # decreasing CSR row pointer
+    S = np.zeros((1, 2))
+    assert lib.fr_sw_stats(xp, 1, 3, 3, ffi.cast("int64_t *", indptr.ctypes.data), ffi.cast("int32_t *", ids.ctypes.data),
+                           xp, 2, 0.0, ffi.cast("double *", S.ctypes.data), op, 1) == lib.FR_EINVAL
+
+
+def test_allocation_failure_raises_memory_error():
+    """malloc results are checked: a failed allocation is a MemoryError, never a crash or
+    an uninitialised result (fr_cosine_* left `out` unwritten; sw_stats wrote through NULL)."""
+    try:
+        c = get_backend("c")
+    except Exception:  # noqa: BLE001
+        pytest.skip("C backend not built")
+    rng = np.random.default_rng(10)
+    Q = rng.standard_normal((2, 16)).astype(np.float32)
+    X = _unit_rows(rng, 9, 16)
+    A = _random_csr(rng, 5, 9, 20)
+    from test_tiers_and_fit import _random_counts
+
+    S = np.stack([_random_counts(rng, 4, True)])
+    calls = [lambda: c.cosine_sim(Q, X), lambda: c.cosine_sim(Q, X.astype(np.float16)),
+             lambda: c.sw_stats(np.abs(Q[:, :9]), A), lambda: c.bt_fit(S, 4)]
+    try:
+        for call in calls:
+            c.lib.fr_debug_fail_allocs(0)
+            with pytest.raises(MemoryError, match="out of memory"):
+                call()
+    finally:
+        c.lib.fr_debug_fail_allocs(-1)
+    for call in calls:  # and everything works again afterwards
+        call()

@@ -11,11 +11,37 @@ import os
 import numpy as np
 
 from .csr import CSRMatrix
+from .reference import check_embedding_bag_args, check_ids_in_range, check_real
 
-from fastroute import _C  # noqa: E402  (ImportError here marks the backend unavailable)
+
+
+def _load_extension():
+    """fastroute._C, or the build FASTROUTE_C_MODULE names (a path to a _C*.so, e.g. the
+    sanitizer build of `make asan`), so a test build never replaces the installed one."""
+    path = os.environ.get("FASTROUTE_C_MODULE", "").strip()
+    if not path:
+        from fastroute import _C
+
+        return _C
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    if not os.path.isfile(path):
+        raise ImportError(f"FASTROUTE_C_MODULE={path!r}: no such file")
+    loader = importlib.machinery.ExtensionFileLoader("fastroute._C", path)
+    spec = importlib.util.spec_from_file_location("fastroute._C", path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    sys.modules["fastroute._C"] = module
+    return module
+
+
+_C = _load_extension()  # ImportError here marks the backend unavailable
 
 NAME = "c"
 DEVICES = ("cpu",)
+OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
 
 ffi, lib = _C.ffi, _C.lib
 _SIMD_NAMES = {0: "portable", 1: "avx2", 2: "avx512"}
@@ -70,18 +96,48 @@ def describe() -> str:
     return f"{simd_level()} SIMD, {omp}, {num_threads()} threads"
 
 
+def _status(code: int, fn: str) -> int:
+    """A C entry point's status as a count (>= 0), or the matching Python exception."""
+    code = int(code)
+    if code >= 0:
+        return code
+    if code == lib.FR_ENOMEM:
+        raise MemoryError(f"fastroute C kernel {fn}: out of memory")
+    if code == lib.FR_ERANGE:
+        raise ValueError(f"fastroute C kernel {fn}: an index is out of range")
+    if code == lib.FR_EINVAL:
+        raise ValueError(f"fastroute C kernel {fn} rejected its arguments (sizes, strides or offsets)")
+    raise RuntimeError(f"fastroute C kernel {fn} returned unknown status {code}")
+
+
 def _rows(a: np.ndarray, dtype: type, name: str) -> tuple[np.ndarray, int]:
-    """The array as `dtype` with unit inner stride, and its row stride in elements."""
-    a = np.asarray(a)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    item = a.itemsize
-    if a.shape[1] > 1 and a.strides[1] != item or a.strides[0] < 0 or a.strides[0] % item:
-        a = np.ascontiguousarray(a)
-    ld = a.strides[0] // item if a.shape[0] > 1 else a.shape[1]
-    return a, max(ld, a.shape[1])
+    """The matrix as one C can read, and its row stride in elements.
+
+    C reads rows p + i * ld, element k at p[i * ld + k]: that is safe only for native
+    byte order `dtype`, an aligned buffer, unit inner stride and a row stride that is a
+    positive multiple of the item size and at least the row length. Such views (e.g. a
+    row slice) pass as they are; anything else (broadcast rows with stride 0, negative
+    strides, Fortran order, unaligned or big-endian data) is copied first.
+    """
+    a = check_real(a, name, 2)
+    dt = np.dtype(dtype)
+    if a.dtype != dt:  # also converts (not reinterprets) big-endian data
+        a = a.astype(dt)
+    n, d = a.shape
+    item = dt.itemsize
+    s0, s1 = a.strides
+    ok = a.flags.aligned and (d <= 1 or s1 == item)
+    if ok and n > 1:
+        ok = s0 > 0 and s0 % item == 0 and s0 // item >= d
+    if not ok:
+        a = np.array(a, dtype=dt, order="C", copy=True)
+    ld = a.strides[0] // item if n > 1 else d
+    return a, ld
+
+
+def _vector(a: np.ndarray, dtype: type, name: str) -> np.ndarray:
+    """A 1-D contiguous, aligned, native-order copy of `a` (no copy when it already is one)."""
+    return np.require(check_real(a, name, 1), dtype=dtype, requirements=["C", "A"])
 
 
 def _ptr(a: np.ndarray, ctype: str):
@@ -90,6 +146,22 @@ def _ptr(a: np.ndarray, ctype: str):
     if a.flags.c_contiguous:
         return ffi.from_buffer(ctype.replace(" *", "[]"), a, require_writable=False)
     return ffi.cast(ctype, a.ctypes.data)
+
+
+def _writable_out(out: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """The caller's float32 `out` if C can write it in place, else a fresh array to copy back
+    from; and its row stride in elements."""
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.float32:
+        raise ValueError(f"out must be a float32 array of shape {shape}, got "
+                         f"{getattr(out, 'dtype', type(out).__name__)} of shape {getattr(out, 'shape', '?')}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    n, d = shape
+    s0, s1 = out.strides
+    ok = out.flags.aligned and (d <= 1 or s1 == 4) and (n <= 1 or (s0 > 0 and s0 % 4 == 0 and s0 // 4 >= d))
+    if not ok:
+        out = np.empty(shape, dtype=np.float32)
+    return out, (out.strides[0] // 4 if n > 1 else d)
 
 
 # Up to this many queries the fused C scan (memory-bound: X is read once for all
@@ -105,24 +177,27 @@ _CHUNK_BYTES = 4 << 20
 def cosine_sim(Q: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """[B, N] cosine similarities of queries Q against unit-norm rows X (float32 or float16)."""
     Qa, ldq = _rows(Q, np.float32, "queries")
-    half = X.dtype == np.float16
+    X = check_real(X, "arena", 2)
+    half = X.dtype.kind == "f" and X.dtype.itemsize == 2
     Xa, ldx = _rows(X, np.float16 if half else np.float32, "arena")
     B, d = Qa.shape
     N = Xa.shape[0]
     if Xa.shape[1] != d:
         raise ValueError(f"query width {d} does not match arena width {Xa.shape[1]}")
     if out is None:
-        out = np.empty((B, N), dtype=np.float32)
-    elif out.shape != (B, N) or out.dtype != np.float32 or (B > 1 and N > 0 and (out.strides[1] != 4 or out.strides[0] % 4)):
-        raise ValueError(f"out must be float32 [{B}, {N}] with unit inner stride")
-    if not (B and N):
-        return out
-    if B > SMALL_BATCH:
-        _cosine_blas(Qa, Xa, out)
-        return out
-    ldo = out.strides[0] // 4 if B > 1 else N
-    fn, xt = (lib.fr_cosine_f16, "uint16_t *") if half else (lib.fr_cosine_f32, "float *")
-    fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(out, "float *"), ldo, _threads)
+        res = out = np.empty((B, N), dtype=np.float32)
+        ldo = N
+    else:
+        res, ldo = _writable_out(out, (B, N))
+    if B and N:
+        if B > SMALL_BATCH:
+            _cosine_blas(Qa, Xa, res)
+        else:
+            fn, xt = (lib.fr_cosine_f16, "uint16_t *") if half else (lib.fr_cosine_f32, "float *")
+            _status(fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(res, "float *"), ldo, _threads),
+                    "cosine")
+    if res is not out:
+        out[...] = res
     return out
 
 
@@ -150,26 +225,27 @@ def half_to_float(X: np.ndarray, out: np.ndarray | None = None, nthreads: int | 
     N, d = Xa.shape
     if out is None:
         out = np.empty((N, d), dtype=np.float32)
-    if not out.flags.c_contiguous or out.shape != (N, d) or out.dtype != np.float32:
-        raise ValueError(f"out must be a contiguous float32 [{N}, {d}] array")
+    if (not isinstance(out, np.ndarray) or not out.flags.c_contiguous or not out.flags.aligned
+            or not out.flags.writeable or out.shape != (N, d) or out.dtype != np.float32):
+        raise ValueError(f"out must be a writable, contiguous float32 [{N}, {d}] array")
     if N and d:
         nt = _threads if nthreads is None else nthreads
-        lib.fr_half_to_float_rows(_ptr(Xa, "uint16_t *"), N, d, ldx, _ptr(out, "float *"), nt)
+        _status(lib.fr_half_to_float_rows(_ptr(Xa, "uint16_t *"), N, d, ldx, _ptr(out, "float *"), nt), "half_to_float")
     return out
 
 
 def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
     """[B] sigmoid(E u + bias), accumulated in double."""
     Ea, lde = _rows(E, np.float32, "embeddings")
-    ua = np.ascontiguousarray(u, dtype=np.float32)
+    ua = _vector(u, np.float32, "vector")
     if ua.shape != (Ea.shape[1],):
         raise ValueError(f"vector of shape {ua.shape} does not match embedding width {Ea.shape[1]}")
     out = np.empty(Ea.shape[0], dtype=np.float32)
     if Ea.shape[0]:
-        lib.fr_gemv_sigmoid_f32(
-            _ptr(Ea, "float *"), Ea.shape[0], Ea.shape[1], lde, _ptr(ua, "float *"), float(bias),
-            _ptr(out, "float *"), _threads,
-        )
+        _status(lib.fr_gemv_sigmoid_f32(
+            _ptr(Ea, "float *"), Ea.shape[0], Ea.shape[1], lde, _ptr(ua, "float *") if ua.size else ffi.NULL,
+            float(bias), _ptr(out, "float *"), _threads,
+        ), "gemv_sigmoid")
     return out
 
 
@@ -181,13 +257,20 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     K = A.shape[0]
     if U != A.shape[1]:
         raise ValueError(f"similarities have {U} columns, the statistics matrix {A.shape[1]}")
+    gamma = _gamma(sharpness)
+    indptr = np.require(A.indptr, np.int64, ["C", "A"])
+    indices = np.require(A.indices, np.int32, ["C", "A"])
+    values = np.require(A.values, np.float32, ["C", "A"])
     S = np.empty((B, K), dtype=np.float64)
     smax = np.empty(B, dtype=np.float32)
     if B:
-        lib.fr_sw_stats(
-            _ptr(sa, "float *"), B, U, lds, _ptr(A.indptr, "int64_t *"), _ptr(A.indices, "int32_t *"),
-            _ptr(A.values, "float *"), K, _gamma(sharpness), _ptr(S, "double *"), _ptr(smax, "float *"), _threads,
-        )
+        nnz = indices.size
+        _status(lib.fr_sw_stats(
+            _ptr(sa, "float *"), B, U, lds, _ptr(indptr, "int64_t *"),
+            _ptr(indices, "int32_t *") if nnz else ffi.NULL, _ptr(values, "float *") if nnz else ffi.NULL,
+            K, gamma, _ptr(S, "double *"),
+            _ptr(smax, "float *"), _threads,
+        ), "sw_stats")
     return S, smax
 
 
@@ -196,12 +279,16 @@ def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
     solver; any row it cannot finish is solved again by the numpy reference."""
     from ..sw.bradley_terry import RIDGE, n_stats
 
-    Sa = np.ascontiguousarray(np.atleast_2d(S), dtype=np.float64)
+    if T < 1:
+        raise ValueError(f"T must be >= 1, got {T}")
+    S = check_real(np.atleast_2d(S), "statistics", 2)
+    Sa = np.require(S, np.float64, ["C", "A"])
     if Sa.shape[1] != n_stats(T):
         raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {Sa.shape[1]}")
     beta = np.zeros((Sa.shape[0], T))
     if Sa.shape[0]:
-        failed = lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, RIDGE, 1e-11, 100, _ptr(beta, "double *"), _threads)
+        failed = _status(lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, RIDGE, 1e-11, 100,
+                                       _ptr(beta, "double *"), _threads), "bt_fit")
         if failed:  # those rows are NaN: the numpy solver (LU, more iterations) takes them
             from .reference import bt_fit as reference_fit
 
@@ -222,16 +309,24 @@ def embedding_bag_i8(
     table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
     """[B, d] normalised mean of scales[t] * table[t] over each prompt's token ids."""
-    t = np.ascontiguousarray(table, dtype=np.int8)
-    sc = np.ascontiguousarray(scales, dtype=np.float32)
-    ids32 = np.ascontiguousarray(ids, dtype=np.int32)
-    off = np.ascontiguousarray(offsets, dtype=np.int64)
+    table, scales, ids, offsets = check_embedding_bag_args(table, scales, ids, offsets)
+    V, d = table.shape
+    if ids.dtype != np.int32:  # range first, so the cast to int32 cannot wrap an id around
+        check_ids_in_range(ids, V)
+    t = np.require(table, np.int8, ["C"])
+    sc = np.require(scales, np.float32, ["C", "A"])
+    ids32 = np.require(ids, np.int32, ["C", "A"])
+    off = np.require(offsets, np.int64, ["C", "A"])
     B = off.size - 1
-    out = np.empty((B, t.shape[1]), dtype=np.float32)
-    bad = lib.fr_embedding_bag_i8(
-        _ptr(t, "int8_t *"), _ptr(sc, "float *"), t.shape[0], t.shape[1], _ptr(ids32, "int32_t *"),
-        _ptr(off, "int64_t *"), B, _ptr(out, "float *"), _threads,
+    out = np.empty((B, d), dtype=np.float32)
+    if B == 0 or d == 0:
+        return out
+    code = lib.fr_embedding_bag_i8(
+        _ptr(t, "int8_t *") if t.size else ffi.NULL, _ptr(sc, "float *") if sc.size else ffi.NULL, V, d,
+        _ptr(ids32, "int32_t *") if ids32.size else ffi.NULL, ids32.size, _ptr(off, "int64_t *"), B,
+        _ptr(out, "float *"), _threads,
     )
-    if bad:
-        raise ValueError(f"token id outside the embedding table [0, {t.shape[0]})")
+    if code == lib.FR_ERANGE:
+        check_ids_in_range(ids32, V)  # raises, naming the id
+    _status(code, "embedding_bag_i8")
     return out
