@@ -1,6 +1,7 @@
 # The two set-up commands of the README (each works on a fresh machine):
 #   make route PROMPT="..."   installs the core package and routes a prompt with the defaults
 #   make test                 installs everything (dev extras) and runs the test suite
+#   make asan                 builds the C kernels with ASan + UBSan (in build/asan) and runs their tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
 SOURCES := pyproject.toml setup.py csrc/build_ffi.py csrc/fastroute_ops.c csrc/fastroute_ops.h csrc/fr_kernels.inc
 
-.PHONY: route test bench clean
+.PHONY: route test asan bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,18 @@ route: $(CORE)
 test: $(DEV)
 	$(BIN)/fastroute info --require-c
 	FASTROUTE_REQUIRE_C=1 $(BIN)/python -m pytest -q
+
+# The sanitizer build goes to its own directory and is loaded through FASTROUTE_C_MODULE,
+# so the normal build is untouched. Python leaks by design: leak checks are off.
+# --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
+ASAN_DIR   ?= build/asan
+ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py
+asan: $(DEV)
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
+	  FASTROUTE_C_MODULE="$$(ls $(ASAN_DIR)/fastroute/_C*.so)" FASTROUTE_EXPECT_SANITIZERS=1 FASTROUTE_REQUIRE_C=1 \
+	  $(BIN)/python -m pytest -q --capture=sys -p no:cacheprovider $(ASAN_TESTS)
 
 bench: $(DEV)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-columns=median,ops,rounds

@@ -2,9 +2,14 @@
 
 setup.py runs this at install time (``cffi_modules``). OpenMP is used when the
 compiler has it; `python csrc/build_ffi.py` builds in place for development.
+
+`python csrc/build_ffi.py --sanitize --outdir build/asan` builds an AddressSanitizer +
+UBSan copy into its own directory (never over the normal build); point
+FASTROUTE_C_MODULE at the .so it prints to test it (`make asan` does all that).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 
@@ -17,20 +22,33 @@ HEADER = (HERE / "fastroute_ops.h").read_text()
 # never -march=native, so one build runs on any x86-64 CPU.
 BASE_FLAGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wno-unknown-pragmas"]
 OPENMP_FLAGS = ["-fopenmp"]
+# Sanitizer build: any out-of-bounds access or undefined behaviour aborts the process.
+SANITIZE_FLAGS = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                  "-fno-sanitize-recover=undefined",
+                  # Python's CFLAGS carry -fwrapv, which defines signed overflow and shifts of
+                  # negative values: check the ISO C rules instead.
+                  "-fno-wrapv"]
 
 
-def make_builder(openmp: bool = True) -> FFI:
+def make_builder(openmp: bool = True, sanitize: bool = False, absolute: bool = False) -> FFI:
     ffi = FFI()
     ffi.cdef(HEADER)
     flags = BASE_FLAGS + (OPENMP_FLAGS if openmp else ["-fopenmp-simd"])
+    link = OPENMP_FLAGS if openmp else []
+    if sanitize:
+        flags = [f for f in flags if not f.startswith("-O")] + SANITIZE_FLAGS
+        link = link + ["-fsanitize=address,undefined"]
+    # setup.py wants paths relative to the project; an out-of-tree build (cffi runs the
+    # compiler from its output directory) needs absolute ones.
+    where = (lambda p: str(p)) if absolute else os.path.relpath
     ffi.set_source(
         "fastroute._C",
         '#include "fastroute_ops.h"',
-        sources=[os.path.relpath(HERE / "fastroute_ops.c")],
-        include_dirs=[os.path.relpath(HERE)],
-        depends=[os.path.relpath(HERE / n) for n in ("fastroute_ops.h", "fr_kernels.inc")],
+        sources=[where(HERE / "fastroute_ops.c")],
+        include_dirs=[where(HERE)],
+        depends=[where(HERE / n) for n in ("fastroute_ops.h", "fr_kernels.inc")],
         extra_compile_args=flags,
-        extra_link_args=OPENMP_FLAGS if openmp else [],
+        extra_link_args=link,
     )
     return ffi
 
@@ -38,4 +56,11 @@ def make_builder(openmp: bool = True) -> FFI:
 ffibuilder = make_builder(openmp=os.environ.get("FASTROUTE_NO_OPENMP", "") != "1")
 
 if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sanitize", action="store_true", help="build with ASan + UBSan")
+    parser.add_argument("--outdir", default=".", help="where to build (default: in place)")
+    args = parser.parse_args()
+    builder = make_builder(openmp=os.environ.get("FASTROUTE_NO_OPENMP", "") != "1", sanitize=args.sanitize,
+                           absolute=args.outdir != ".")
+    os.makedirs(args.outdir, exist_ok=True)
+    print(builder.compile(tmpdir=args.outdir, verbose=True))
