@@ -22,3 +22,15 @@ class UnknownModelError(FastrouteError, ValueError):
         more = "" if len(known) <= 80 else f", ... ({len(known)} in all)"
         super().__init__(f"unknown {what} {name!r}; known: {shown}{more}")
         self.name = name
+
+
+class InvalidPromptError(FastrouteError, ValueError, TypeError):
+    """A prompt that is not text (not a str, or not encodable as UTF-8); names its index.
+
+    A ValueError (bad input) that is also a TypeError, for callers that caught the
+    TypeError an embedder used to raise for non-str prompts."""
+
+
+class RouterOutputError(FastrouteError, RuntimeError):
+    """A router or its kernel backend produced a non-finite win rate from finite embeddings:
+    a fault of the router's weights or of the backend, not of the request."""

@@ -80,3 +80,37 @@ def test_unknown_embedder():
         get_embedder("nope")
     with pytest.raises(ValueError, match="width 300.*produces width 256"):
         spec_for("static", 300)
+
+
+@pytest.mark.parametrize("bad, index, message", [
+    (["fine", "also fine", "\ud800"], 2, r"prompt 2 is not valid Unicode text: '\\ud800' at character 0 is a lone "
+                                          r"surrogate"),
+    (["ok \udcff tail"], 0, r"prompt 0 .* at character 3"),
+    (["fine", None], 1, r"prompt 1 is NoneType, not str"),
+    (["fine", b"bytes"], 1, r"prompt 1 is bytes, not str"),
+])
+def test_bad_prompts_are_named_before_tokenizing(emb, bad, index, message):
+    from fastroute.errors import InvalidPromptError
+
+    with pytest.raises(ValueError, match=message) as info:
+        emb.encode(bad)
+    assert isinstance(info.value, InvalidPromptError)
+    with pytest.raises(ValueError, match=message):
+        emb.token_ids(bad)
+
+
+def test_batch_of_bytes_or_non_sequence(emb):
+    with pytest.raises(ValueError, match="prompts must be str, got bytes"):
+        emb.encode(b"hello")
+    with pytest.raises(ValueError, match="prompts must be a str or a sequence of str, got int"):
+        emb.encode(5)
+    assert emb.encode("caf\u00e9 \U0001F600").shape == (1, emb.dim)  # non-ASCII, valid: fine
+
+
+def test_precomputed_embedder_checks_prompts_too():
+    from fastroute.embedders.precomputed import PrecomputedEmbedder
+
+    pre = PrecomputedEmbedder(["a", "b"], np.eye(2, dtype=np.float32), name="x")
+    with pytest.raises(ValueError, match="prompt 1 is not valid Unicode text"):
+        pre.encode(["a", "\ud800"])
+    np.testing.assert_array_equal(pre.encode("b"), [[0.0, 1.0]])

@@ -6,7 +6,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..errors import EmbeddingMismatchError
+from ..errors import EmbeddingMismatchError, InvalidPromptError
 
 
 @runtime_checkable
@@ -63,11 +63,28 @@ class EmbedderSpec:
 
 
 def as_text_batch(texts: "str | Sequence[str]") -> list[str]:
-    """A list of prompts; a single string is a batch of one."""
+    """A list of prompts; a single string is a batch of one.
+
+    Every prompt must be a str that encodes as UTF-8 (a lone surrogate such as "\\ud800"
+    does not): checked here, before any tokenizer or HTTP client sees the batch, so the
+    error names the prompt's index rather than failing somewhere inside."""
     if isinstance(texts, str):
-        return [texts]
-    batch = list(texts)
+        batch = [texts]
+    elif isinstance(texts, (bytes, bytearray, memoryview)):
+        raise InvalidPromptError(f"prompts must be str, got {type(texts).__name__}: decode them first")
+    else:
+        try:
+            batch = list(texts)
+        except TypeError:
+            raise InvalidPromptError(f"prompts must be a str or a sequence of str, got {type(texts).__name__}") from None
     for i, t in enumerate(batch):
         if not isinstance(t, str):
-            raise TypeError(f"prompt {i} is {type(t).__name__}, not str")
+            raise InvalidPromptError(f"prompt {i} is {type(t).__name__}, not str")
+        if not t.isascii():
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidPromptError(
+                    f"prompt {i} is not valid Unicode text: {t[exc.start:exc.end]!r} at character {exc.start} "
+                    f"is a lone surrogate, which has no UTF-8 encoding") from None
     return batch

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .base import as_text_batch
+
 
 class PrecomputedEmbedder:
     """Serves a fixed table of prompt -> embedding (e.g. an evaluation set embedded once).
@@ -27,9 +29,9 @@ class PrecomputedEmbedder:
         self.max_tokens = max_tokens
         self.fingerprint = fingerprint
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: "str | Sequence[str]") -> np.ndarray:
         rows = []
-        for t in texts:
+        for t in as_text_batch(texts):
             i = self._index.get(t)
             if i is None:
                 raise KeyError(f"no precomputed embedding for prompt {t[:80]!r}")

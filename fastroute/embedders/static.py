@@ -62,8 +62,11 @@ class StaticEmbedder:
                 self._ops = get_backend(self._backend, "cpu")
         return self._ops
 
-    def token_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def token_ids(self, texts: "str | Sequence[str]") -> tuple[np.ndarray, np.ndarray]:
         """Concatenated token ids (unknown tokens dropped) and per-prompt offsets."""
+        return self._token_ids(as_text_batch(texts))
+
+    def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         # Cheap character cut first, as model2vec does, so huge inputs never reach the tokenizer whole.
         clipped = [t[: self._max_chars] for t in texts]
         # encode_batch_fast (tokenizers >= 0.21) skips the character offsets we never use.
@@ -85,5 +88,5 @@ class StaticEmbedder:
         batch = as_text_batch(texts)
         if not batch:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ids, offsets = self.token_ids(batch)
+        ids, offsets = self._token_ids(batch)
         return self._kernels().embedding_bag_i8(self._table, self._scales, ids, offsets)
