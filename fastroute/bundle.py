@@ -3,7 +3,9 @@ embedder, models, hyper-parameters, provenance) and weights.safetensors.
 
 `load_router` takes a bundle directory or a router name: "random", or "mf" /
 "sw_ranking" for the defaults shipped inside the package. Nothing is ever
-unpickled.
+unpickled: weights are safetensors, or (RouteLLM's older checkpoints) torch files
+read with `torch.load(weights_only=True)`. A bundle is untrusted input: its
+manifest and tensors are checked (fastroute.bundle_schema) before a router is built.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .bundle_schema import check_format_version, check_tensors, read_json, validate_manifest
 from .errors import BundleError
 
 FORMAT_VERSION = 1
@@ -77,28 +80,23 @@ def read_bundle(path: "str | Path") -> tuple[dict[str, Any], dict[str, np.ndarra
     meta_path, weights_path = root / META_FILE, root / WEIGHTS_FILE
     if not meta_path.is_file():
         raise BundleError(f"{meta_path}: missing (a fastroute bundle has {META_FILE} and {WEIGHTS_FILE})")
-    try:
-        doc = json.loads(meta_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+    doc = read_json(meta_path, META_FILE)
     if not isinstance(doc, dict):
         raise BundleError(f"{meta_path}: expected a JSON object")
-    version = doc.get("format_version")
-    if not isinstance(version, int):
-        raise BundleError(f"{meta_path}: no integer format_version")
+    version = check_format_version(doc, meta_path)
     if version > FORMAT_VERSION:
         raise BundleError(
             f"{meta_path}: written in bundle format {version} (by fastroute {doc.get('fastroute_version', '?')}); "
             f"this fastroute {__version__} reads formats up to {FORMAT_VERSION}: upgrade fastroute"
         )
-    if "kind" not in doc:
-        raise BundleError(f"{meta_path}: no router kind")
+    validate_manifest(doc, meta_path)
     if not weights_path.is_file():
         raise BundleError(f"{weights_path}: missing")
     try:
         tensors = dict(load_file(str(weights_path)))
     except Exception as exc:  # noqa: BLE001 - safetensors raises several types
         raise BundleError(f"{weights_path}: corrupt or not a safetensors file ({exc})") from exc
+    check_tensors(tensors, weights_path)
     return doc, tensors
 
 
@@ -154,10 +152,12 @@ def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str
     a causal LM a causal_llm router (RouteLLM's own checkpoint layouts)."""
     from .routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 
-    try:
-        archs = json.loads((root / "config.json").read_text()).get("architectures") or []
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{root / 'config.json'}: not valid JSON ({exc})") from exc
+    config = read_json(root / "config.json", "config.json")
+    if not isinstance(config, dict):
+        raise BundleError(f"{root / 'config.json'}: expected a JSON object")
+    archs = config.get("architectures") or []
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise BundleError(f"{root / 'config.json'}: key 'architectures': expected a list of strings")
     pair = (strong_model or DEFAULT_STRONG, weak_model or DEFAULT_WEAK)
     if any(a.endswith("ForSequenceClassification") for a in archs):
         from .routers.bert import BERTRouter

@@ -172,3 +172,80 @@ def test_train_bert_on_a_small_encoder(tmp_path):
     again = load_router(tmp_path / "trained")
     texts = ["prove the theorem about prime number 3", "hi hello thanks 3"]
     np.testing.assert_allclose(again.win_rates(texts), router.win_rates(texts), atol=1e-6)
+
+
+# -- what is loaded how: safetensors, or torch.load(weights_only=True); never a pickle ------
+class _Evil:
+    """Unpickling this creates `path`: the proof that a pickle ran."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _to_bin(path, model, payload=None):
+    """RouteLLM's older layout: config.json + pytorch_model.bin (no safetensors)."""
+    torch.save(model.state_dict() if payload is None else payload, str(path / "pytorch_model.bin"))
+    (path / "model.safetensors").unlink(missing_ok=True)
+
+
+def test_bert_bin_checkpoint_loads_weights_only(tmp_path):
+    path, model, _ = _bert_dir(tmp_path)
+    want = BERTRouter.from_pretrained(path).win_rates(PROMPTS)
+    _to_bin(path, model)
+    np.testing.assert_allclose(BERTRouter.from_pretrained(path).win_rates(PROMPTS), want, atol=1e-6)
+    np.testing.assert_allclose(load_router(path).win_rates(PROMPTS), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["bert", "causal_llm"])
+def test_pickle_in_checkpoint_is_refused(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    path, model, _ = _bert_dir(tmp_path) if kind == "bert" else _llama_dir(tmp_path)
+    _to_bin(path, model, payload={"weight": _Evil(marker)})
+    cls = BERTRouter if kind == "bert" else CausalLLMRouter
+    with pytest.raises(BundleError, match=r"pytorch_model.bin: not loadable with torch.load\(weights_only=True\)"):
+        cls.from_pretrained(path)
+    with pytest.raises(BundleError, match="weights_only=True"):
+        load_router(path)
+    assert not marker.exists()
+
+
+def test_bin_that_is_not_a_state_dict(tmp_path):
+    path, model, _ = _bert_dir(tmp_path)
+    _to_bin(path, model, payload=[torch.zeros(3)])
+    with pytest.raises(BundleError, match="expected a state dict of tensors, got list"):
+        BERTRouter.from_pretrained(path)
+    _to_bin(path, model, payload={"bert.pooler.dense.bias": torch.zeros(32)})
+    with pytest.raises(BundleError, match=r"pytorch_model.bin: lacks weights \["):
+        BERTRouter.from_pretrained(path)
+
+
+def test_safetensors_preferred_over_a_pickle(tmp_path):
+    """With model.safetensors present the .bin beside it is never opened."""
+    marker = tmp_path / "pwned"
+    path, _, _ = _bert_dir(tmp_path)
+    torch.save({"weight": _Evil(marker)}, str(path / "pytorch_model.bin"))
+    assert BERTRouter.from_pretrained(path).win_rates(PROMPTS[:2]).shape == (2,)
+    assert not marker.exists()
+
+
+def test_config_may_not_redirect_weights(tmp_path):
+    import json
+
+    path, _, _ = _bert_dir(tmp_path)
+    cfg = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps(dict(cfg, transformers_weights="adapter_model.bin")))
+    with pytest.raises(BundleError, match="transformers_weights"):
+        BERTRouter.from_pretrained(path)
+
+
+def test_checkpoint_errors_are_bundle_errors(tmp_path):
+    path, _, _ = _bert_dir(tmp_path)
+    (path / "config.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(BundleError, match="nested too deeply"):
+        load_router(path)
+    (path / "config.json").write_text('{"architectures": ["BertForSequenceClassification"], "model_type": "nope"}')
+    with pytest.raises(BundleError, match="config"):
+        load_router(path)

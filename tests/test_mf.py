@@ -87,6 +87,9 @@ def test_checkpoint_errors(tmp_path):
         MFRouter.from_routellm(_write_checkpoint(tmp_path / "s", bad, tensors))
     (tmp_path / "j").mkdir()
     (tmp_path / "j" / "config.json").write_text("{not json")
+    with pytest.raises(BundleError, match="config.json: not valid JSON"):
+        MFRouter.from_routellm(tmp_path / "j")
+    (tmp_path / "j" / "config.json").write_text('{"dim": [1]}')
     with pytest.raises(BundleError, match="malformed"):
         MFRouter.from_routellm(tmp_path / "j")
 

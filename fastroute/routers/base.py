@@ -15,11 +15,20 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..embedders.base import Embedder, EmbedderSpec, as_text_batch
-from ..errors import EmbeddingMismatchError, UnknownModelError
+from ..errors import EmbeddingMismatchError, RouterOutputError, UnknownModelError
 
 
 def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "device")
+
+
+def _nonfinite_rows(E: Any) -> list[int]:
+    """Indices of the rows of a numpy or torch [B, d] array that hold NaN or infinity."""
+    if _is_torch(E):
+        import torch
+
+        return torch.nonzero(~torch.isfinite(E).all(dim=1)).flatten().cpu().tolist()
+    return np.flatnonzero(~np.isfinite(E).all(axis=1)).tolist()
 
 
 def check_threshold(threshold: float) -> float:
@@ -132,13 +141,22 @@ class Router(abc.ABC):
         E = self._prepare(texts, embeddings)
         if E.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
+        bad = _nonfinite_rows(E)
+        if bad:  # the input's fault: say so before any kernel runs
+            source = f"the {self.embedder_spec.name!r} embedder's output" if texts is not None and \
+                self.embedder_spec is not None else "embeddings"
+            raise EmbeddingMismatchError(f"{source} for prompts {bad[:10]}{' ...' if len(bad) > 10 else ''} "
+                                         "contain NaN or infinity")
         p = self._win_rates(E)
         if _is_torch(p):
             p = p.detach().double().cpu().numpy()
         p = np.asarray(p, dtype=np.float64)
-        if np.isnan(p).any():
-            bad = np.flatnonzero(np.isnan(p))[:10].tolist()
-            raise EmbeddingMismatchError(f"embeddings of prompts {bad} contain NaN or infinity")
+        if not np.isfinite(p).all():  # finite input, so the router's weights or kernel are at fault
+            rows = np.flatnonzero(~np.isfinite(p))[:10].tolist()
+            backend = getattr(getattr(self, "_ops", None), "NAME", self.backend)
+            raise RouterOutputError(
+                f"the {self.kind} router (kernel backend {backend!r}) produced non-finite win rates for prompts "
+                f"{rows} from finite embeddings: a fault in the router's weights or the backend, not the input")
         return p
 
     def route(self, texts: "str | Sequence[str] | None" = None, threshold: float = 0.5, *,

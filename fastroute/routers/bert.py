@@ -12,7 +12,8 @@ import numpy as np
 from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .classifier_base import HF_DIR, TextClassifierRouter, checkpoint_dir, require_transformers
+from .classifier_base import HF_DIR, TextClassifierRouter, checkpoint_dir, load_tokenizer, require_transformers
+from .hf_checkpoint import confined_checkpoint, load_model
 
 
 class BERTRouter(TextClassifierRouter):
@@ -36,11 +37,8 @@ class BERTRouter(TextClassifierRouter):
         """Loads a local checkpoint directory (RouteLLM's bert_gpt4_augmented layout)."""
         _, transformers = require_transformers()
         root = checkpoint_dir(path)
-        try:
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(str(root))
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(root))
-        except (OSError, ValueError) as exc:
-            raise BundleError(f"{root}: not a loadable sequence classifier ({exc})") from exc
+        model = load_model(transformers.AutoModelForSequenceClassification, root, "sequence classifier")
+        tokenizer = load_tokenizer(root)
         return cls(model, tokenizer, strong_model=strong_model, weak_model=weak_model, device=device,
                    batch_size=batch_size, max_length=max_length, source=root, extra_meta=extra_meta)
 
@@ -64,6 +62,7 @@ class BERTRouter(TextClassifierRouter):
     def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
                      backend: "str | None" = None) -> "BERTRouter":
         base = {"models", "strong_model", "weak_model", "embedder", "checkpoint", "batch_size", "max_length"}
-        return cls.from_pretrained(Path(where) / meta.get("checkpoint", HF_DIR), meta["strong_model"], meta["weak_model"],
+        return cls.from_pretrained(confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
+                                   meta["strong_model"], meta["weak_model"],
                                    batch_size=int(meta.get("batch_size", 32)), max_length=meta.get("max_length"),
                                    extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})

@@ -21,7 +21,9 @@ import numpy as np
 from ..bundle import RESERVED_KEYS
 from ..errors import BundleError
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .classifier_base import HF_DIR, TextClassifierRouter, checkpoint_dir, require_transformers
+from ..bundle_schema import read_json
+from .classifier_base import HF_DIR, TextClassifierRouter, checkpoint_dir, load_tokenizer, require_transformers
+from .hf_checkpoint import confined_checkpoint, load_model
 
 GRADE_TOKENS = tuple(f"[[{i}]]" for i in range(1, 6))
 
@@ -97,17 +99,16 @@ class CausalLLMRouter(TextClassifierRouter):
         fmt = prompt_format
         if fmt is None:
             f = root / "prompt_format.json"
-            fmt = json.loads(f.read_text()) if f.is_file() else "llama-2"
+            fmt = read_json(f, "prompt_format.json") if f.is_file() else "llama-2"
         if isinstance(fmt, str):
             if fmt not in PROMPT_FORMATS:
                 raise ValueError(f"unknown prompt format {fmt!r}; known: {sorted(PROMPT_FORMATS)} or a dict")
             fmt = PROMPT_FORMATS[fmt]
-        try:
-            kw = {"torch_dtype": getattr(torch, dtype)} if dtype else {}
-            model = transformers.AutoModelForCausalLM.from_pretrained(str(root), **kw)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(root))
-        except (OSError, ValueError) as exc:
-            raise BundleError(f"{root}: not a loadable causal language model ({exc})") from exc
+        if dtype is not None and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
+            raise ValueError(f"dtype must name a torch dtype such as 'bfloat16', got {dtype!r}")
+        kw = {"torch_dtype": getattr(torch, dtype)} if dtype else {}
+        model = load_model(transformers.AutoModelForCausalLM, root, "causal language model", **kw)
+        tokenizer = load_tokenizer(root)
         return cls(model, tokenizer, system_message=text(system_message, "system_message.txt"),
                    classifier_message=text(classifier_message, "classifier_message.txt"), prompt_format=fmt,
                    score_threshold=score_threshold, device=device, strong_model=strong_model, weak_model=weak_model,
@@ -152,7 +153,8 @@ class CausalLLMRouter(TextClassifierRouter):
                      backend: "str | None" = None) -> "CausalLLMRouter":
         base = {"models", "strong_model", "weak_model", "embedder", "checkpoint", "batch_size", "score_threshold",
                 "max_new_tokens"}
-        return cls.from_pretrained(Path(where) / meta.get("checkpoint", HF_DIR), meta["strong_model"], meta["weak_model"],
+        return cls.from_pretrained(confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
+                                   meta["strong_model"], meta["weak_model"],
                                    score_threshold=int(meta.get("score_threshold", 4)),
                                    batch_size=int(meta.get("batch_size", 8)),
                                    extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})

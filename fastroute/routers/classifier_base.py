@@ -34,6 +34,17 @@ def checkpoint_dir(path: "str | Path") -> Path:
     return root
 
 
+def load_tokenizer(root: Path):
+    """The checkpoint's tokenizer (JSON / vocabulary files, nothing unpickled); BundleError if unreadable."""
+    _, transformers = require_transformers()
+    try:
+        return transformers.AutoTokenizer.from_pretrained(str(root))
+    except ImportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for a bad tokenizer
+        raise BundleError(f"{root}: no loadable tokenizer ({type(exc).__name__}: {exc})") from exc
+
+
 class TextClassifierRouter(Router):
     """A router whose win rate comes from a transformer reading the prompt text."""
 

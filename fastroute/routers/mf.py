@@ -8,7 +8,6 @@ computed once at load, so scoring is a memory-bound GEMV fused with the sigmoid.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..embedders.base import EmbedderSpec
 from ..bundle import RESERVED_KEYS
+from ..bundle_schema import check_finite, read_json
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
@@ -73,12 +73,12 @@ class MFRouter(Router):
         cfg_path = root / "config.json"
         if not cfg_path.is_file():
             raise BundleError(f"{cfg_path}: not found (a RouteLLM MF checkpoint needs config.json)")
+        cfg = read_json(cfg_path, "config.json")
         try:
-            cfg = json.loads(cfg_path.read_text())
             dim, num_models = int(cfg["dim"]), int(cfg.get("num_models", 64))
             text_dim, use_proj = int(cfg.get("text_dim", 1536)), bool(cfg.get("use_proj", True))
             num_classes = int(cfg.get("num_classes", 1))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
             raise BundleError(f"{cfg_path}: malformed MF config ({exc})") from exc
         if num_classes != 1:
             raise BundleError(f"{cfg_path}: num_classes={num_classes}; RouteLLM's MF router has 1")
@@ -105,6 +105,9 @@ class MFRouter(Router):
             raise BundleError(f"{where}: classifier weight has shape {tuple(clf.shape)}, expected [1, {dim}]")
         if proj is not None and proj.shape != (dim, text_dim):
             raise BundleError(f"{where}: text_proj weight has shape {tuple(proj.shape)}, expected [{dim}, {text_dim}]")
+        for name, t in (("P.weight", P), ("classifier weight", clf), ("text_proj weight", proj)):
+            if t is not None:
+                check_finite(name, t, where)
         return cls(P=P, classifier=clf[0], text_proj=proj, models=models, strong_model=strong_model,
                    weak_model=weak_model, embedder=embedder, backend=backend,
                    extra_meta={"source": {"routellm_checkpoint": str(root)}})
@@ -144,13 +147,15 @@ class MFRouter(Router):
         for name in ("P", "classifier") + (("text_proj",) if meta.get("use_proj", True) else ()):
             if name not in tensors:
                 raise BundleError(f"{where}: missing tensor {name!r}")
+            if not np.issubdtype(tensors[name].dtype, np.floating):
+                raise BundleError(f"{where}: tensor {name!r} must be floating point, got {tensors[name].dtype}")
         base = {"models", "strong_model", "weak_model", "embedder", "dim", "use_proj"}
         try:
             return cls(P=tensors["P"], classifier=tensors["classifier"], text_proj=tensors.get("text_proj"),
                        models=meta["models"], strong_model=meta["strong_model"], weak_model=meta["weak_model"],
                        embedder=EmbedderSpec.from_json(meta["embedder"]), backend=backend,
                        extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, BundleError):
                 raise
             raise BundleError(f"{where}: {exc}") from exc

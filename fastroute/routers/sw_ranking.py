@@ -31,6 +31,7 @@ import numpy as np
 
 from ..embedders.base import EmbedderSpec
 from ..bundle import RESERVED_KEYS
+from ..bundle_schema import index_tensor
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING, DEFAULT_STRONG, DEFAULT_WEAK
@@ -344,22 +345,32 @@ class SWRankingRouter(Router):
                 "storage", "nprobe", "ivf_nlist", "sharpness", "balance"}
         try:
             models = tuple(meta["models"])
+            arena = tensors["arena"]
+            if arena.ndim != 2 or arena.dtype not in (np.float32, np.float16):
+                raise BundleError(f"{where}: tensor 'arena' must be 2-D float32 or float16; got dtype {arena.dtype}, "
+                                  f"shape {arena.shape}")
             n = tensors["battle_model_a"].size
+            ids = {name: index_tensor(tensors, name, where, bound=bound, size=n) for name, bound in (
+                ("battle_model_a", len(models)), ("battle_model_b", len(models)),
+                ("battle_outcome", 3), ("battle_prompt", arena.shape[0]))}
             label = None
+            if ("battle_soft_index" in tensors) != ("battle_soft_label" in tensors):
+                raise BundleError(f"{where}: tensors 'battle_soft_index' and 'battle_soft_label' come together")
             if "battle_soft_index" in tensors:
+                soft_index = index_tensor(tensors, "battle_soft_index", where, bound=n)
+                soft = tensors["battle_soft_label"]
+                if soft.shape != soft_index.shape or not np.issubdtype(soft.dtype, np.floating) \
+                        or (soft.size and (soft.min() < 0 or soft.max() > 1)):
+                    raise BundleError(f"{where}: tensor 'battle_soft_label' must hold {soft_index.size} floats in "
+                                      f"[0, 1], one per soft index; got dtype {soft.dtype}, shape {soft.shape}")
+                if np.unique(soft_index).size != soft_index.size:
+                    raise BundleError(f"{where}: tensor 'battle_soft_index' repeats a battle")
                 label = np.full(n, np.nan)
-                label[tensors["battle_soft_index"].astype(np.int64)] = tensors["battle_soft_label"].astype(np.float64)
-            battles = BattleSet(models, tensors["battle_model_a"].astype(np.int32),
-                                tensors["battle_model_b"].astype(np.int32), tensors["battle_outcome"].astype(np.int8),
-                                tensors["battle_prompt"].astype(np.int32), label)
-            if max(int(battles.model_a.max(initial=0)), int(battles.model_b.max(initial=0))) >= len(models):
-                raise BundleError(f"{where}: battle model id outside the {len(models)} models")
-            if not set(np.unique(battles.outcome).tolist()) <= {0, 1, 2}:
-                raise BundleError(f"{where}: battle outcome codes must be 0, 1 or 2")
-            ivf = None
-            if "ivf_centroids" in tensors:
-                ivf = IVFIndex(tensors["ivf_centroids"], tensors["ivf_means"], tensors["ivf_offsets"].astype(np.int64))
-            return cls(battles=battles, arena=tensors["arena"],
+                label[soft_index] = soft.astype(np.float64)
+            battles = BattleSet(models, ids["battle_model_a"].astype(np.int32), ids["battle_model_b"].astype(np.int32),
+                                ids["battle_outcome"].astype(np.int8), ids["battle_prompt"].astype(np.int32), label)
+            ivf = _ivf_from_bundle(tensors, arena, where)
+            return cls(battles=battles, arena=arena,
                        model_tiers=np.array([meta["tiers"][m] for m in models]),
                        model_ratings=np.array([meta["model_ratings"][m] for m in models]),
                        num_tiers=int(meta["num_tiers"]), embedder=EmbedderSpec.from_json(meta["embedder"]),
@@ -371,6 +382,33 @@ class SWRankingRouter(Router):
             raise
         except (KeyError, ValueError, TypeError) as exc:
             raise BundleError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _ivf_from_bundle(tensors: dict[str, np.ndarray], arena: np.ndarray, where: str) -> "IVFIndex | None":
+    """The IVF index stored in a bundle, checked against its arena (None if there is none)."""
+    names = ("ivf_centroids", "ivf_means", "ivf_offsets")
+    present = [n for n in names if n in tensors]
+    if not present:
+        return None
+    if len(present) != len(names):
+        raise BundleError(f"{where}: an IVF index needs tensors {list(names)}; found only {present}")
+    cent, means, offsets = (tensors[n] for n in names)
+    U, d = arena.shape
+    for name, t in (("ivf_centroids", cent), ("ivf_means", means)):
+        if t.ndim != 2 or t.shape[1] != d or t.shape[0] < 1 or t.dtype != np.float32:
+            raise BundleError(f"{where}: tensor {name!r} must be float32 [clusters, {d}]; got dtype {t.dtype}, "
+                              f"shape {t.shape}")
+    C = cent.shape[0]
+    if means.shape[0] != C:
+        raise BundleError(f"{where}: tensor 'ivf_means' has {means.shape[0]} rows, 'ivf_centroids' {C}")
+    if offsets.shape != (C + 1,) or not np.issubdtype(offsets.dtype, np.integer):
+        raise BundleError(f"{where}: tensor 'ivf_offsets' must be {C + 1} integers; got dtype {offsets.dtype}, "
+                          f"shape {offsets.shape}")
+    off = offsets.astype(np.int64)
+    if off[0] != 0 or off[-1] != U or (np.diff(off) < 0).any():
+        raise BundleError(f"{where}: tensor 'ivf_offsets' must rise from 0 to the {U} arena rows; "
+                          f"got {off[0]} .. {off[-1]}{' (decreasing somewhere)' if (np.diff(off) < 0).any() else ''}")
+    return IVFIndex(np.ascontiguousarray(cent), np.ascontiguousarray(means), off)
 
 
 def _compact(ids: np.ndarray, bound: int) -> np.ndarray:
