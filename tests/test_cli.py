@@ -89,3 +89,54 @@ def test_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "fastroute" in out and "numpy" in out and "kernel backends" in out
+
+
+def test_route_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`fastroute route ... | head`: the reader is gone; exit 141 (SIGPIPE's status), no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)  # the reader has already exited: every write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "fastroute.cli", "route", "--router", "random",
+                               *[f"prompt {i}" for i in range(50)]], stdout=w, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(w)
+    assert proc.returncode == 141, proc.stderr.decode()
+    assert proc.stderr == b""
+
+
+def test_score_names_file_and_line_of_bad_jsonl(sw_bundle, tmp_path, capsys):
+    out = str(tmp_path / "o.jsonl")
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"prompt": "fine"}\n\n{"prompt": "\\ud800 lone"}\n')
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", out]) == 2
+    err = capsys.readouterr().err
+    assert f"{inp}:3: the prompt holds a lone surrogate '\\ud800'" in err and "Traceback" not in err
+    inp.write_text('{"prompt": "fine"}\n' + "[" * 100000 + "]" * 100000 + "\n")
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", out]) == 2
+    assert f"{inp}:2: not valid JSON (nested too deeply)" in capsys.readouterr().err
+    inp.write_text('{"prompt": "fine"}\n{"prompt": \n')
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", out]) == 2
+    assert f"{inp}:2: not valid JSON" in capsys.readouterr().err
+    inp.write_bytes(b'{"prompt": "fine"}\n{"prompt": "caf\xe9"}\n')
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", out]) == 2
+    assert f"{inp}:2: not UTF-8 text (byte b'\\xe9' at byte offset 34" in capsys.readouterr().err
+
+
+def test_score_names_file_and_line_of_bad_utf8_txt(sw_bundle, tmp_path, capsys):
+    inp = tmp_path / "in.txt"
+    inp.write_bytes(b"first prompt\nsecond \xff\xfe prompt\n")
+    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert f"{inp}:2: not UTF-8 text (byte b'\\xff' at byte offset 20" in err
+
+
+def test_txt_prompts_are_split_on_newlines_only(tmp_path):
+    from fastroute.cli.score import read_prompts
+
+    inp = tmp_path / "in.txt"
+    inp.write_bytes("one\u2028still one\r\ntwo\x0cstill two\n\nfour\n".encode())
+    assert read_prompts(inp, "prompt") == ["one\u2028still one", "two\x0cstill two", "", "four"]

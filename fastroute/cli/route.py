@@ -30,6 +30,15 @@ def resolve_threshold(router, threshold: "float | None", strong_pct: "float | No
     return 0.5, "default"
 
 
+def _stdin_prompts() -> list[str]:
+    """Non-blank lines of stdin, read as UTF-8 (errors name the line and byte offset)."""
+    from .score import decode_text
+
+    raw = getattr(sys.stdin, "buffer", None)  # absent when stdin was replaced by a text stream
+    text = decode_text("<stdin>", raw.read()) if raw is not None else sys.stdin.read()
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..model_string import PREFIX, parse_router_model
 
@@ -38,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if threshold is not None or args.strong_pct is not None:
             raise ValueError(f"{args.router!r} already names a threshold")
         args.router, threshold = parse_router_model(args.router)
-    prompts = args.prompts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    prompts = args.prompts or _stdin_prompts()
     if not prompts:
         raise ValueError("no prompts given (pass them as arguments or on stdin)")
     router = load_router_from_args(args)

@@ -17,12 +17,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=1024)
 
 
+def decode_text(path: "Path | str", data: bytes) -> str:
+    """`data` as UTF-8; a ValueError naming the file, line and byte offset otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start:exc.start + 1]!r} at byte offset "
+                         f"{exc.start}: {exc.reason})") from None
+
+
+def _check_text(path: Path, line: int, text: str) -> str:
+    """A prompt that encodes as UTF-8 (a JSON escape can produce a lone surrogate, which does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path}:{line}: the prompt holds a lone surrogate {text[exc.start:exc.end]!r} at "
+                         f"character {exc.start}, which is not valid Unicode text") from None
+    return text
+
+
+def _jsonl_prompts(path: Path, field: str) -> list[str]:
+    prompts = []
+    for n, line in enumerate(decode_text(path, path.read_bytes()).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{n}: not valid JSON (nested too deeply)") from None
+        value = row.get(field) if isinstance(row, dict) else None
+        if not isinstance(value, str):
+            raise ValueError(f"{path}:{n}: no string field {field!r}")
+        prompts.append(_check_text(path, n, value))
+    return prompts
+
+
 def read_prompts(path: Path, field: str) -> list[str]:
+    """Prompts from a .txt (one per line: only "\\n" ends a line, a trailing "\\r" is dropped),
+    .jsonl or .parquet file; errors name the file and the line."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".txt":
-        return [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines()]
-    if path.suffix not in (".jsonl", ".parquet"):
+        text = decode_text(path, path.read_bytes())
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
+    if path.suffix == ".jsonl":
+        return _jsonl_prompts(path, field)
+    if path.suffix != ".parquet":
         raise ValueError(f"{path}: input must be .txt, .jsonl or .parquet")
     from ..data.tables import read_records
 
