@@ -40,7 +40,11 @@ def parse_router_model(model: str, known: "Collection[str] | None" = None) -> tu
         raise ValueError(f"{model!r} is not a router model string; expected {SYNTAX}")
     m = _MODEL_RE.fullmatch(model)
     if m is None:
-        tail = model[len(PREFIX):].rpartition("-")[2]
+        router, sep, tail = model[len(PREFIX):].rpartition("-")
+        if not sep:
+            raise ValueError(f"{model!r} names no threshold; expected {SYNTAX}")
+        if not router:
+            raise ValueError(f"{model!r} names no router; expected {SYNTAX}")
         raise ValueError(f"{model!r}: threshold {tail!r} is not a plain decimal number; expected {SYNTAX}")
     router, sign, raw = m["router"], m["sign"], m["number"]
     _check_router_name(router, model)
