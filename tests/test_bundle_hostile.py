@@ -280,3 +280,23 @@ def test_checkpoint_must_be_a_string(tmp_path):
     _edit_manifest(bundle, checkpoint=["hf"])
     with pytest.raises(BundleError, match="key 'checkpoint': expected a non-empty string"):
         load_router(bundle)
+
+
+def test_nan_in_torch_embeddings_is_named():
+    torch = pytest.importorskip("torch")
+    E = torch.ones((3, 8))
+    E[0, 4] = float("nan")
+    with pytest.raises(EmbeddingMismatchError, match=r"embeddings for prompts \[0\] contain NaN"):
+        _mf_router().win_rates(embeddings=E)
+    assert _mf_router().win_rates(embeddings=torch.ones((2, 8))).shape == (2,)
+
+
+def test_nan_from_the_embedder_names_the_embedder():
+    from fastroute.embedders.precomputed import PrecomputedEmbedder
+
+    E = np.ones((2, 8), np.float32)
+    E[1, 0] = np.nan
+    r = _mf_router()
+    r.use_embedder(PrecomputedEmbedder(["a", "b"], E, name="tiny"))
+    with pytest.raises(EmbeddingMismatchError, match=r"the 'tiny' embedder's output for prompts \[1\] contain NaN"):
+        r.win_rates(["a", "b"])
