@@ -249,3 +249,14 @@ def test_checkpoint_errors_are_bundle_errors(tmp_path):
     (path / "config.json").write_text('{"architectures": ["BertForSequenceClassification"], "model_type": "nope"}')
     with pytest.raises(BundleError, match="config"):
         load_router(path)
+
+
+def test_causal_llm_side_files_are_checked(tmp_path):
+    path, _, _ = _llama_dir(tmp_path)
+    (path / "prompt_format.json").write_text("[1, 2]")
+    with pytest.raises(BundleError, match="prompt format must be a preset name or an object"):
+        CausalLLMRouter.from_pretrained(path)
+    (path / "prompt_format.json").unlink()
+    (path / "system_message.txt").write_bytes(b"bad \xff byte")
+    with pytest.raises(BundleError, match=r"system_message.txt: not UTF-8 text \(byte offset 4\)"):
+        CausalLLMRouter.from_pretrained(path)

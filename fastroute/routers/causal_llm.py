@@ -94,7 +94,10 @@ class CausalLLMRouter(TextClassifierRouter):
             f = root / name
             if not f.is_file():
                 raise BundleError(f"{root}: missing {name} (RouteLLM's {name.split('.')[0].replace('_', ' ')})")
-            return f.read_text()
+            try:
+                return f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BundleError(f"{f}: not UTF-8 text (byte offset {exc.start})") from None
 
         fmt = prompt_format
         if fmt is None:
@@ -104,6 +107,9 @@ class CausalLLMRouter(TextClassifierRouter):
             if fmt not in PROMPT_FORMATS:
                 raise ValueError(f"unknown prompt format {fmt!r}; known: {sorted(PROMPT_FORMATS)} or a dict")
             fmt = PROMPT_FORMATS[fmt]
+        if not isinstance(fmt, dict) or not all(isinstance(fmt.get(k), str) for k in ("system", "user")):
+            raise BundleError(f"{root}: the prompt format must be a preset name or an object with string 'system' "
+                              f"and 'user' templates, got {type(fmt).__name__}")
         if dtype is not None and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
             raise ValueError(f"dtype must name a torch dtype such as 'bfloat16', got {dtype!r}")
         kw = {"torch_dtype": getattr(torch, dtype)} if dtype else {}
