@@ -120,6 +120,7 @@ class FaultUpstream:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.events: list = []
+        self.requests: list = []  # (request target, headers) of every request
         self.port: "int | None" = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -131,6 +132,10 @@ class FaultUpstream:
         self._ready.set()
         self.loop.run_forever()
         server.close()
+        pending = asyncio.all_tasks(self.loop)  # e.g. a stalled answer still sleeping
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
     def __enter__(self) -> "FaultUpstream":
@@ -154,6 +159,7 @@ class FaultUpstream:
                 if ":" in line:
                     k, v = line.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
+            self.requests.append((head.split(b" ")[1].decode(), headers))
             body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
             await self._answer(body, headers, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -183,7 +189,10 @@ class FaultUpstream:
             return  # closes the connection mid-body
         if "__badchunk__" in prompt:
             if stream:
-                writer.write(sse_head + chunked(chunk("partial")) + b"zz-not-hex\r\nxx\r\n")
+                writer.write(sse_head + chunked(chunk("partial")))
+                await writer.drain()
+                await asyncio.sleep(0.1)  # so the stream has started before the bad chunk
+                writer.write(b"zz-not-hex\r\nxx\r\n")
             else:
                 page = b"<html><body>gateway says hi</body></html>"
                 writer.write(json_head("200 OK", len(page)) + page)

@@ -51,6 +51,26 @@ def _events_end(buf: bytes) -> int:
     return max(buf.rfind(b"\n\n") + 2, buf.rfind(b"\r\n\r\n") + 4, 0) if buf else 0
 
 
+async def _next(chunks, idle: float) -> "bytes | None":
+    """The next chunk of a response body (None at its end), within `idle` seconds. aiohttp's
+    own sock_read timeout is not enough: after an invalid chunk-size line (aiohttp 3.14.5) the
+    body waits forever and sock_read never fires."""
+    try:
+        if hasattr(asyncio, "timeout"):  # Python >= 3.11
+            async with asyncio.timeout(idle):
+                return await chunks.__anext__()
+        return await asyncio.wait_for(chunks.__anext__(), idle)
+    except StopAsyncIteration:
+        return None
+
+
+async def _read_all(up, idle: float) -> bytes:
+    chunks, parts = up.content.iter_any().__aiter__(), []
+    while (chunk := await _next(chunks, idle)) is not None:
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 class _Call:
     def __init__(self, request: web.Request, session: ClientSession, metrics: Registry, upstream: Upstream,
                  model: str, timeouts: Timeouts, extra_headers: dict) -> None:
@@ -99,7 +119,7 @@ class _Call:
         t0 = time.perf_counter()
         try:
             async with self._post(forwarded) as up:
-                payload = await up.read()
+                payload = await _read_all(up, self.timeouts.idle)
                 status, headers = up.status, up.headers
         except (asyncio.TimeoutError, ClientError) as exc:
             raise self.transport_error(exc, started=False) from None
@@ -123,7 +143,7 @@ class _Call:
         try:
             async with self._post(forwarded) as up:
                 if up.status != 200 or up.content_type != "text/event-stream":
-                    payload = await up.read()
+                    payload = await _read_all(up, self.timeouts.idle)
                     if up.status >= 400:
                         return self.error_response(up.status, payload, up.headers)
                     raise self.fail(502, "bad_response", f"answered {up.status} ({up.content_type}) to a streaming "
@@ -138,8 +158,9 @@ class _Call:
         await resp.prepare(self.request)
         self.request[PREPARED] = resp
         pending = b""
+        chunks = up.content.iter_any().__aiter__()
         try:
-            async for chunk in up.content.iter_any():
+            while (chunk := await _next(chunks, self.timeouts.idle)) is not None:
                 pending += chunk
                 end = _events_end(pending)
                 if end:
