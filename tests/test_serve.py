@@ -303,3 +303,20 @@ api_key_env = "WEAK_KEY"
     bad.write_text('[models."x"]\nbase = "nope"\n')
     with pytest.raises(ValueError, match="needs a base_url"):
         load_upstreams(bad)
+
+
+def test_serve_without_aiohttp_says_how_to_install():
+    code = ("import sys; sys.modules['aiohttp'] = None\n"
+            "from fastroute.cli import main\n"
+            "sys.exit(main(['serve', '--routers', 'random']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "pip install 'fastroute[serve]'" in out.stderr
+
+
+def test_serve_refuses_credentials_in_the_base_url():
+    out = subprocess.run([sys.executable, "-m", "fastroute.cli", "serve", "--routers", "random",
+                          "--base-url", "http://user:hunter2@127.0.0.1:9/v1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "credentials" in out.stderr and "--api-key-env" in out.stderr
+    assert "hunter2" not in out.stderr + out.stdout
