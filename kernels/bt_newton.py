@@ -16,7 +16,11 @@ def _objective(beta, C, Dp, Dm, lam):
     return ((C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1))
 
 
-def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max_iter: int = 100) -> torch.Tensor:
+def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max_iter: int = 100
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(beta [B, T], converged [B] bool). A row that does not reach |ln10 * step| < tol within
+    max_iter iterations, or whose Newton system is singular or not finite, is reported as not
+    converged and set to NaN, so the caller can solve it another way (the CPU reference)."""
     S = S.to(torch.float64)
     B = S.shape[0]
     if S.shape[1] != T * T + 2 * T:
@@ -33,6 +37,7 @@ def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max
     beta = torch.zeros((B, T), dtype=torch.float64, device=S.device)
     obj = _objective(beta, C, Dp, Dm, lam)
     todo = torch.ones(B, dtype=torch.bool, device=S.device)
+    failed = torch.zeros(B, dtype=torch.bool, device=S.device)
     k2 = LN10 * LN10
     for _ in range(max_iter):
         idx = torch.nonzero(todo).flatten()
@@ -49,7 +54,13 @@ def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max
         if free.any():
             scale = F[free][:, eye, eye].mean(1)
             F[free] += scale[:, None, None] / T
-        step = torch.linalg.solve(F, grad.unsqueeze(-1)).squeeze(-1)
+        sol, info = torch.linalg.solve_ex(F, grad.unsqueeze(-1))
+        step = sol.squeeze(-1)
+        broken = (info != 0) | ~torch.isfinite(step).all(1)
+        if bool(broken.any()):  # singular system: give the row up, keep solving the others
+            failed[idx[broken]] = True
+            todo[idx[broken]] = False
+            step = torch.where(broken[:, None], 0.0, step)
         t = torch.ones(idx.numel(), dtype=torch.float64, device=S.device)
         new = b + step
         new_obj = _objective(new, c, dp, dm, lm)
@@ -62,6 +73,8 @@ def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max
             new_obj = _objective(new, c, dp, dm, lm)
         beta[idx] = new
         obj[idx] = new_obj
-        done = (LN10 * t[:, None] * step).abs().amax(1) < tol
+        done = ((LN10 * t[:, None] * step).abs().amax(1) < tol) & ~broken
         todo[idx[done]] = False
-    return beta
+    converged = ~(todo | failed)
+    beta[~converged] = float("nan")
+    return beta, converged

@@ -15,7 +15,7 @@ def _cosine_kernel(Q, X, Out, B, N, D, sq, sx, so,
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     acc = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
-    tl.store(Out + rb[:, None] * so + rn[None, :], acc, mask=(rb[:, None] < B) & (rn[None, :] < N))
+    tl.store(Out + rb.to(tl.int64)[:, None] * so + rn[None, :], acc, mask=(rb[:, None] < B) & (rn[None, :] < N))
 
 
 def normalized_queries(Q: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

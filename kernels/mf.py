@@ -12,9 +12,10 @@ from .config import interpreting
 def _gemv_sigmoid_kernel(E, u, out, B, D, stride_e, bias, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
     rows = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     acc = tl.zeros([BLOCK_B], dtype=tl.float32)
+    e_rows = E + rows.to(tl.int64)[:, None] * stride_e  # int64: B * D may pass 2^31
     for d0 in range(0, D, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
-        e = tl.load(E + rows[:, None] * stride_e + cols[None, :],
+        e = tl.load(e_rows + cols[None, :],
                     mask=(rows[:, None] < B) & (cols[None, :] < D), other=0.0).to(tl.float32)
         w = tl.load(u + cols, mask=cols < D, other=0.0).to(tl.float32)
         acc += tl.sum(e * w[None, :], axis=1)

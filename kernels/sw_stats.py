@@ -53,7 +53,7 @@ def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS, IEEE: tl.
         s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         m = tl.maximum(m, tl.max(tl.where(valid, s, float("-inf")), axis=1))
-    tl.store(Mpart + split * B + rb, m, mask=rb < B)
+    tl.store(Mpart + split.to(tl.int64) * B + rb, m, mask=rb < B)
 
 
 @triton.autotune(configs=autotune_configs(_STATS_TILES, [4, 8], [2]), key=["B_CLASS", "N", "D", "K"])
@@ -79,9 +79,9 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
         w = tl.exp2(tl.maximum(e, -113.0))
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         w = tl.where(valid, w, 0.0)
-        a = tl.load(A + rn[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0)
+        a = tl.load(A + rn.to(tl.int64)[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0)
         acc += tl.dot(w, a, input_precision="ieee")
-    tl.store(Spart + split * B * K + rb[:, None] * K + rk[None, :], acc, mask=(rb[:, None] < B) & (rk[None, :] < K))
+    tl.store(Spart + (split.to(tl.int64) * B + rb.to(tl.int64)[:, None]) * K + rk[None, :], acc, mask=(rb[:, None] < B) & (rk[None, :] < K))
 
 
 def _batch_class(B: int) -> int:
@@ -89,11 +89,14 @@ def _batch_class(B: int) -> int:
     return 0 if B <= 16 else 1 if B <= 256 else 2
 
 
-def _splits(B: int, N: int) -> int:
-    """Enough programs to fill the GPU (about 4 per SM) when the batch is small."""
+def _splits(B: int, N: int, device: "torch.device | None" = None) -> int:
+    """Enough programs to fill the GPU the data is on (about 4 per SM) when the batch is small."""
     if interpreting():
         return max(1, min(4, triton.cdiv(N, SPLIT_MULTIPLE)))
-    sms = torch.cuda.get_device_properties(0).multi_processor_count if torch.cuda.is_available() else 132
+    if device is not None and device.type == "cuda":
+        sms = torch.cuda.get_device_properties(device).multi_processor_count
+    else:
+        sms = 132
     return max(1, min(triton.cdiv(N, SPLIT_MULTIPLE), triton.cdiv(4 * sms, triton.cdiv(B, 64))))
 
 
@@ -111,7 +114,7 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     if B == 0 or N == 0:
         return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full((B,), float("-inf"), device=Q.device)
     ieee = Xc.dtype == torch.float32  # full float32 products for float32 arenas (no TF32)
-    splits = _splits(B, N)
+    splits = _splits(B, N, Q.device)
     per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
     splits = triton.cdiv(N, per)
     mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)

@@ -107,3 +107,81 @@ def test_routers_on_the_triton_backend():
               models=["a", "b", "c", "d"], strong_model="a", weak_model="b", embedder=EmbedderSpec("t", 16))
     np.testing.assert_allclose(MFRouter(backend="triton", **kw).win_rates(embeddings=Q),
                                MFRouter(backend="numpy", **kw).win_rates(embeddings=Q), atol=1e-6)
+
+
+def test_newton_reports_rows_it_does_not_finish(tri):
+    """The device solve flags rows that do not converge (NaN, converged=False) instead of
+    returning unfinished coefficients; the backend solves those rows with the reference."""
+    import torch
+
+    from test_tiers_and_fit import _random_counts
+
+    newton = tri.kernel_module("bt_newton")
+    rng = np.random.default_rng(7)
+    S = np.stack([_random_counts(rng, 5, i % 2 == 0) for i in range(4)])
+    beta, ok = newton.bt_fit(torch.from_numpy(S), 5, max_iter=1)
+    assert ok.dtype == torch.bool and not bool(ok.any())
+    assert torch.isnan(beta).all()
+    beta, ok = newton.bt_fit(torch.from_numpy(S), 5)
+    assert bool(ok.all()) and torch.isfinite(beta).all()
+    singular = np.zeros_like(S[:1])  # no battles at all: a zero Hessian
+    beta, ok = newton.bt_fit(torch.from_numpy(np.concatenate([S[:1], singular])), 5, ridge=0.0)
+    assert ok.tolist() == [True, False] and torch.isnan(beta[1]).all()
+
+
+def test_backend_falls_back_for_unconverged_rows(tri, monkeypatch):
+    from test_tiers_and_fit import _random_counts
+
+    newton = tri.kernel_module("bt_newton")
+    real = newton.bt_fit
+    monkeypatch.setattr(newton, "bt_fit", lambda S, T: real(S, T, max_iter=1))
+    rng = np.random.default_rng(8)
+    S = np.stack([_random_counts(rng, 4, True) for _ in range(3)])
+    np.testing.assert_allclose(tri.bt_fit(S, 4), reference.bt_fit(S, 4), atol=1e-9)
+
+
+def test_arena_splits_use_the_tensors_device(monkeypatch):
+    """The SM count comes from the GPU holding the data, not device 0."""
+    import torch
+
+    from fastroute.ops.triton_backend import kernel_module
+
+    sw = kernel_module("sw_stats")
+    asked = []
+
+    class Props:
+        multi_processor_count = 10
+
+    monkeypatch.setattr(sw, "interpreting", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda dev: asked.append(dev) or Props())
+    splits = sw._splits(1, 1 << 20, torch.device("cuda", 1))
+    assert asked == [torch.device("cuda", 1)] and splits == 40
+
+
+def test_kernels_use_int64_row_offsets():
+    """Row offsets (row * stride) are formed in int64: in int32 they wrap past 2^31 elements,
+    e.g. an fp16 arena of 1.4M x 1536. (The GPU test below runs such a size for real.)"""
+    import inspect
+
+    from fastroute.ops.triton_backend import kernel_module
+
+    for mod, needle in [("tiles", "rb.to(tl.int64)"), ("tiles", "rn.to(tl.int64)"), ("mf", "rows.to(tl.int64)"),
+                        ("cosine", "rb.to(tl.int64)"), ("sw_stats", "rn.to(tl.int64)")]:
+        assert needle in inspect.getsource(kernel_module(mod)), (mod, needle)
+
+
+def test_gemv_past_two_to_the_31_elements():
+    """On a GPU with room for it: a [2^21 + 64, 1024] fp16 E (2^31 + 65536 elements, 4.3 GB)."""
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory < 24e9:
+        pytest.skip("needs a GPU with >= 24 GB")
+    from fastroute.ops.triton_backend import kernel_module
+
+    B, d = (1 << 21) + 64, 1024
+    E = torch.zeros((B, d), dtype=torch.float16, device="cuda")
+    E[-64:] = 1.0
+    u = torch.full((d,), 1.0 / d, device="cuda")
+    p = kernel_module("mf").gemv_sigmoid(E, u, 0.0)
+    torch.testing.assert_close(p[-64:].cpu(), torch.full((64,), 1 / (1 + np.exp(-1.0)), dtype=torch.float32))
+    torch.testing.assert_close(p[:64].cpu(), torch.full((64,), 0.5))

@@ -1,12 +1,16 @@
 """Kernel backends behind one registry.
 
-Each backend is a module exposing the same plain functions over arrays
-(`cosine_sim`, `gemv_sigmoid`, `sw_stats`, `embedding_bag_i8`) plus NAME and
-DEVICES. `reference` (numpy) defines the results; `c` is the CPU fast path;
-`triton` serves CUDA tensors. `get_backend()` picks one: an explicit name (the
-argument, else FASTROUTE_BACKEND=numpy|c|triton) fails loudly, naming the
-cause, when it cannot be had; automatic choice falls back quietly, except for
-a one-line warning when the C kernels are missing on the CPU.
+Each backend is a module exposing plain functions over arrays, the ops named in
+OPS below, plus NAME, DEVICES and its own OPS tuple (the ops it implements).
+`reference` (numpy) defines the results and has every op; `c` is the CPU fast
+path; `triton` serves CUDA tensors. `get_backend()` picks one: an explicit name
+(the argument, else FASTROUTE_BACKEND=numpy|c|triton) fails loudly, naming the
+cause, when it cannot be had; automatic choice falls back quietly, except for a
+one-line warning when the C kernels are missing on the CPU.
+
+An op a backend lacks resolves per op to the next backend in its FALLBACK chain
+(triton: c, then numpy), with a one-time RuntimeWarning naming the op and the
+backend used instead, so a partial backend never fails with an AttributeError.
 """
 from __future__ import annotations
 
@@ -15,10 +19,15 @@ import os
 import threading
 import warnings
 from types import ModuleType
+from typing import Any
 
 from .csr import CSRMatrix
 
-__all__ = ["BackendUnavailable", "CSRMatrix", "available_backends", "backend_status", "get_backend"]
+__all__ = ["BackendUnavailable", "CSRMatrix", "Backend", "OPS", "available_backends", "backend_status",
+           "get_backend"]
+
+# Every op a caller may ask any backend for.
+OPS: tuple[str, ...] = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
 
 _MODULES = {
     "numpy": "fastroute.ops.reference",
@@ -26,14 +35,77 @@ _MODULES = {
     "triton": "fastroute.ops.triton_backend",
 }
 _AUTO_ORDER = {"cpu": ("c", "numpy"), "cuda": ("triton",)}
+# Where an op a backend lacks comes from (on host arrays), first available wins.
+FALLBACK = {"triton": ("c", "numpy"), "c": ("numpy",), "numpy": ()}
 
 _lock = threading.Lock()
 _loaded: dict[str, tuple[ModuleType | None, str]] = {}
+_wrapped: dict[int, "Backend"] = {}
 _warned = False
+_warned_ops: set[tuple[str, str]] = set()
 
 
 class BackendUnavailable(RuntimeError):
     """An explicitly requested kernel backend cannot be used here."""
+
+
+class Backend:
+    """A backend module whose missing ops resolve to the next backend of its fallback chain.
+
+    Every other attribute (NAME, DEVICES, to_device, set_simd_level, ...) is the module's own.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self._resolved: dict[str, Any] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in OPS:
+            fn = self._resolved.get(attr)
+            if fn is None:
+                fn = self._resolved[attr] = _resolve_op(self.module, attr)
+            return fn
+        return getattr(self.module, attr)
+
+    def provider(self, op: str) -> str:
+        """The name of the backend that runs `op`."""
+        fn = getattr(self, op)
+        return getattr(fn, "_fastroute_backend", self.module.NAME)
+
+    def __repr__(self) -> str:
+        return f"<fastroute backend {self.module.NAME!r}>"
+
+
+def _declared_ops(module: Any) -> tuple[str, ...]:
+    return tuple(getattr(module, "OPS", ()))
+
+
+def _resolve_op(module: Any, op: str) -> Any:
+    if op in _declared_ops(module) and callable(getattr(module, op, None)):
+        return getattr(module, op)
+    name = module.NAME
+    tried = []
+    for cand in FALLBACK.get(name, ("numpy",)):
+        mod, reason = _load(cand)
+        if mod is None or op not in _declared_ops(mod):
+            tried.append(f"{cand}: {reason or 'lacks it'}")
+            continue
+        fn = getattr(mod, op)
+        with _lock:
+            first = (name, op) not in _warned_ops
+            _warned_ops.add((name, op))
+        if first:
+            warnings.warn(f"fastroute: backend {name!r} has no {op!r}; using the {cand!r} backend for it",
+                          RuntimeWarning, stacklevel=3)
+
+        def fallback(*args: Any, _fn: Any = fn, **kwargs: Any) -> Any:
+            return _fn(*args, **kwargs)
+
+        fallback._fastroute_backend = cand  # type: ignore[attr-defined]
+        fallback.__doc__ = fn.__doc__
+        fallback.__name__ = op
+        return fallback
+    raise BackendUnavailable(f"backend {name!r} has no {op!r} and no fallback has it ({'; '.join(tried)})")
 
 
 def _load(name: str) -> tuple[ModuleType | None, str]:
@@ -49,8 +121,17 @@ def _load(name: str) -> tuple[ModuleType | None, str]:
         return _loaded[name]
 
 
-def get_backend(name: str | None = None, device: str = "cpu") -> ModuleType:
-    """The kernel module to use for data on `device` ("cpu" or "cuda")."""
+def _wrap(module: Any) -> Backend:
+    """One Backend per module, so repeated get_backend calls share resolved ops."""
+    with _lock:
+        b = _wrapped.get(id(module))
+        if b is None or b.module is not module:
+            b = _wrapped[id(module)] = Backend(module)
+        return b
+
+
+def get_backend(name: str | None = None, device: str = "cpu") -> Backend:
+    """The kernels to use for data on `device` ("cpu" or "cuda")."""
     global _warned
     requested = name or os.environ.get("FASTROUTE_BACKEND", "").strip() or "auto"
     if device not in _AUTO_ORDER:
@@ -66,7 +147,7 @@ def get_backend(name: str | None = None, device: str = "cpu") -> ModuleType:
             raise BackendUnavailable(
                 f"backend {requested!r} (from {source}) serves {list(mod.DEVICES)}, not {device!r}"
             )
-        return mod
+        return _wrap(mod)
     reasons = []
     for cand in _AUTO_ORDER[device]:
         mod, reason = _load(cand)
@@ -79,13 +160,13 @@ def get_backend(name: str | None = None, device: str = "cpu") -> ModuleType:
                     RuntimeWarning,
                     stacklevel=2,
                 )
-            return mod
+            return _wrap(mod)
         reasons.append(f"{cand}: {reason}")
     raise BackendUnavailable(f"no kernel backend for {device!r}: " + "; ".join(reasons))
 
 
 def backend_status() -> dict[str, str]:
-    """For each backend, 'available (...)' or why not."""
+    """For each backend, 'available (...)' or why not; a partial backend names its fallbacks."""
     status = {}
     for name in _MODULES:
         mod, reason = _load(name)
@@ -93,7 +174,9 @@ def backend_status() -> dict[str, str]:
             status[name] = f"unavailable: {reason}"
         else:
             desc = getattr(mod, "describe", None)
-            status[name] = "available" + (f" ({desc()})" if desc else "")
+            missing = [op for op in OPS if op not in _declared_ops(mod)]
+            extra = f"; falls back for {', '.join(missing)}" if missing else ""
+            status[name] = "available" + (f" ({desc()}{extra})" if desc else (f" ({extra[2:]})" if extra else ""))
     return status
 
 

@@ -17,6 +17,8 @@ NAME = "triton"
 DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else ("cuda",)
 # Asked for by name, it also takes host (numpy) data: copied to the GPU, results copied back.
 ACCEPTS_HOST_ARRAYS = True
+# embedding_bag_i8 (the static embedder, host data) is not here: the registry runs it on c/numpy.
+OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit")
 
 
 def kernel_module(name: str):
@@ -54,7 +56,7 @@ def describe() -> str:
     import torch
     import triton
 
-    where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU interpreter"
+    where = torch.cuda.get_device_name(torch.cuda.current_device()) if torch.cuda.is_available() else "CPU interpreter"
     return f"triton {triton.__version__} on {where}"
 
 
@@ -143,6 +145,18 @@ def sw_stats(sims, A, sharpness: "float | None" = None):
 
 
 def bt_fit(S, T: int):
+    """[B, T] Bradley-Terry coefficients by the batched device Newton solve; rows it does not
+    converge on (or cannot solve) are solved again by the numpy reference, as c_backend does."""
+    import torch
+
     kernel = kernel_module("bt_newton").bt_fit
 
-    return _like(kernel(to_device(S), T), S)
+    St = to_device(S)
+    beta, converged = kernel(St, T)
+    if not bool(converged.all()):
+        from .reference import bt_fit as reference_fit
+
+        bad = torch.nonzero(~converged).flatten()
+        redo = reference_fit(St[bad].detach().cpu().numpy().astype(np.float64), T)
+        beta[bad] = torch.from_numpy(redo).to(beta.device, beta.dtype)
+    return _like(beta, S)
