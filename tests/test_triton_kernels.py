@@ -185,3 +185,44 @@ def test_gemv_past_two_to_the_31_elements():
     p = kernel_module("mf").gemv_sigmoid(E, u, 0.0)
     torch.testing.assert_close(p[-64:].cpu(), torch.full((64,), 1 / (1 + np.exp(-1.0)), dtype=torch.float32))
     torch.testing.assert_close(p[:64].cpu(), torch.full((64,), 0.5))
+
+
+@pytest.mark.parametrize("kind", ["fortran", "negative", "step2", "broadcast_rows", "unaligned", "big_endian", "read_only"])
+def test_host_array_layouts(tri, kind):
+    """Host arrays in any layout reach the kernels as their values (big-endian was refused by
+    torch.from_numpy, read-only data warned)."""
+    import warnings
+
+    from test_ops_layouts import layout_2d
+
+    rng = np.random.default_rng(11)
+    Ev, E = layout_2d(rng.standard_normal((5, 24)).astype(np.float32), kind)
+    Xv, X = layout_2d(_unit(rng, 9, 24).astype(np.float32), kind)
+    u = (rng.standard_normal(24) / 5).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(tri.gemv_sigmoid(E, u, 0.1), reference.gemv_sigmoid(Ev, u, 0.1), atol=1e-6)
+        np.testing.assert_allclose(tri.cosine_sim(E, X), reference.cosine_sim(Ev, Xv), atol=2e-6)
+
+
+def test_hypothesis_small_layouts(tri):
+    """A few hypothesis examples through the interpreter (each launch costs ~0.1 s there)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from test_ops_layouts import LAYOUTS_2D, layout_2d
+
+    @settings(max_examples=10, deadline=None)
+    @given(B=st.integers(1, 20), N=st.integers(1, 20), d=st.integers(1, 40),
+           kind=st.sampled_from(LAYOUTS_2D),
+           dtype=st.sampled_from([np.float32, np.float64, np.float16]), seed=st.integers(0, 2**32 - 1))
+    def check(B, N, d, kind, dtype, seed):
+        rng = np.random.default_rng(seed)
+        Qv, Q = layout_2d(rng.standard_normal((B, d)).astype(dtype), kind)
+        Xv, X = layout_2d(_unit(rng, N, d).astype(np.float32), kind)
+        np.testing.assert_allclose(tri.cosine_sim(Q, X), reference.cosine_sim(Qv, Xv), atol=1e-5)
+        u = (rng.standard_normal(d) / np.sqrt(d)).astype(np.float32)
+        np.testing.assert_allclose(tri.gemv_sigmoid(Q, u, 0.2), reference.gemv_sigmoid(np.asarray(Qv, np.float32), u, 0.2),
+                                   atol=1e-6)
+
+    check()

@@ -64,7 +64,14 @@ def to_device(a, dtype=None):
     """A torch tensor on the kernels' device (numpy arrays are copied there)."""
     import torch
 
-    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+    if not isinstance(a, torch.Tensor):
+        a = np.asarray(a)
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"expected an array of real numbers, got dtype {a.dtype}")
+        # torch.from_numpy takes only native byte order and warns on read-only data: a copy
+        # in native order, aligned and writable (none when the array already is one).
+        a = np.require(a, a.dtype.newbyteorder("="), ["C", "A", "W"])
+    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(a)
     t = t.to(device())
     return t.to(dtype) if dtype is not None else t
 
