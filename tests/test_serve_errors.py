@@ -3,7 +3,6 @@ anything is sent upstream."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -13,7 +12,7 @@ from fastroute import load_router  # noqa: E402
 from fastroute.serve.app import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
-from serve_helpers import fastroute_server  # noqa: E402
+from serve_helpers import fastroute_server, raw_request  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
 MSG = [{"role": "user", "content": "hello"}]
@@ -25,28 +24,6 @@ def server(upstream):
                       default_upstream=Upstream(f"{upstream.url}/v1"), max_queue=8)
     with fastroute_server(cfg) as srv:
         yield srv
-
-
-def raw_request(port: int, head: str, body: bytes = b"", timeout: float = 10.0) -> tuple[int, dict, bytes]:
-    """One HTTP/1.1 request over a fresh socket (so nothing is validated on the way out)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(head.encode("latin-1") + b"\r\n" + body)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head_bytes, _, payload = data.partition(b"\r\n\r\n")
-    lines = head_bytes.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
-    if headers.get("transfer-encoding") == "chunked":
-        out, rest = b"", payload
-        while rest:
-            size, _, rest = rest.partition(b"\r\n")
-            n = int(size, 16)
-            if n == 0:
-                break
-            out, rest = out + rest[:n], rest[n + 2:]
-        payload = out
-    return int(lines[0].split()[1]), headers, payload
 
 
 def post(port: int, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict, bytes]:
