@@ -322,3 +322,34 @@ def test_allocation_failure_raises_memory_error():
         c.lib.fr_debug_fail_allocs(-1)
     for call in calls:  # and everything works again afterwards
         call()
+
+
+def test_parallel_paths_match_reference():
+    """Sizes above the C kernels' one-thread limits, on two threads: the OpenMP paths
+    (split arena in sw_stats, parallel rows elsewhere) run under `make asan` too."""
+    try:
+        c = get_backend("c")
+    except Exception:  # noqa: BLE001
+        pytest.skip("C backend not built")
+    rng = np.random.default_rng(12)
+    before = c._threads
+    c.set_num_threads(2)
+    try:
+        sims = rng.uniform(-0.3, 1.0, (1, 140_000)).astype(np.float32)
+        A = _random_csr(rng, 30, 140_000, 200_000)
+        for g in (None, 5.0):
+            np.testing.assert_allclose(c.sw_stats(sims, A, g)[0], reference.sw_stats(sims, A, g)[0], rtol=2e-6)
+        Q = rng.standard_normal((4, 1024)).astype(np.float32)
+        X = _unit_rows(rng, 2100, 1024)
+        np.testing.assert_allclose(c.cosine_sim(Q, X), reference.cosine_sim(Q, X), atol=2e-6)
+        E = rng.standard_normal((1100, 2048)).astype(np.float32)
+        u = (rng.standard_normal(2048) / 45).astype(np.float32)
+        np.testing.assert_allclose(c.gemv_sigmoid(E, u), reference.gemv_sigmoid(E, u), atol=1e-7)
+        table = rng.integers(-127, 128, (300, 1024)).astype(np.int8)
+        scales = rng.uniform(0.01, 0.02, 300).astype(np.float32)
+        ids = rng.integers(0, 300, 2500).astype(np.int32)
+        offsets = np.linspace(0, 2500, 41).astype(np.int64)
+        np.testing.assert_allclose(c.embedding_bag_i8(table, scales, ids, offsets),
+                                   reference.embedding_bag_i8(table, scales, ids, offsets), atol=1e-6)
+    finally:
+        c.set_num_threads(before)
