@@ -1,8 +1,10 @@
 """C kernels (csrc/, built with cffi): the CPU fast path.
 
-Thin wrappers: check shapes and dtypes, pass row strides so row-sliced views
-need no copy, and call into fastroute._C with the GIL released (cffi does that
-for every call), so one router serves many threads.
+Thin wrappers: check shapes, dtypes and layouts, pass row strides so row-sliced
+views need no copy (anything C could misread, such as broadcast or big-endian
+data, is copied first), and call into fastroute._C with the GIL released (cffi
+does that for every call), so one router serves many threads. Every C entry
+point returns a status, raised here as ValueError or MemoryError.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import numpy as np
 
 from .csr import CSRMatrix
 from .reference import check_embedding_bag_args, check_ids_in_range, check_real
-
 
 
 def _load_extension():
