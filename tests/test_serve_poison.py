@@ -164,3 +164,22 @@ def test_router_failures_become_json_errors_for_that_request_only(upstream):
     assert all(ct == "application/json" for _, ct, _ in out)
     assert "cannot score" in out[1][2]["error"]["message"]
     assert out[3][2]["error"]["type"] == "server_error" and "kernel exploded" not in out[3][2]["error"]["message"]
+
+
+def test_batcher_with_a_real_router_isolates_a_prompt_the_embedder_rejects():
+    """Past the server's own validation (e.g. a caller using the batcher directly): the real
+    embedder's error for a lone surrogate fails only the request that holds it."""
+    router = load_router("mf")
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    batcher = MicroBatcher(router, pool, max_batch=64, max_wait=0.01)
+    texts = [["fine one"], [f"bad {LONE}"], ["fine two", "fine three"]]
+
+    async def main():
+        return await asyncio.gather(*(batcher.submit(t) for t in texts), return_exceptions=True)
+
+    out = asyncio.run(main())
+    pool.shutdown()
+    assert isinstance(out[1], ValueError)
+    np.testing.assert_allclose(out[0], router.win_rates(["fine one"]), atol=1e-9)
+    np.testing.assert_allclose(out[2], router.win_rates(["fine two", "fine three"]), atol=1e-9)
+    assert batcher.isolated_failures == 1
