@@ -21,3 +21,13 @@ def autotune_configs(options: "list[dict]", warps: "list[int]", stages: "list[in
 
     configs = [triton.Config(dict(o), num_warps=w, num_stages=s) for o in options for w in warps for s in stages]
     return configs if autotuning() else configs[:1]
+
+
+def on_device(t):
+    """Context making `t`'s GPU the current one, so a launch runs where the data is (not on
+    device 0); nothing to do for CPU tensors (the interpreter)."""
+    import contextlib
+
+    import torch
+
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()

@@ -5,7 +5,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .config import interpreting
+from .config import interpreting, on_device
 from .tiles import tile_dot
 
 
@@ -40,6 +40,7 @@ def cosine_sim(Q: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     if B and N:
         bb, bn, bd = blocks()
         grid = (triton.cdiv(B, bb), triton.cdiv(N, bn))
-        _cosine_kernel[grid](Qn, Xc, out, B, N, Qn.shape[1], Qn.stride(0), Xc.stride(0), out.stride(0),
-                             BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd, IEEE=Xc.dtype == torch.float32)
+        with on_device(Q):
+            _cosine_kernel[grid](Qn, Xc, out, B, N, Qn.shape[1], Qn.stride(0), Xc.stride(0), out.stride(0),
+                                 BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd, IEEE=Xc.dtype == torch.float32)
     return out

@@ -5,7 +5,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .config import interpreting
+from .config import interpreting, on_device
 
 
 @triton.jit
@@ -35,6 +35,7 @@ def gemv_sigmoid(E: torch.Tensor, u: torch.Tensor, bias: float = 0.0) -> torch.T
     block_b = 16 if interpreting() else 64
     block_d = 64 if interpreting() else 128
     grid = (triton.cdiv(B, block_b),)
-    _gemv_sigmoid_kernel[grid](E, u.to(torch.float32).contiguous(), out, B, D, E.stride(0), float(bias),
-                               BLOCK_B=block_b, BLOCK_D=block_d)
+    with on_device(E):
+        _gemv_sigmoid_kernel[grid](E, u.to(device=E.device, dtype=torch.float32).contiguous(), out, B, D, E.stride(0),
+                                   float(bias), BLOCK_B=block_b, BLOCK_D=block_d)
     return out

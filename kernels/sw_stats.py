@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .config import autotune_configs, interpreting
+from .config import autotune_configs, interpreting, on_device
 from .cosine import normalized_queries
 from .tiles import tile_dot
 
@@ -118,11 +118,13 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
     splits = triton.cdiv(N, per)
     mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)
-    _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
-        Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee)
-    m = mpart.max(dim=0).values.contiguous()
     spart = torch.empty((splits, B, K), dtype=torch.float32, device=Q.device)
     gamma = 0.0 if sharpness is None else float(sharpness)
-    _weights_stats_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits, triton.cdiv(K, meta["BLOCK_K"]))](
-        Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B), ieee)
+    with on_device(Q):
+        _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
+            Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee)
+        m = mpart.max(dim=0).values.contiguous()
+        _weights_stats_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits, triton.cdiv(K, meta["BLOCK_K"]))](
+            Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B),
+            ieee)
     return spart.to(torch.float64).sum(dim=0), m

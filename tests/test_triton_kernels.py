@@ -226,3 +226,22 @@ def test_hypothesis_small_layouts(tri):
                                    atol=1e-6)
 
     check()
+
+
+def test_kernels_run_where_the_data_is():
+    """Tensors on the second GPU are computed there (not moved to, or launched on, device 0)."""
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    tri = get_backend("triton", "cuda")
+    rng = np.random.default_rng(13)
+    E = rng.standard_normal((33, 64)).astype(np.float32)
+    X = _unit(rng, 50, 64).astype(np.float32)
+    u = (rng.standard_normal(64) / 8).astype(np.float32)
+    dev = torch.device("cuda", 1)
+    p = tri.gemv_sigmoid(torch.from_numpy(E).to(dev), u)
+    s = tri.cosine_sim(torch.from_numpy(E).to(dev), torch.from_numpy(X).to(dev))
+    assert p.device == dev and s.device == dev
+    np.testing.assert_allclose(p.cpu().numpy(), reference.gemv_sigmoid(E, u), atol=1e-6)
+    np.testing.assert_allclose(s.cpu().numpy(), reference.cosine_sim(E, X), atol=2e-6)

@@ -60,9 +60,13 @@ def describe() -> str:
     return f"triton {triton.__version__} on {where}"
 
 
-def to_device(a, dtype=None):
-    """A torch tensor on the kernels' device (numpy arrays are copied there)."""
+def to_device(a, dtype=None, like=None):
+    """A torch tensor on the kernels' device: a tensor already on a GPU stays on that GPU;
+    anything else goes to `like`'s GPU when that is a GPU tensor, else to the current device."""
     import torch
+
+    if isinstance(a, torch.Tensor) and a.device.type == "cuda":
+        return a.to(dtype) if dtype is not None else a
 
     if not isinstance(a, torch.Tensor):
         a = np.asarray(a)
@@ -72,7 +76,8 @@ def to_device(a, dtype=None):
         # in native order, aligned and writable (none when the array already is one).
         a = np.require(a, a.dtype.newbyteorder("="), ["C", "A", "W"])
     t = a if isinstance(a, torch.Tensor) else torch.from_numpy(a)
-    t = t.to(device())
+    target = like.device if isinstance(like, torch.Tensor) and like.device.type == "cuda" else device()
+    t = t.to(target)
     return t.to(dtype) if dtype is not None else t
 
 
@@ -88,10 +93,11 @@ def cosine_sim(Q, X, out=None):
 
     kernel = kernel_module("cosine").cosine_sim
 
-    Xt = to_device(X)
+    Qt = to_device(Q, torch.float32, like=X)
+    Xt = to_device(X, like=Qt)
     if Xt.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         Xt = Xt.to(torch.float32)
-    res = _like(kernel(to_device(Q, torch.float32), Xt), Q)
+    res = _like(kernel(Qt, Xt), Q)
     if out is not None:
         out[...] = res
         return out
@@ -103,21 +109,23 @@ def gemv_sigmoid(E, u, bias: float = 0.0):
 
     kernel = kernel_module("mf").gemv_sigmoid
 
-    Et = to_device(E)
+    Et = to_device(E, like=u)
     if Et.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         Et = Et.to(torch.float32)
-    return _like(kernel(Et, to_device(u, torch.float32), bias), E)
+    return _like(kernel(Et, to_device(u, torch.float32).to(Et.device), bias), E)
 
 
-def dense_stats_matrix(A) -> "object":
-    """The CSR statistics matrix as a dense [N, K] float32 tensor (the fused kernel's operand)."""
+def dense_stats_matrix(A, on=None) -> "object":
+    """The CSR statistics matrix as a dense [N, K] float32 tensor (the fused kernel's operand),
+    on device `on` (default: the current one)."""
     import torch
 
     K, U = A.shape
-    dense = torch.zeros((U, K), dtype=torch.float32, device=device())
+    where = device() if on is None else on
+    dense = torch.zeros((U, K), dtype=torch.float32, device=where)
     rows = np.repeat(np.arange(K), np.diff(A.indptr))
-    idx = torch.from_numpy(np.stack([A.indices.astype(np.int64), rows])).to(device())
-    dense.index_put_((idx[0], idx[1]), torch.from_numpy(A.values.astype(np.float32)).to(device()), accumulate=True)
+    idx = torch.from_numpy(np.stack([A.indices.astype(np.int64), rows])).to(where)
+    dense.index_put_((idx[0], idx[1]), torch.from_numpy(A.values.astype(np.float32)).to(where), accumulate=True)
     return dense
 
 
@@ -147,7 +155,7 @@ def sw_stats(sims, A, sharpness: "float | None" = None):
         inv = torch.where(ok, 1.0 / torch.where(ok, m, torch.ones_like(m)), torch.zeros_like(m))
         e = LOG2_10 * (s * inv[:, None] + 1.0)
     w = torch.exp2(torch.clamp(e, min=EXP2_MIN)).to(torch.float64)
-    S = w @ dense_stats_matrix(A).to(torch.float64)
+    S = w @ dense_stats_matrix(A, s.device).to(torch.float64)
     return _like(S, sims), _like(m, sims)
 
 
