@@ -60,6 +60,8 @@ class Backend:
         self._resolved: dict[str, Any] = {}
 
     def __getattr__(self, attr: str) -> Any:
+        if attr in ("module", "_resolved"):  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(attr)
         if attr in OPS:
             fn = self._resolved.get(attr)
             if fn is None:
