@@ -117,3 +117,10 @@ def test_unexpected_exceptions_are_json_500s(server, monkeypatch):
     err = json.loads(payload)["error"]
     assert code == 500 and headers["content-type"].startswith("application/json")
     assert err["type"] == "server_error" and "internal detail" not in err["message"]
+
+
+def test_oversized_body_is_a_json_413(server):
+    body = b'{"prompt": "' + b"x" * (32 * 2**20 + 10) + b'"}'
+    code, headers, payload = post(server.port, "/v1/route", body)
+    assert code == 413 and headers["content-type"].startswith("application/json")
+    assert json.loads(payload)["error"]["type"] == "invalid_request_error"
