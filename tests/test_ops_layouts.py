@@ -326,3 +326,23 @@ def test_bt_fit_hypothesis(name, data):
     kind = data.draw(st.sampled_from(BT_LAYOUTS), label="layout")
     Sv, S = layout_2d(np.stack([_random_counts(rng, T, bool(rng.integers(2))) for _ in range(B)]), kind)
     np.testing.assert_allclose(get_backend(name).bt_fit(S, T), reference.bt_fit(Sv, T), atol=BT_ATOL)
+
+
+def test_c_row_stride_fast_path_kept_only_when_safe():
+    """Row slices of a float32 matrix reach C without a copy (the point of passing a row
+    stride); every layout C could misread is copied into a fresh C-contiguous array."""
+    if "c" not in CPU_BACKENDS:
+        pytest.skip("C backend not built")
+    from fastroute.ops import c_backend
+
+    big = np.zeros((10, 8), np.float32)
+    a, ld = c_backend._rows(big[::2], np.float32, "x")
+    assert np.shares_memory(a, big) and ld == 16
+    a, ld = c_backend._rows(big[2:7, :5], np.float32, "x")
+    assert np.shares_memory(a, big) and ld == 8
+    for kind in ["fortran", "negative", "step2", "broadcast_rows", "broadcast_cols", "odd_row_stride", "unaligned",
+                 "big_endian"]:
+        _, v = layout_2d(np.ones((3, 4), np.float32), kind)
+        a, ld = c_backend._rows(v, np.float32, "x")
+        assert a.flags.c_contiguous and a.flags.aligned and a.dtype == np.dtype("=f4") and ld == 4, kind
+        assert not np.shares_memory(a, v), kind
