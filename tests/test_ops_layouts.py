@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CPU_BACKENDS
+from test_tiers_and_fit import _random_counts
 from fastroute.ops import get_backend, reference
 from fastroute.ops.csr import CSRMatrix
 
@@ -196,8 +197,6 @@ BT_LAYOUTS = [k for k in LAYOUTS_2D if k != "broadcast_cols"]
 @pytest.mark.parametrize("name", CPU_BACKENDS)
 @pytest.mark.parametrize("kind", BT_LAYOUTS)
 def test_bt_fit_layouts(name, kind):
-    from test_tiers_and_fit import _random_counts
-
     rng = np.random.default_rng(5)
     Sv, S = layout_2d(np.stack([_random_counts(rng, 4, i % 2 == 0) for i in range(3)]), kind)
     np.testing.assert_allclose(get_backend(name).bt_fit(S, 4), reference.bt_fit(Sv, 4), atol=BT_ATOL)
@@ -317,8 +316,6 @@ def test_embedding_bag_hypothesis(name, data):
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_bt_fit_hypothesis(name, data):
-    from test_tiers_and_fit import _random_counts
-
     T = data.draw(st.integers(2, 6), label="T")
     B = data.draw(st.integers(1, 4), label="B")
     seed = data.draw(st.integers(0, 2**32 - 1))
