@@ -353,3 +353,14 @@ def test_parallel_paths_match_reference():
                                    reference.embedding_bag_i8(table, scales, ids, offsets), atol=1e-6)
     finally:
         c.set_num_threads(before)
+
+
+def test_csr_matrix_checks_its_row_pointer():
+    """The C kernel reads A.indptr[k] .. A.indptr[k + 1]: a bad row pointer is refused up front."""
+    idx, val = np.array([0, 1], np.int32), np.ones(2, np.float32)
+    with pytest.raises(ValueError, match="indptr must start at 0 and never decrease"):
+        CSRMatrix(np.array([0, 2, 1, 2], np.int64), idx, val, (3, 2))
+    with pytest.raises(ValueError, match="indptr must start at 0"):
+        CSRMatrix(np.array([1, 1, 2], np.int64), idx, val, (2, 2))
+    with pytest.raises(ValueError, match="column index"):
+        CSRMatrix(np.array([0, 1, 2], np.int64), np.array([0, 2], np.int32), val, (2, 2))

@@ -23,6 +23,8 @@ class CSRMatrix:
             raise ValueError("CSR indices must be int32 and values float32")
         if self.indices.shape != self.values.shape or self.indptr[-1] != self.indices.size:
             raise ValueError("CSR indices/values length does not match indptr")
+        if self.indptr[0] != 0 or np.any(self.indptr[1:] < self.indptr[:-1]):
+            raise ValueError("CSR indptr must start at 0 and never decrease")
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= u):
             raise ValueError(f"CSR column index outside [0, {u})")
 
