@@ -61,7 +61,7 @@ class MFRouter(Router):
         s, k = self.models.index(strong_model), self.models.index(weak_model)
         self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
         self._ops = get_backend(backend, "cpu")
-        self._device_u = None  # u on the GPU, made on first use there
+        self._device_u: dict = {}  # u on each GPU that scored, made on first use there
 
     # -- loading ------------------------------------------------------------
     @classmethod
@@ -116,9 +116,11 @@ class MFRouter(Router):
     def _win_rates(self, E: np.ndarray) -> np.ndarray:
         ops = self._kernels_for(E)
         if ops.NAME == "triton":
-            if self._device_u is None:
-                self._device_u = ops.to_device(self._u)
-            return ops.gemv_sigmoid(E, self._device_u)
+            Et = ops.to_device(E)
+            u = self._device_u.get(Et.device)
+            if u is None:  # once per GPU: queries on cuda:1 get a copy of u there
+                u = self._device_u[Et.device] = ops.to_device(self._u).to(Et.device)
+            return ops.gemv_sigmoid(Et, u)
         if _is_torch(E):
             E = E.detach().cpu().numpy()
         return ops.gemv_sigmoid(E, self._u)

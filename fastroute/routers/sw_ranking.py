@@ -266,19 +266,23 @@ class SWRankingRouter(Router):
         return other
 
     # -- scoring ------------------------------------------------------------
-    def _device_operands(self, ops):
-        """The arena and the dense statistics matrix on the GPU, made once (not per request)."""
+    def _device_operands(self, ops, device):
+        """The arena and the dense statistics matrix on the queries' GPU, made once per device
+        (not per request): queries on cuda:1 must not meet an arena on cuda:0."""
         with self._lock:
-            if getattr(self, "_gpu", None) is None:
-                self._gpu = (ops.to_device(self.arena), ops.dense_stats_matrix(self._A))
-        return self._gpu
+            cache = self.__dict__.setdefault("_gpu", {})
+            if device not in cache:
+                arena = ops.to_device(self.arena).to(device)
+                cache[device] = (arena, ops.dense_stats_matrix(self._A, arena.device))
+        return cache[device]
 
     def tier_betas(self, E: np.ndarray) -> np.ndarray:
         """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
         ops = self._kernels_for(E)
         if ops.NAME == "triton" and self.nprobe is None:  # fused two-pass kernel, nothing [B, N] in memory
-            arena, A = self._device_operands(ops)
-            S, _ = ops.sw_weighted_stats(ops.to_device(E), arena, A, self.sharpness)
+            Et = ops.to_device(E)
+            arena, A = self._device_operands(ops, Et.device)
+            S, _ = ops.sw_weighted_stats(Et, arena, A, self.sharpness)
             return ops.bt_fit(S, self.T).cpu().numpy()
         if _is_torch(E):
             E = E.detach().cpu().numpy()
