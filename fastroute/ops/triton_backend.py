@@ -75,6 +75,8 @@ def to_device(a, dtype=None, like=None):
         # torch.from_numpy takes only native byte order and warns on read-only data: a copy
         # in native order, aligned and writable (none when the array already is one).
         a = np.require(a, a.dtype.newbyteorder("="), ["C", "A", "W"])
+        if any(st % a.itemsize for st in a.strides):  # "C contiguous" size-1 axes may keep odd strides
+            a = a.copy()
     t = a if isinstance(a, torch.Tensor) else torch.from_numpy(a)
     target = like.device if isinstance(like, torch.Tensor) and like.device.type == "cuda" else device()
     t = t.to(target)
