@@ -57,15 +57,15 @@ class Backend:
 
     def __init__(self, module: Any) -> None:
         self.module = module
-        self._resolved: dict[str, Any] = {}
+        self.NAME, self.DEVICES = module.NAME, module.DEVICES  # read on every call: plain attributes
 
     def __getattr__(self, attr: str) -> Any:
-        if attr in ("module", "_resolved"):  # not set yet (e.g. while unpickling): no recursion
+        if attr == "module":  # not set yet (e.g. while unpickling): no recursion
             raise AttributeError(attr)
         if attr in OPS:
-            fn = self._resolved.get(attr)
-            if fn is None:
-                fn = self._resolved[attr] = _resolve_op(self.module, attr)
+            # Resolved once and stored on the instance, so later lookups never come here.
+            fn = _resolve_op(self.module, attr)
+            setattr(self, attr, fn)
             return fn
         return getattr(self.module, attr)
 

@@ -120,8 +120,10 @@ def _rows(a: np.ndarray, dtype: type, name: str) -> tuple[np.ndarray, int]:
     row slice) pass as they are; anything else (broadcast rows with stride 0, negative
     strides, Fortran order, unaligned or big-endian data) is copied first.
     """
-    a = check_real(a, name, 2)
     dt = np.dtype(dtype)
+    if type(a) is np.ndarray and a.dtype == dt and a.ndim == 2 and a.flags.c_contiguous and a.flags.aligned:
+        return a, a.shape[1]  # the common case, checked first: it is what routers pass
+    a = check_real(a, name, 2)
     if a.dtype != dt:  # also converts (not reinterprets) big-endian data
         a = a.astype(dt)
     n, d = a.shape
@@ -138,6 +140,8 @@ def _rows(a: np.ndarray, dtype: type, name: str) -> tuple[np.ndarray, int]:
 
 def _vector(a: np.ndarray, dtype: type, name: str) -> np.ndarray:
     """A 1-D contiguous, aligned, native-order copy of `a` (no copy when it already is one)."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous and a.flags.aligned:
+        return a
     return np.require(check_real(a, name, 1), dtype=dtype, requirements=["C", "A"])
 
 

@@ -19,7 +19,7 @@ from ..errors import EmbeddingMismatchError, RouterOutputError, UnknownModelErro
 
 
 def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "device")
+    return type(x) is not np.ndarray and type(x).__module__.startswith("torch") and hasattr(x, "device")
 
 
 def _nonfinite_rows(E: Any) -> list[int]:
@@ -28,6 +28,10 @@ def _nonfinite_rows(E: Any) -> list[int]:
         import torch
 
         return torch.nonzero(~torch.isfinite(E).all(dim=1)).flatten().cpu().tolist()
+    # Fast path, one pass and no temporary: a float64 sum of float32 or float16 values
+    # cannot overflow, so it is finite exactly when every element is.
+    if E.dtype.itemsize <= 4 and np.isfinite(E.sum(dtype=np.float64)):
+        return []
     return np.flatnonzero(~np.isfinite(E).all(axis=1)).tolist()
 
 
@@ -111,7 +115,7 @@ class Router(abc.ABC):
                     f"{self.embedder_spec.dim if self.embedder_spec else 'dim'}]")
             return E
         E = np.asarray(embeddings)
-        if not np.issubdtype(E.dtype, np.floating):
+        if E.dtype.kind != "f":
             raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
         if E.ndim == 1:
             E = E[None, :]
