@@ -134,7 +134,10 @@ async def errors_and_auth(request: web.Request, handler):
 async def _json_body(request: web.Request) -> dict:
     cfg: ServeConfig = request.app[CONFIG]
     try:
-        raw = await asyncio.wait_for(request.read(), cfg.client_timeout)
+        if request.content.is_eof():  # the whole body came with the head (the usual case): no timer
+            raw = await request.read()
+        else:
+            raw = await asyncio.wait_for(request.read(), cfg.client_timeout)
     except asyncio.TimeoutError:
         raise APIError(408, f"the request body did not arrive within {cfg.client_timeout:g} s",
                        "invalid_request_error") from None
