@@ -137,7 +137,10 @@ class FaultUpstream:
     last user message: __cut__ (connection closed mid-body), __badchunk__ (stream: an invalid
     chunk size; non-stream: a 200 whose body is not JSON), __stall__ (headers, maybe one chunk,
     then silence), __slowok__ (a healthy stream, one chunk every 0.4 s for 2 s), __401__ (a 401
-    echoing the bearer key, with Set-Cookie), __long__ (10 s of work; records when the
+    echoing the bearer key, with Set-Cookie), __escapedkey__ (a 401 echoing it JSON-escaped),
+    __halfevent__ (stream: one event, half of the next, then silence), __deep__ / __deep__500
+    (a 200 / 500 whose body nests 100,000 deep), __oddusage__ (negative and huge token
+    counts), __long__ (10 s of work; records when the
     caller hangs up). Anything else: a normal answer. One request per connection."""
 
     def __init__(self) -> None:
@@ -226,6 +229,33 @@ class FaultUpstream:
             writer.write(sse_head + chunked(chunk("partial")) if stream else json_head("200 OK", 100))
             await writer.drain()
             await asyncio.sleep(20)
+            return
+        if "__halfevent__" in prompt and stream:  # a whole event, half of the next, then silence
+            writer.write(sse_head + chunked(chunk("whole")))
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            writer.write(chunked(b'data: {"cho'))
+            await writer.drain()
+            await asyncio.sleep(20)
+            return
+        if "__escapedkey__" in prompt:  # a 401 echoing the key with JSON escapes ('-' as \u002d)
+            key = headers.get("authorization", "")[len("Bearer "):]
+            page = ('{"error": {"message": "invalid key %s", "code": "invalid_api_key"}}'
+                    % key.replace("-", "\\u002d")).encode()
+            writer.write(json_head("401 Unauthorized", len(page)) + page)
+            await writer.drain()
+            return
+        if "__deep__" in prompt:  # a body nested far deeper than any parser's recursion limit
+            page = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+            writer.write(json_head("500 Internal Server Error" if "500" in prompt else "200 OK", len(page)) + page)
+            await writer.drain()
+            return
+        if "__oddusage__" in prompt and not stream:  # token counts no counter should take
+            page = json.dumps({"object": "chat.completion", "model": body["model"], "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "odd"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": -5, "completion_tokens": 1e300}}).encode()
+            writer.write(json_head("200 OK", len(page)) + page)
+            await writer.drain()
             return
         if "__401__" in prompt:
             key = headers.get("authorization", "")[len("Bearer "):]

@@ -49,6 +49,8 @@ CASES = [
      "not a number"),
     ("threshold string", "/v1/route", {"router": "mf", "threshold": "0.5", "prompt": "p"}, None, 400, "threshold",
      "not a number"),
+    ("threshold a 400-digit integer", "/v1/route", b'{"router": "mf", "threshold": ' + b"1" * 400 + b', "prompt": "p"}',
+     None, 400, "threshold", "too large"),
     ("stream yes", "/v1/chat/completions", {"model": "router-mf-0.5", "messages": MSG, "stream": "yes"}, None, 400,
      "stream", "true or false"),
     ("stream 'false'", "/v1/chat/completions", {"model": "router-mf-0.5", "messages": MSG, "stream": "false"}, None,

@@ -134,7 +134,7 @@ def test_stall_past_the_idle_timeout(server, stream):
     t0 = time.perf_counter()
     status, _, body = asyncio.run(_chat(server.url, "__stall__", stream))
     elapsed = time.perf_counter() - t0
-    assert 0.9 < elapsed < 3.0
+    assert 0.9 < elapsed < 8.0  # the upstream stalls for 20 s; slack for a loaded CI machine
     if stream:
         assert status == 200 and body[-2]["error"]["type"] == "upstream_timeout" and "stalled" in body[-2]["error"]["message"]
         kind = "stream_timeout"
@@ -174,11 +174,11 @@ def test_client_disconnect_cancels_the_upstream_call(server, fault, stream):
             await _chat(server.url, "__long__", stream, client_timeout=0.6)
 
     asyncio.run(hang_up())
-    for _ in range(60):  # the upstream should see the hang-up within about a second
+    for _ in range(120):  # the upstream should see the hang-up within about a second
         if len(fault.events) > n_before:
             break
         time.sleep(0.05)
-    assert fault.events[n_before:] and fault.events[n_before][0] == "hung_up" and fault.events[n_before][1] < 2.0
+    assert fault.events[n_before:] and fault.events[n_before][0] == "hung_up" and fault.events[n_before][1] < 5.0  # of 10 s
     time.sleep(0.1)
     text = _metrics(server.url)
     assert _count(text, "fastroute_requests_total", endpoint="/v1/chat/completions", status="499") == 1
@@ -195,7 +195,7 @@ def test_slow_clients_are_disconnected():
             s.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\n")
             s.setblocking(False)
         closed_at = {}
-        while len(closed_at) < len(socks) and time.perf_counter() - t0 < 5:
+        while len(closed_at) < len(socks) and time.perf_counter() - t0 < 10:
             for i, s in enumerate(socks):
                 if i in closed_at:
                     continue
@@ -210,7 +210,7 @@ def test_slow_clients_are_disconnected():
             time.sleep(0.2)
         for s in socks:
             s.close()
-        assert len(closed_at) == len(socks) and max(closed_at.values()) < 3.0, closed_at
+        assert len(closed_at) == len(socks) and max(closed_at.values()) < 8.0, closed_at  # 1 s timeout
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
             s.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: 100\r\nConnection: close\r\n\r\n{\"router\"")
@@ -219,17 +219,22 @@ def test_slow_clients_are_disconnected():
             while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
                     re.search(rb"(?i)content-length: (\d+)", data).group(1)):
                 data += s.recv(65536)
-        assert data.startswith(b"HTTP/1.1 408") and time.perf_counter() - t1 < 3.0
+        assert data.startswith(b"HTTP/1.1 408") and time.perf_counter() - t1 < 8.0
         assert b'"error"' in data and b"application/json" in data
 
 
 def test_credentials_in_the_base_url_are_refused_at_start_up():
-    with pytest.raises(ValueError, match="credentials") as info:
-        Upstream("http://user:hunter2@example.com/v1", "SOME_KEY")
-    assert "hunter2" not in str(info.value) and "http://example.com:80" in str(info.value)
+    # Passwords holding '/', '?' or '#' once parsed as a host or port: one was accepted with
+    # host 'user', another put part of the password into the start-up error.
+    for url in ("http://user:hunter2@example.com/v1", "https://user:hun/ter2@example.com/v1",
+                "https://user:12345/hunter2@api.example.com/v1", "https://user:hu?nter2@example.com/v1"):
+        with pytest.raises(ValueError, match="credentials") as info:
+            Upstream(url, "SOME_KEY")
+        assert "hunter2" not in str(info.value) and "hun" not in str(info.value).replace("--api-key-env", "")
     up = Upstream("https://example.com:8443/openai/v1?api-version=2024-02-01&api-key=qs-secret")
     assert up.display == "https://example.com:8443"
     assert up.chat_url == "https://example.com:8443/openai/v1/chat/completions?api-version=2024-02-01&api-key=qs-secret"
+    assert "qs-secret" in up.secrets()  # masked wherever an upstream echoes it
 
 
 def test_query_string_is_sent_upstream(fault):
@@ -282,3 +287,55 @@ def test_metrics_snapshot_renders_off_the_loop():
     reg.upstream_latency.observe(0.3, model=reg.model("unknown-model"))
     assert reg.render(snap) == before and 'status="200"} 1' in before
     assert 'model="other"' in reg.render() and "unknown-model" not in reg.render()
+
+
+def test_half_an_event_then_a_stall_ends_with_a_readable_error(server):
+    """Only whole SSE events are forwarded: the error event is never glued to half of one
+    (a buffer with no event boundary once sent its first 3 bytes: 'datdata: {"error"...')."""
+    status, _, events = asyncio.run(_chat(server.url, "__halfevent__", True))
+    assert status == 200
+    assert events[0]["choices"][0]["delta"]["content"] == "whole"
+    assert events[-1] == "[DONE]" and events[-2]["error"]["code"] == "upstream_timeout"
+    assert len(events) == 3
+
+
+def test_sse_event_boundaries():
+    from fastroute.serve.proxy import _events_end
+
+    assert [_events_end(b) for b in (b"", b"abc", b"\n\nabc", b"data: x\n\n", b"x\r\n\r\ny")] == [0, 0, 2, 9, 5]
+    # Scanning from where the new bytes begin finds a boundary split across two chunks.
+    old, new = b"data: x\r\n", b"\r\nmore"
+    assert _events_end(old + new, max(0, len(old) - 3)) == len(old) + 2
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_a_json_escaped_key_is_masked_too(server, stream):
+    status, _, body = asyncio.run(_chat(server.url, "__escapedkey__", stream))
+    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    dumped = json.dumps(body)
+    assert KEY not in dumped and "abcdefghijklmnop" not in dumped and "***" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("marker,want", [("__deep__", 502), ("__deep__500", 500)])
+def test_deeply_nested_upstream_bodies_are_json_errors(server, marker, want):
+    status, _, body = asyncio.run(_chat(server.url, marker, False))
+    assert status == want
+    assert body["error"]["code"] == ("upstream_bad_response" if want == 502 else "upstream_http_error")
+
+
+def test_odd_token_counts_are_not_counted(server):
+    """A 200 whose usage holds negative or huge counts is still answered (it once became a
+    500 for an infinite count), and the counts are left out of the counters."""
+    from fastroute.serve.proxy import account_usage
+
+    status, _, body = asyncio.run(_chat(server.url, "__oddusage__", False))
+    assert status == 200 and body["choices"][0]["message"]["content"] == "odd"
+    up = Upstream("http://127.0.0.1:9/v1")
+    reg = Registry()
+    account_usage(reg, up, STRONG, {"usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+    for usage in ({"prompt_tokens": -5, "completion_tokens": 1}, {"prompt_tokens": 1e300}, {"prompt_tokens": True},
+                  {"prompt_tokens": float("inf")}, {"prompt_tokens": "12"}, "lots", None):
+        account_usage(reg, up, STRONG, {"usage": usage})
+    text = reg.render()
+    assert _count(text, "fastroute_upstream_tokens_total", kind="input", model=STRONG) == 7
+    assert _count(text, "fastroute_upstream_tokens_total", kind="output", model=STRONG) == 3

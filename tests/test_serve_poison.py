@@ -36,9 +36,32 @@ def _poison(i: int) -> dict:
     return {"router": "mf", "threshold": True, "prompt": "p"}
 
 
-def test_poisoned_load_fails_no_innocent_request(upstream):
+class _FailsInTheBatch:
+    """The mf router, except that scoring a batch holding a 'BATCHPOISON' prompt raises, as a
+    prompt the embedder or a kernel rejects would: such a request passes the server's checks
+    and reaches a shared micro-batch."""
+
+    def __init__(self, router) -> None:
+        self._router, self.shared_batches = router, 0
+
+    def __getattr__(self, name):
+        return getattr(self._router, name)
+
+    def win_rates(self, texts=None, **kw):
+        bad = [i for i, t in enumerate(texts) if "BATCHPOISON" in t]
+        if bad:
+            self.shared_batches += len(texts) > len(bad)
+            raise ValueError(f"prompt {bad[0]} cannot be embedded")
+        return self._router.win_rates(texts, **kw)
+
+
+@pytest.mark.parametrize("where", ["request", "batch"])
+def test_poisoned_load_fails_no_innocent_request(upstream, where):
+    """where='request': malformed requests, caught before batching; where='batch': well-formed
+    requests whose scoring fails inside a batch shared with innocent ones."""
     router = load_router("mf")
-    cfg = ServeConfig(routers={"mf": router}, strong_model=STRONG, weak_model=WEAK,
+    served = _FailsInTheBatch(router) if where == "batch" else router
+    cfg = ServeConfig(routers={"mf": served}, strong_model=STRONG, weak_model=WEAK,
                       default_upstream=Upstream(f"{upstream.url}/v1"), max_wait=0.002)
     n, concurrency = 600, 48
     prompts = [f"question {i}: explain topic {i % 23} in depth" for i in range(n)]
@@ -49,7 +72,8 @@ def test_poisoned_load_fails_no_innocent_request(upstream):
         async with aiohttp.ClientSession() as s:
             async def one(i):
                 if i in poisoned:
-                    body = _poison(i)
+                    body = _poison(i) if where == "request" else {"router": "mf", "threshold": 0.5,
+                                                                  "prompt": f"BATCHPOISON {i}"}
                 elif i % 3 == 0:
                     body = {"model": f"router-mf-0.5", "messages": [{"role": "user", "content": prompts[i]}]}
                 else:
@@ -77,6 +101,8 @@ def test_poisoned_load_fails_no_innocent_request(upstream):
         assert p == pytest.approx(expected[i], abs=1e-6), i  # its own decision, not a neighbour's
     assert innocent_failures == []
     assert len(poison_statuses) == len(poisoned) == 12
+    if where == "batch":  # the poison really shared batches with innocent requests
+        assert set(poison_statuses) == {400} and served.shared_batches > 0
 
 
 def test_lone_surrogate_is_a_400_naming_the_field(upstream):
@@ -183,3 +209,37 @@ def test_batcher_with_a_real_router_isolates_a_prompt_the_embedder_rejects():
     np.testing.assert_allclose(out[0], router.win_rates(["fine one"]), atol=1e-9)
     np.testing.assert_allclose(out[2], router.win_rates(["fine two", "fine three"]), atol=1e-9)
     assert batcher.isolated_failures == 1
+
+
+def test_batcher_close_stops_its_worker_and_answers_the_waiting():
+    """At shutdown no batcher task is left pending, and queued requests get Overloaded."""
+    import threading
+    import time
+
+    from fastroute.serve.batcher import Overloaded
+
+    release = threading.Event()
+
+    class Slow:
+        def win_rates(self, texts):
+            release.wait(5)
+            return np.zeros(len(texts))
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    batcher = MicroBatcher(Slow(), pool, max_batch=1)
+
+    async def main():
+        first = asyncio.ensure_future(batcher.submit(["a"]))
+        await asyncio.sleep(0.05)  # the worker is now scoring "a"; "b" waits in the queue
+        second = asyncio.ensure_future(batcher.submit(["b"]))
+        await asyncio.sleep(0.05)
+        await batcher.close()
+        release.set()
+        out = await asyncio.gather(first, second, return_exceptions=True)
+        return out, batcher._worker.done(), batcher.waiting
+
+    t0 = time.perf_counter()
+    (first, second), done, waiting = asyncio.run(main())
+    pool.shutdown()
+    assert done and waiting == 0 and time.perf_counter() - t0 < 4
+    assert isinstance(first, Overloaded) and isinstance(second, Overloaded)

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..embedders.base import lone_surrogate
 from .common import Progress, add_router_arguments, load_router_from_args
 
 
@@ -29,11 +30,10 @@ def decode_text(path: "Path | str", data: bytes) -> str:
 
 def _check_text(path: Path, line: int, text: str) -> str:
     """A prompt that encodes as UTF-8 (a JSON escape can produce a lone surrogate, which does not)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{path}:{line}: the prompt holds a lone surrogate {text[exc.start:exc.end]!r} at "
-                         f"character {exc.start}, which is not valid Unicode text") from None
+    at = lone_surrogate(text)
+    if at is not None:
+        raise ValueError(f"{path}:{line}: the prompt holds a lone surrogate {text[at]!r} at "
+                         f"character {at}, which is not valid Unicode text")
     return text
 
 

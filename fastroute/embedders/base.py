@@ -62,6 +62,19 @@ class EmbedderSpec:
             )
 
 
+def lone_surrogate(text: str) -> "int | None":
+    """Where `text` holds a lone UTF-16 surrogate (e.g. from a "\\ud800" JSON escape), the one
+    thing a Python str can hold that UTF-8 cannot encode; None for valid text. The one check
+    every entry point (API, server, CLI) uses."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def as_text_batch(texts: "str | Sequence[str]") -> list[str]:
     """A list of prompts; a single string is a batch of one.
 
@@ -80,11 +93,8 @@ def as_text_batch(texts: "str | Sequence[str]") -> list[str]:
     for i, t in enumerate(batch):
         if not isinstance(t, str):
             raise InvalidPromptError(f"prompt {i} is {type(t).__name__}, not str")
-        if not t.isascii():
-            try:
-                t.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InvalidPromptError(
-                    f"prompt {i} is not valid Unicode text: {t[exc.start:exc.end]!r} at character {exc.start} "
-                    f"is a lone surrogate, which has no UTF-8 encoding") from None
+        at = lone_surrogate(t)
+        if at is not None:
+            raise InvalidPromptError(f"prompt {i} is not valid Unicode text: {t[at]!r} at character {at} "
+                                     "is a lone surrogate, which has no UTF-8 encoding")
     return batch

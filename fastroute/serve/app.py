@@ -300,6 +300,8 @@ def create_app(cfg: ServeConfig) -> web.Application:
         app[SESSION] = ClientSession(connector=TCPConnector(limit=0, ttl_dns_cache=300))
         yield
         await app[SESSION].close()
+        for batcher in app[BATCHERS].values():
+            await batcher.close()
         app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(session_ctx)

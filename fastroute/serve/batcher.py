@@ -65,6 +65,9 @@ class MicroBatcher:
             self._waiting -= len(texts)
             try:
                 p = await loop.run_in_executor(self.executor, self.router.win_rates, texts)
+            except asyncio.CancelledError:  # close(): the batch in flight is answered too
+                _fail(batch, Overloaded("the server is shutting down"))
+                raise
             except Exception as exc:  # noqa: BLE001 - isolated below: each request gets its own outcome
                 await self._score_alone(batch, exc)
                 continue
@@ -75,6 +78,18 @@ class MicroBatcher:
                 if not fut.done():
                     fut.set_result(p[lo : lo + len(item_texts)])
                 lo += len(item_texts)
+
+    async def close(self) -> None:
+        """Stops the worker at shutdown; requests still waiting get Overloaded (a 503)."""
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+        _fail(self._queue, Overloaded("the server is shutting down"))
+        self._queue.clear()
+        self._waiting = 0
 
     async def _score_alone(self, batch: list, exc: Exception) -> None:
         """A batch raised: find whose request caused it by scoring each one alone."""
@@ -95,3 +110,9 @@ class MicroBatcher:
                 continue
             if not fut.done():
                 fut.set_result(p)
+
+
+def _fail(items, exc: Exception) -> None:
+    for _, fut in items:
+        if not fut.done():
+            fut.set_exception(exc)

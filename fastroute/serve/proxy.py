@@ -26,6 +26,7 @@ from .errors import APIError
 from .metrics import Registry
 from .redact import mask, response_headers
 from .upstreams import Upstream
+from .validation import loads_strict
 
 log = logging.getLogger("fastroute.serve")
 _CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())  # aiohttp >= 3.10
@@ -46,9 +47,16 @@ class Timeouts:
         return ClientTimeout(total=self.total, connect=self.connect, sock_read=self.idle)
 
 
-def _events_end(buf: bytes) -> int:
-    """Where the last complete SSE event in `buf` ends (0 if none)."""
-    return max(buf.rfind(b"\n\n") + 2, buf.rfind(b"\r\n\r\n") + 4, 0) if buf else 0
+# An upstream event larger than this never ends: the stream is cut rather than buffered forever.
+MAX_EVENT_BYTES = 8 << 20
+
+
+def _events_end(buf: bytes, start: int = 0) -> int:
+    """Where the last complete SSE event in `buf` ends (0 if none), looking for the blank line
+    that ends an event from `start` on (the caller passes where the new bytes begin, less 3,
+    so a long event arriving in small chunks is scanned once, not once per chunk)."""
+    i, j = buf.rfind(b"\n\n", start), buf.rfind(b"\r\n\r\n", start)
+    return max(i + 2 if i >= 0 else 0, j + 4 if j >= 0 else 0)
 
 
 async def _next(chunks, idle: float) -> "bytes | None":
@@ -69,6 +77,10 @@ async def _read_all(up, idle: float) -> bytes:
     while (chunk := await _next(chunks, idle)) is not None:
         parts.append(chunk)
     return b"".join(parts)
+
+
+class _EventTooLarge(Exception):
+    """The upstream's current SSE event passed MAX_EVENT_BYTES without ending."""
 
 
 class _Call:
@@ -102,18 +114,20 @@ class _Call:
     def error_response(self, status: int, payload: bytes, headers) -> web.Response:
         """The upstream's own error, relayed with its status, as JSON, with secrets masked."""
         self.metrics.upstream_errors.inc(model=self.label, status=str(status))
-        text = mask(payload.decode("utf-8", "replace"), [self.upstream.api_key()])
         try:
-            body = json.loads(text)
+            body = loads_strict(payload)
             ok = isinstance(body, dict) and isinstance(body.get("error"), (dict, str))
         except ValueError:
             ok = False
         if not ok:
+            text = payload[:600].decode("utf-8", "replace")
             body = APIError(status, f"upstream {self.upstream.display} answered {status}: {text[:300]}",
                             "upstream_error", code="upstream_http_error").body()
+        # Masked after serialising: a key the upstream wrote with JSON escapes is plain text by now.
+        text = mask(json.dumps(body, ensure_ascii=True), self.upstream.secrets())
         out = {**response_headers(headers), **self.extra_headers}
         out.pop("Content-Type", None), out.pop("content-type", None)
-        return web.json_response(body, status=status, headers=out)
+        return web.Response(text=text, status=status, content_type="application/json", headers=out)
 
     async def complete(self, forwarded: dict) -> web.Response:
         t0 = time.perf_counter()
@@ -127,8 +141,8 @@ class _Call:
         if status >= 400:
             return self.error_response(status, payload, headers)
         try:
-            parsed = json.loads(payload)
-        except ValueError:
+            parsed = loads_strict(payload)
+        except ValueError:  # UnicodeDecodeError included
             parsed = None
         if status != 200 or not isinstance(parsed, dict):
             raise self.fail(502, "bad_response", f"answered {status} with a body that is not a JSON object",
@@ -150,37 +164,46 @@ class _Call:
                                     "request, not an event stream", "upstream_bad_response")
                 return await self._relay(up, t0)
         except (asyncio.TimeoutError, ClientError) as exc:
+            if PREPARED in self.request:  # raised while answering the client: not the upstream's fault
+                if isinstance(exc, ConnectionResetError):
+                    self.request[STATUS] = "499"
+                    return self.request[PREPARED]
+                raise
             raise self.transport_error(exc, started=False) from None
 
     async def _relay(self, up, t0: float) -> web.StreamResponse:
         resp = web.StreamResponse(status=200, headers={**response_headers(up.headers), **self.extra_headers})
         resp.content_type = "text/event-stream"
-        await resp.prepare(self.request)
-        self.request[PREPARED] = resp
         pending = b""
         chunks = up.content.iter_any().__aiter__()
         try:
-            while (chunk := await _next(chunks, self.timeouts.idle)) is not None:
-                pending += chunk
-                end = _events_end(pending)
-                if end:
-                    await resp.write(pending[:end])
-                    pending = pending[end:]
-            if pending:
-                await resp.write(pending)
+            await resp.prepare(self.request)
+            self.request[PREPARED] = resp
+            try:
+                while (chunk := await _next(chunks, self.timeouts.idle)) is not None:
+                    scanned = max(0, len(pending) - 3)
+                    pending += chunk
+                    end = _events_end(pending, scanned)
+                    if end:
+                        await resp.write(pending[:end])
+                        pending = pending[end:]
+                    elif len(pending) > MAX_EVENT_BYTES:
+                        raise _EventTooLarge
+                if pending:
+                    await resp.write(pending)
+            except (asyncio.TimeoutError, ClientError, _EventTooLarge) as exc:
+                if isinstance(exc, ConnectionResetError):  # the client's side, not the upstream's
+                    raise
+                err = (self.fail(502, "stream_bad_response", f"sent an event over {MAX_EVENT_BYTES} bytes",
+                                 "upstream_bad_response") if isinstance(exc, _EventTooLarge)
+                       else self.transport_error(exc, started=True))
+                log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
+                await resp.write(err.sse_event())
+            else:
+                self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)
+            await resp.write_eof()
         except ConnectionResetError:  # the client hung up (aiohttp's ClientConnectionResetError is one too)
             self.request[STATUS] = "499"
-            return resp
-        except (asyncio.TimeoutError, ClientError) as exc:
-            err = self.transport_error(exc, started=True)
-            log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
-            try:
-                await resp.write(err.sse_event())
-            except ConnectionResetError:
-                self.request[STATUS] = "499"
-                return resp
-        self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)
-        await resp.write_eof()
         return resp
 
     def _post(self, forwarded: dict):
@@ -201,10 +224,12 @@ async def forward(request: web.Request, session: ClientSession, metrics: Registr
 
 def account_usage(metrics: Registry, upstream: Upstream, label: str, payload: dict) -> None:
     """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
-    try:
-        usage = payload.get("usage") or {}
-        tin, tout = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    except (ValueError, TypeError, AttributeError):
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return
+    tin, tout = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    # Counters only go up by sane amounts: non-negative integers (not booleans), else not counted.
+    if not all(type(n) is int and 0 <= n < 2**53 for n in (tin, tout)):
         return
     metrics.tokens.inc(tin, model=label, kind="input")
     metrics.tokens.inc(tout, model=label, kind="output")

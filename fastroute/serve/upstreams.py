@@ -24,16 +24,19 @@ from urllib.parse import urlsplit
 
 
 def _check_base_url(url: str) -> None:
+    if "@" in url:
+        # Refused before any parsing: a password holding '/', '?' or '#' is misparsed as a host,
+        # port or path, and could then be echoed in an error message.
+        raise ValueError("upstream base URL holds '@': credentials (user:password@) are not supported; put the key "
+                         "in the environment variable named by --api-key-env / api_key_env (write an '@' in a "
+                         "path or query as %40)")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ValueError(f"upstream base URL is malformed ({exc})") from None
+    except ValueError:
+        raise ValueError("upstream base URL is malformed (a bad host or port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"upstream base URL must be http(s)://host[:port]/path, got scheme {parts.scheme!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(f"upstream base URL {display_url(url)} holds credentials (user:password@): they are not "
-                         "supported; put the key in the environment variable named by --api-key-env / api_key_env")
     if parts.fragment:
         raise ValueError(f"upstream base URL {display_url(url)} has a #fragment")
 
@@ -74,6 +77,13 @@ class Upstream:
 
     def api_key(self) -> "str | None":
         return os.environ.get(self.api_key_env) or None if self.api_key_env else None
+
+    def secrets(self) -> list[str]:
+        """What must never reach a client: the key and the base URL's query values."""
+        from urllib.parse import parse_qsl
+
+        values = [v for _, v in parse_qsl(urlsplit(self.base_url).query, keep_blank_values=False)]
+        return [x for x in (self.api_key(), *values) if x]
 
     def headers(self) -> dict[str, str]:
         key = self.api_key()

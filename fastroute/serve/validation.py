@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+from ..embedders.base import lone_surrogate
 from .errors import APIError, bad_request
 
 MAX_DEPTH = 64  # request bodies nest a few levels; anything deeper is rejected before use
@@ -72,13 +73,7 @@ def _path(parts: list) -> "str | None":
 
 
 def _utf8_ok(s: str) -> bool:
-    if s.isascii():
-        return True
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return lone_surrogate(s) is None
 
 
 def _walk(obj: Any, depth: int) -> None:
@@ -127,10 +122,22 @@ def json_bool(body: dict, key: str) -> bool:
 
 
 def json_number(value: Any, key: str) -> float:
-    """A JSON number; booleans and strings are not numbers."""
+    """A JSON number; booleans and strings are not numbers, nor is an integer beyond a double."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_request(f"{key} {json.dumps(value)[:60]} is not a number", key)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise bad_request(f"{key} {str(value)[:40]}... is too large for a double", key) from None
+
+
+def loads_strict(data: "bytes | str") -> Any:
+    """JSON from an upstream or a client, strictly: ValueError for anything that is not plain
+    JSON (NaN/Infinity, numbers beyond a double, nesting too deep for the parser)."""
+    try:
+        return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def json_str(value: Any, key: str, what: str = "a string") -> str:
