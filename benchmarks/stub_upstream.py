@@ -2,7 +2,6 @@
 `python stub_upstream.py PORT` answers every request at once with a fixed reply."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 

@@ -27,16 +27,18 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .bundle import load_router
-    from .serve.controller import Controller
-    from .embedders import get_embedder
-    from .errors import BundleError, FastrouteError
-    from .routers.base import Router
-    from .routers.mf import MFRouter
-    from .routers.bert import BERTRouter
-    from .routers.causal_llm import CausalLLMRouter
-    from .routers.random import RandomRouter
-    from .routers.sw_ranking import SWRankingRouter
+    # `x as x`: re-exports (listed in __all__ through _LAZY), typed for checkers only.
+    from .bundle import load_router as load_router
+    from .embedders import get_embedder as get_embedder
+    from .errors import BundleError as BundleError
+    from .errors import FastrouteError as FastrouteError
+    from .routers.base import Router as Router
+    from .routers.bert import BERTRouter as BERTRouter
+    from .routers.causal_llm import CausalLLMRouter as CausalLLMRouter
+    from .routers.mf import MFRouter as MFRouter
+    from .routers.random import RandomRouter as RandomRouter
+    from .routers.sw_ranking import SWRankingRouter as SWRankingRouter
+    from .serve.controller import Controller as Controller
 
 
 def __getattr__(name: str) -> Any:

@@ -55,7 +55,7 @@ def compute_tiers(ratings: dict, num_tiers: int) -> dict:
         for i in range(n):
             for j in range(i + 1, n):
                 dp[i][j][tier] = 1e9
-                for l in range(i, j):
+                for l in range(i, j):  # noqa: E741 - the name RouteLLM uses
                     cand = dp[i][l][tier - 1] + dp[l + 1][j][0]
                     if dp[i][j][tier] > cand:
                         dp_split[i][j][tier] = l

@@ -101,7 +101,7 @@ def stub_upstream_app(record: list) -> web.Application:
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
             pieces = [reply[: len(reply) // 3], reply[len(reply) // 3 : 2 * len(reply) // 3], reply[2 * len(reply) // 3 :]]
-            for i, piece in enumerate(pieces):
+            for piece in pieces:
                 chunk = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": created,
                          "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece},
                                                               "finish_reason": None}]}

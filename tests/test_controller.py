@@ -14,7 +14,6 @@ pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 from fastroute import Controller, load_router  # noqa: E402
 from fastroute.serve.controller import RoutingError  # noqa: E402
 
-
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
 
 

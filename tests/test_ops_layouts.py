@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CPU_BACKENDS
-from test_tiers_and_fit import _random_counts
 from fastroute.ops import get_backend, reference
 from fastroute.ops.csr import CSRMatrix
+
+from conftest import CPU_BACKENDS
+from test_tiers_and_fit import _random_counts
 
 LAYOUTS_2D = ["c", "fortran", "negative", "step2", "broadcast_rows", "broadcast_cols", "odd_row_stride",
               "unaligned", "big_endian", "read_only"]

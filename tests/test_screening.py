@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fastroute.data.screening import MMLU_CHANCE, binomial_cdf, below_chance_groups
+from fastroute.data.screening import MMLU_CHANCE, below_chance_groups, binomial_cdf
 
 
 @pytest.mark.parametrize("k,n,p", [(0, 5, 0.3), (2, 5, 0.3), (4, 5, 0.3), (10, 40, 0.25), (30, 40, 0.5)])

@@ -98,9 +98,9 @@ def test_malformed_requests_get_json_errors(server, upstream, name, path, body, 
 
 
 def test_unknown_paths_and_methods_are_json(server):
-    for head in (f"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
-                 f"GET /v1/route HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
-                 f"DELETE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"):
+    for head in ("GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
+                 "GET /v1/route HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
+                 "DELETE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"):
         code, headers, payload = raw_request(server.port, head)
         assert code in (404, 405) and headers["content-type"].startswith("application/json")
         assert json.loads(payload)["error"]["type"] == "invalid_request_error"

@@ -75,7 +75,7 @@ def test_poisoned_load_fails_no_innocent_request(upstream, where):
                     body = _poison(i) if where == "request" else {"router": "mf", "threshold": 0.5,
                                                                   "prompt": f"BATCHPOISON {i}"}
                 elif i % 3 == 0:
-                    body = {"model": f"router-mf-0.5", "messages": [{"role": "user", "content": prompts[i]}]}
+                    body = {"model": "router-mf-0.5", "messages": [{"role": "user", "content": prompts[i]}]}
                 else:
                     body = {"router": "mf", "threshold": 0.5, "prompt": prompts[i]}
                 path = "/v1/chat/completions" if i % 3 == 0 and i not in poisoned else "/v1/route"

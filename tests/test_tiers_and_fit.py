@@ -51,7 +51,7 @@ def test_fit_is_the_stationary_point(pinned):
     C, Dp, Dm = bt._split(S, T)
     for i in range(5):
         lam = bt.RIDGE * S[i : i + 1].sum(1)
-        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1], lam)[0]  # noqa: E731
+        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1], lam)[0]  # noqa: E731, B023 - used in this iteration
         g = np.array([(f(beta[i] + 1e-6 * e) - f(beta[i] - 1e-6 * e)) / 2e-6 for e in np.eye(T)])
         assert np.abs(g).max() < 1e-4 * max(1, np.abs(S[i]).max())
     if not pinned:

@@ -20,7 +20,7 @@ def _battles(seed=0, n=1500, extra_group=False):
     rng = np.random.default_rng(seed)
     models = [STRONG, WEAK, "m2", "m3", "m4"]
     p, a, b, w = [], [], [], []
-    for i in range(n):
+    for _ in range(n):
         t = int(rng.integers(len(TOPICS)))
         prompt = f"{TOPICS[t]} (case {int(rng.integers(40))})"
         x, y = rng.choice(len(models), 2, replace=False)

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     # OpenMP/BLAS workers sleep instead of spinning (set before the kernels load).
     for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
         os.environ.setdefault(var, value)
-    from ..serve.server import build_config, run as serve
+    from ..serve.server import build_config
+    from ..serve.server import run as serve
 
     cfg = build_config(args.routers, args.strong_model, args.weak_model, base_url=args.base_url,
                        api_key_env=args.api_key_env, upstreams_file=args.upstreams, api_keys_file=args.api_keys_file,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .tables import columns, read_records
+
+if TYPE_CHECKING:  # the runtime import stays inside read_arena
+    from .battles import BattleTable
 
 ARENA_COLUMNS = ["model_a", "model_b", "prompt", "winner_model_a", "winner_model_b", "winner_tie"]
 MIN_FIRST_TURN_CHARS = 16

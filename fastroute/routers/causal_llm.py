@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..bundle import RESERVED_KEYS
+from ..bundle_schema import read_json
 from ..errors import BundleError
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from ..bundle_schema import read_json
 from .classifier_base import HF_DIR, TextClassifierRouter, checkpoint_dir, load_tokenizer, require_transformers
 from .hf_checkpoint import confined_checkpoint, load_model
 

@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..embedders.base import EmbedderSpec
 from ..bundle import RESERVED_KEYS
 from ..bundle_schema import check_finite, read_json
+from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS

@@ -29,9 +29,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..embedders.base import EmbedderSpec
 from ..bundle import RESERVED_KEYS
 from ..bundle_schema import index_tensor
+from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
 from ..ops import get_backend
 from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING, DEFAULT_STRONG, DEFAULT_WEAK

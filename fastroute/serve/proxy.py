@@ -19,8 +19,15 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp import (ClientConnectorError, ClientError, ClientPayloadError, ClientSession, ClientTimeout,
-                     ServerDisconnectedError, web)
+from aiohttp import (
+    ClientConnectorError,
+    ClientError,
+    ClientPayloadError,
+    ClientSession,
+    ClientTimeout,
+    ServerDisconnectedError,
+    web,
+)
 
 from .errors import APIError
 from .metrics import Registry
