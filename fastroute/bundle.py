@@ -14,13 +14,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._version import __version__
 from .bundle_schema import check_format_version, check_tensors, read_json, validate_manifest
 from .errors import BundleError
+
+if TYPE_CHECKING:  # the routers import this module: no runtime import back
+    from .routers.base import Router
 
 FORMAT_VERSION = 1
 META_FILE = "fastroute.json"
@@ -41,7 +44,7 @@ ROUTER_CLASSES = {
 DEFAULT_NAMES = ("mf", "sw_ranking")
 
 
-def router_class(kind: str) -> type:
+def router_class(kind: str) -> "type[Router]":
     if kind not in ROUTER_CLASSES:
         raise BundleError(f"unknown router kind {kind!r}; known: {sorted(ROUTER_CLASSES)}")
     module, name = ROUTER_CLASSES[kind].split(":")
@@ -114,7 +117,7 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
     if target == "random" and not Path(target).is_dir():
         from .routers.random import RandomRouter
 
-        kwargs = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
+        kwargs: dict[str, Any] = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
         return RandomRouter(backend=backend, **kwargs)
     if target in ROUTER_CLASSES and not Path(target).is_dir():
         if target not in DEFAULT_NAMES:

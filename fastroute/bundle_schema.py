@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -58,7 +58,7 @@ class _Manifest:
     def __init__(self, doc: dict, where: Path) -> None:
         self.doc, self.where = doc, where
 
-    def fail(self, key: str, expected: str) -> None:
+    def fail(self, key: str, expected: str) -> NoReturn:
         got = _show(self.doc[key]) if key in self.doc else "nothing"
         raise BundleError(f"{self.where}: key {key!r}: expected {expected}, got {got}")
 
@@ -75,7 +75,7 @@ class _Manifest:
                null: bool = False) -> None:
         if key not in self.doc and optional:
             return
-        v = self.doc.get(key)
+        v: Any = self.doc.get(key)  # a JSON value: the checks below narrow it
         if v is None and null and key in self.doc:
             return
         if type(v) not in (int, float) or not math.isfinite(v) or not check(v):

@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "mf":
         from ..train.mf import MFTrainConfig, train_mf
 
-        cfg = MFTrainConfig(dim=args.dim, max_epochs=args.epochs, lr=args.lr, ties=args.ties, seed=args.seed)
-        router = train_mf(battles, emb, strong_model=args.strong_model, weak_model=args.weak_model, config=cfg)
+        mf_cfg = MFTrainConfig(dim=args.dim, max_epochs=args.epochs, lr=args.lr, ties=args.ties, seed=args.seed)
+        router = train_mf(battles, emb, strong_model=args.strong_model, weak_model=args.weak_model, config=mf_cfg)
         trained_on = battles.prompt
     else:
         from ..train.sw import build_sw, rateable_battles

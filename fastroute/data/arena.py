@@ -85,4 +85,5 @@ def read_arena(source: Any = None, *, hub_file: str = "train.csv") -> "BattleTab
     table = preprocess_arena(source)
     n = len(table["winner"])
     return BattleTable(table["first_turn"], [canonical_model(m) for m in table["model_a"]],
-                       [canonical_model(m) for m in table["model_b"]], table["winner"], None, ["chatbot_arena"] * n)
+                       [canonical_model(m) for m in table["model_b"]], table["winner"],
+                       source=["chatbot_arena"] * n)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -22,8 +22,8 @@ class BattleTable:
     model_a: list[str]
     model_b: list[str]
     winner: list[str]
-    soft_label: np.ndarray = field(default=None)  # type: ignore[assignment]
-    source: list[str] = field(default=None)  # type: ignore[assignment]
+    soft_label: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: filled in by __post_init__
+    source: list[str] = field(default=None)  # type: ignore[arg-type]  # None: filled in by __post_init__
 
     def __post_init__(self) -> None:
         n = len(self.prompt)
@@ -79,8 +79,8 @@ class BattleTable:
     def to_jsonl(self, path: "str | Path") -> None:
         with open(path, "w", encoding="utf-8") as fh:
             for i in range(len(self)):
-                row = {"prompt": self.prompt[i], "model_a": self.model_a[i], "model_b": self.model_b[i],
-                       "winner": self.winner[i], "source": self.source[i]}
+                row: dict[str, Any] = {"prompt": self.prompt[i], "model_a": self.model_a[i],
+                                       "model_b": self.model_b[i], "winner": self.winner[i], "source": self.source[i]}
                 if not np.isnan(self.soft_label[i]):
                     row["soft_label"] = float(self.soft_label[i])
                 fh.write(json.dumps(row) + "\n")

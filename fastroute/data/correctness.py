@@ -45,13 +45,16 @@ def correctness_battles(prompts: Sequence[str], scores: dict[str, np.ndarray], s
     """
     models = list(scores)
     pairs = list(pairs) if pairs is not None else list(itertools.combinations(models, 2))
-    out_p, out_a, out_b, out_w = [], [], [], []
+    out_p: list[str] = []
+    out_a: list[str] = []
+    out_b: list[str] = []
+    out_w: list[str] = []
     for ma, mb in pairs:
         sa, sb = np.asarray(scores[ma], float), np.asarray(scores[mb], float)
         ok = ~(np.isnan(sa) | np.isnan(sb))
         idx = np.flatnonzero(ok)
         win = np.where(sa[idx] > sb[idx], "model_a", np.where(sa[idx] < sb[idx], "model_b", "tie"))
-        out_p.extend(prompts[i] for i in idx)
+        out_p.extend(prompts[int(i)] for i in idx)
         out_a.extend([ma] * idx.size)
         out_b.extend([mb] * idx.size)
         out_w.extend(win.tolist())

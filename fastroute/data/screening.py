@@ -57,14 +57,14 @@ def below_chance_groups(scores: dict[str, np.ndarray], groups: Sequence[str], ch
         raise ValueError(f"chance must be in (0, 1), got {chance}")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    groups = np.asarray(groups)
+    labels = np.asarray(groups)
     columns = {model: np.asarray(v, float) for model, v in scores.items()}
     for model, v in columns.items():
-        if len(v) != len(groups):
-            raise ValueError(f"scores of {model!r} have {len(v)} rows, groups {len(groups)}")
+        if len(v) != len(labels):
+            raise ValueError(f"scores of {model!r} have {len(v)} rows, groups {len(labels)}")
     found = []
-    for g in dict.fromkeys(groups.tolist()):
-        rows = groups == g
+    for g in dict.fromkeys(labels.tolist()):
+        rows = labels == g
         for model, v in columns.items():
             x = v[rows]
             x = x[~np.isnan(x)]

@@ -55,6 +55,7 @@ def spec_for(name: str, dim: "int | None" = None) -> EmbedderSpec:
     against the known width otherwise.
     """
     fingerprint = None
+    known: "int | None"
     if name == "static":
         import json
 

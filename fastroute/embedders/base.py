@@ -16,12 +16,22 @@ class Embedder(Protocol):
     Inputs longer than `max_tokens` are truncated, never rejected. `fingerprint`
     identifies the exact weights where a name alone could be ambiguous (None if
     the name suffices).
+
+    The attributes are read-only properties here, so a plain attribute, a property
+    or a class attribute (of a narrower type: `str` for `fingerprint`) each conforms.
     """
 
-    name: str
-    dim: int
-    max_tokens: int
-    fingerprint: "str | None"
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    @property
+    def fingerprint(self) -> "str | None": ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 

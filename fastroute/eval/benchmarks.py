@@ -88,8 +88,8 @@ def load_mt_bench(data_dir: "str | Path") -> EvalSet:
     for m in models:
         rows = []
         for q in kept:
-            turns = [judgments.get((int(q["question_id"]), m, t)) for t in (1, 2)]
-            turns = [s for s in turns if s is not None and s >= 0]  # -1: judge failed
+            judged = [judgments.get((int(q["question_id"]), m, t)) for t in (1, 2)]
+            turns = [s for s in judged if s is not None and s >= 0]  # -1: judge failed
             rows.append(np.mean(turns) if turns else np.nan)
         scores[m] = np.array(rows)
     complete = np.all([~np.isnan(v) for v in scores.values()], axis=0)

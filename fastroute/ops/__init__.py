@@ -150,7 +150,7 @@ def get_backend(name: str | None = None, device: str = "cpu") -> Backend:
                 f"backend {requested!r} (from {source}) serves {list(mod.DEVICES)}, not {device!r}"
             )
         return _wrap(mod)
-    reasons = []
+    reasons: list[str] = []
     for cand in _AUTO_ORDER[device]:
         mod, reason = _load(cand)
         if mod is not None:
@@ -183,4 +183,4 @@ def backend_status() -> dict[str, str]:
 
 
 def available_backends(device: str = "cpu") -> list[str]:
-    return [n for n in _MODULES if _load(n)[0] is not None and device in _load(n)[0].DEVICES]
+    return [n for n in _MODULES if (mod := _load(n)[0]) is not None and device in mod.DEVICES]

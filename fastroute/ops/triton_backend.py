@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def gemv_sigmoid(E, u, bias: float = 0.0):
     return _like(kernel(Et, to_device(u, torch.float32).to(Et.device), bias), E)
 
 
-def dense_stats_matrix(A, on=None) -> "object":
+def dense_stats_matrix(A, on=None) -> Any:
     """The CSR statistics matrix as a dense [N, K] float32 tensor (the fused kernel's operand),
     on device `on` (default: the current one)."""
     import torch

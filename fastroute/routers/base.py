@@ -49,6 +49,7 @@ class Router(abc.ABC):
     """Base class: subclasses implement `_win_rates(E)` on a float32 [B, d] array."""
 
     kind: ClassVar[str]
+    _ops: Any  # the kernel backend module, set by the routers that run kernels (mf, sw_ranking)
 
     def __init__(self, *, strong_model: str, weak_model: str, models: Sequence[str],
                  embedder: "EmbedderSpec | None", backend: "str | None" = None) -> None:
@@ -175,7 +176,7 @@ class Router(abc.ABC):
         return np.where(np.asarray(win_rates) >= t, self.strong_model, self.weak_model).tolist()
 
     @abc.abstractmethod
-    def _win_rates(self, E: np.ndarray) -> np.ndarray: ...
+    def _win_rates(self, E: Any) -> Any: ...  # numpy in, numpy out; torch in, torch out on the Triton path
 
     # -- calibration --------------------------------------------------------
     def threshold_for(self, strong_pct: float, texts: "Sequence[str] | None" = None) -> float:

@@ -32,6 +32,7 @@ def _normalize_rows(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 class MFRouter(Router):
     kind = "mf"
+    embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
     def __init__(self, *, P: np.ndarray, classifier: np.ndarray, text_proj: "np.ndarray | None",
                  models: Sequence[str], strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
@@ -88,13 +89,11 @@ class MFRouter(Router):
             raise BundleError(f"{cfg_path}: text_dim={text_dim} but embedder {embedder.name!r} has dim {embedder.dim}")
         tensors, where = _read_checkpoint_weights(root)
 
-        def get(*names: str, required: bool = True) -> "np.ndarray | None":
+        def get(*names: str) -> np.ndarray:
             for n in names:
                 if n in tensors:
                     return tensors[n]
-            if required:
-                raise BundleError(f"{where}: missing tensor {names[0]!r} (has {sorted(tensors)})")
-            return None
+            raise BundleError(f"{where}: missing tensor {names[0]!r} (has {sorted(tensors)})")
 
         P = get("P.weight")
         clf = get("classifier.0.weight", "classifier.weight")
@@ -113,7 +112,7 @@ class MFRouter(Router):
                    extra_meta={"source": {"routellm_checkpoint": str(root)}})
 
     # -- scoring ------------------------------------------------------------
-    def _win_rates(self, E: np.ndarray) -> np.ndarray:
+    def _win_rates(self, E: Any) -> Any:
         ops = self._kernels_for(E)
         if ops.NAME == "triton":
             Et = ops.to_device(E)

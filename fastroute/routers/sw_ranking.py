@@ -72,6 +72,7 @@ def model_ratings(battles: BattleSet) -> np.ndarray:
 
 class SWRankingRouter(Router):
     kind = "sw_ranking"
+    embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
     def __init__(self, *, battles: BattleSet, arena: np.ndarray, model_tiers: np.ndarray,
                  model_ratings: np.ndarray, num_tiers: int, embedder: EmbedderSpec,
@@ -276,7 +277,7 @@ class SWRankingRouter(Router):
                 cache[device] = (arena, ops.dense_stats_matrix(self._A, arena.device))
         return cache[device]
 
-    def tier_betas(self, E: np.ndarray) -> np.ndarray:
+    def tier_betas(self, E: Any) -> np.ndarray:  # E: numpy, or a torch tensor
         """[B, T] Bradley-Terry coefficients of the used tiers for each query."""
         ops = self._kernels_for(E)
         if ops.NAME == "triton" and self.nprobe is None:  # fused two-pass kernel, nothing [B, N] in memory
@@ -293,14 +294,15 @@ class SWRankingRouter(Router):
         for lo in range(0, B, block):
             Q = E[lo : lo + block]
             if buf is None:
-                sims = approximate_similarities(Q, self._scan, self.ivf, self.nprobe, self._ops)
+                # buf is None only when nprobe is set, and nprobe is set only with an IVF index
+                sims = approximate_similarities(Q, self._scan, self.ivf, self.nprobe, self._ops)  # type: ignore[arg-type]
             else:  # a few queries stream the (smaller) stored arena; batches go to BLAS on the widened one
                 X = self.arena if Q.shape[0] <= _FEW_QUERIES else self._scan
                 sims = self._ops.cosine_sim(Q, X, out=buf[: Q.shape[0]])
             S[lo : lo + block], _ = self._ops.sw_stats(sims, self._A, self.sharpness)
         return self._ops.bt_fit(S, self.T)
 
-    def _win_rates(self, E: np.ndarray) -> np.ndarray:
+    def _win_rates(self, E: Any) -> Any:
         beta = self.tier_betas(E)
         return bt.win_probability(beta[:, self._s], beta[:, self._w])
 

@@ -124,8 +124,8 @@ async def errors_and_auth(request: web.Request, handler):
         raise
     except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still answer JSON
         log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
-        err = server_error(f"internal error ({type(exc).__name__}); the server log has the details")
-        return await _end_started_stream(request, err) if PREPARED in request else _error_response(err)
+        error = server_error(f"internal error ({type(exc).__name__}); the server log has the details")
+        return await _end_started_stream(request, error) if PREPARED in request else _error_response(error)
     finally:
         request.app[METRICS].requests.inc(endpoint=request.path if request.path in KNOWN_PATHS else "other",
                                           status=status)

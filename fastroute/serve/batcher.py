@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,8 @@ class MicroBatcher:
         while self._queue:
             if self.max_wait and self._waiting < self.max_batch:
                 await asyncio.sleep(self.max_wait)
-            batch, texts = [], []
+            batch: list[Any] = []
+            texts: list[str] = []
             while self._queue and (not texts or len(texts) + len(self._queue[0][0]) <= self.max_batch):
                 item = self._queue.popleft()
                 batch.append(item)

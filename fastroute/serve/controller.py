@@ -46,8 +46,8 @@ class Controller:
         self.base_url, self.api_key, self.backend, self.route_on = base_url, api_key, backend, route_on
         self.model_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._lock = threading.Lock()
-        self._sync_client = None
-        self._async_client = None
+        self._sync_client: Any = None  # openai.OpenAI, made on first use
+        self._async_client: Any = None  # openai.AsyncOpenAI, made on first use
         self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.completion, acreate=self.acompletion))
 
     # -- routing ------------------------------------------------------------

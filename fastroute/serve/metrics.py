@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER = "other"
@@ -90,8 +90,8 @@ class Registry:
         self.tokens = Counter("fastroute_upstream_tokens_total", "Tokens reported by upstreams, by model and kind.")
         self.cost = Counter("fastroute_upstream_cost_usd_total",
                             "Estimated upstream cost from reported usage and the upstreams file's prices.")
-        self._all = (self.decisions, self.routing_latency, self.upstream_latency, self.upstream_errors,
-                     self.requests, self.tokens, self.cost)
+        self._all: tuple[Any, ...] = (self.decisions, self.routing_latency, self.upstream_latency,
+                                      self.upstream_errors, self.requests, self.tokens, self.cost)
 
     def model(self, name: str) -> str:
         """The label for a model name: itself if configured, else "other" (bounds the series)."""

@@ -94,7 +94,7 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
     try:
         import tomllib
     except ImportError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef, unused-ignore]  # redefined only where tomllib exists
     p = Path(path)
     try:
         doc = tomllib.loads(p.read_text())

@@ -17,7 +17,8 @@ _MODEL_NAME = re.compile(r"[\x20-\x7e]{1,256}")
 
 class _Bad(Exception):
     def __init__(self, message: str, shallow: bool = False) -> None:
-        self.message, self.path, self.shallow = message, [], shallow  # shallow: name the top-level field only
+        self.path: list[str | int] = []  # the keys and indices down to the bad value
+        self.message, self.shallow = message, shallow  # shallow: name the top-level field only
 
 
 def _reject_constant(name: str) -> Any:

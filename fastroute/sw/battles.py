@@ -51,7 +51,8 @@ def get_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def encode_battles(model_a: Sequence[str], model_b: Sequence[str], winner: Sequence[str]
+def encode_battles(model_a: "Sequence[str] | np.ndarray", model_b: "Sequence[str] | np.ndarray",
+                   winner: "Sequence[str] | np.ndarray"
                    ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """(models in first-appearance order of model_a then model_b, a ids, b ids, outcome codes).
 

@@ -135,7 +135,8 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
         if verbose and sys.stderr.isatty():
             sys.stderr.write("\n")
         with torch.no_grad():
-            for t, saved in zip(params, best_state[0]):
+            # best_state is set by the first epoch with a finite validation loss (mypy cannot see it)
+            for t, saved in zip(params, best_state[0]):  # type: ignore[index]
                 t.copy_(saved)
         P_np = P.weight.detach().numpy().astype(np.float64)
         clf_np = clf.weight.detach().numpy()[0].astype(np.float64)
@@ -143,7 +144,8 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
     finally:
         torch.set_num_threads(threads)
     meta = {"training": {"config": asdict(cfg), "battles_used": int(keep.sum()), "prompts": len(prompts),
-                         "best_epoch": best_state[1], "best_val_loss": best, "history": history}}
+                         "best_epoch": best_state[1],  # type: ignore[index]  # see above
+                         "best_val_loss": best, "history": history}}
     meta |= extra_meta or {}
     return MFRouter(P=P_np, classifier=clf_np, text_proj=proj_np, models=models, strong_model=strong_model,
                     weak_model=weak_model, embedder=EmbedderSpec.of(embedder), extra_meta=meta)

@@ -160,7 +160,7 @@ def choose_weighting(battles: BattleTable, E_prompts: np.ndarray, pid: np.ndarra
         best = max(keys, key=lambda k: (auc[k], loglik[k]))
     else:
         criterion = f"{folds}-fold mean log-likelihood of all held-out battles"
-        best = max(keys, key=loglik.get)
+        best = max(keys, key=lambda k: loglik[k])
     balance, weights = best.split("/")
     return WeightingReport(n_prompts, n_ll, criterion, loglik, auc, balance,
                            None if weights == "routellm" else float(weights[2:]))
