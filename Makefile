@@ -2,6 +2,7 @@
 #   make route PROMPT="..."   installs the core package and routes a prompt with the defaults
 #   make test                 installs everything (dev extras) and runs the test suite
 #   make asan                 builds the C kernels with ASan + UBSan (in build/asan) and runs their tests
+#   make lint                 ruff (lint rules only) on everything, mypy on fastroute/ and kernels/ (pyproject.toml)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
 SOURCES := pyproject.toml setup.py csrc/build_ffi.py csrc/fastroute_ops.c csrc/fastroute_ops.h csrc/fr_kernels.inc
 
-.PHONY: route test asan bench clean
+.PHONY: route test asan bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +46,16 @@ asan: $(DEV)
 	  FASTROUTE_C_MODULE="$$(ls $(ASAN_DIR)/fastroute/_C*.so)" FASTROUTE_EXPECT_SANITIZERS=1 FASTROUTE_REQUIRE_C=1 \
 	  $(BIN)/python -m pytest -q --capture=sys -p no:cacheprovider $(ASAN_TESTS)
 
+# The dev install is made when missing, but not redone when pyproject.toml is newer (that is
+# `make test`'s job): linting stays a matter of seconds. mypy keeps its cache in .mypy_cache.
+lint:
+	@test -e $(DEV) || $(MAKE) $(DEV)
+	@test -x $(BIN)/ruff -a -x $(BIN)/mypy || $(BIN)/pip install -q "ruff>=0.6" "mypy>=1.10"
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 bench: $(DEV)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-columns=median,ops,rounds
 
 clean:
-	rm -rf $(VENV) build *.egg-info fastroute/_C*.so fastroute/_C.c
+	rm -rf $(VENV) build *.egg-info fastroute/_C*.so fastroute/_C.c .mypy_cache .ruff_cache
