@@ -98,3 +98,15 @@ def test_model_strings():
     for bad in ("gpt-4", "router-mf", "router-mf-x", "router-mf-1.5"):
         with pytest.raises(ValueError):
             parse_router_model(bad)
+
+
+def test_train_mf_that_diverges_says_so():
+    """A run whose every validation loss is NaN (here: NaN noise) ends with a clear error (it once failed with
+    "'NoneType' object is not subscriptable")."""
+    pytest.importorskip("torch")
+    from fastroute.train.mf import MFTrainConfig, train_mf
+
+    battles = _battles(n=600)
+    cfg = MFTrainConfig(dim=8, max_epochs=2, batch_size=128, val_fraction=0.2, patience=1, alpha=float("nan"))
+    with pytest.raises(ValueError, match="diverged"):
+        train_mf(battles, get_embedder("static"), strong_model=STRONG, weak_model=WEAK, config=cfg, verbose=False)

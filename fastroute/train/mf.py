@@ -134,9 +134,11 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
                     break
         if verbose and sys.stderr.isatty():
             sys.stderr.write("\n")
+        if best_state is None:  # every validation loss was NaN: diverged, or the data has no signal
+            raise ValueError("mf training diverged: no epoch had a finite validation loss (try a lower --lr, "
+                             "and check the battles for NaN soft labels)")
         with torch.no_grad():
-            # best_state is set by the first epoch with a finite validation loss (mypy cannot see it)
-            for t, saved in zip(params, best_state[0]):  # type: ignore[index]
+            for t, saved in zip(params, best_state[0]):
                 t.copy_(saved)
         P_np = P.weight.detach().numpy().astype(np.float64)
         clf_np = clf.weight.detach().numpy()[0].astype(np.float64)
@@ -144,7 +146,7 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
     finally:
         torch.set_num_threads(threads)
     meta = {"training": {"config": asdict(cfg), "battles_used": int(keep.sum()), "prompts": len(prompts),
-                         "best_epoch": best_state[1],  # type: ignore[index]  # see above
+                         "best_epoch": best_state[1],
                          "best_val_loss": best, "history": history}}
     meta |= extra_meta or {}
     return MFRouter(P=P_np, classifier=clf_np, text_proj=proj_np, models=models, strong_model=strong_model,
