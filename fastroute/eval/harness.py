@@ -40,15 +40,6 @@ class EvalReport:
     results: list[RouterResult]
     notes: list[str]
 
-    def table_rows(self) -> list[dict]:
-        rows = []
-        for r in self.results:
-            row = {"router": r.name, **{k: r.metrics[k] for k in ("APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)", "AUC")}}
-            for k, (lo, hi) in r.intervals.items():
-                row[f"{k} 95% CI"] = f"[{lo:.3f}, {hi:.3f}]"
-            rows.append(row)
-        return rows
-
 
 def _mean_finite(values: list[float]) -> float:
     finite = [v for v in values if not np.isnan(v)]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from .harness import EvalReport
 
-COLUMNS = ("APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)", "AUC")
-
 
 def _fmt(v: float, pct: bool) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):

@@ -50,8 +50,3 @@ class CSRMatrix:
         rows = np.repeat(np.arange(k), np.diff(self.indptr))
         np.add.at(dense, (rows, self.indices), self.values)
         return dense
-
-    def permute_columns(self, new_of_old: np.ndarray) -> "CSRMatrix":
-        """Renames column j to new_of_old[j] (used when the arena rows are reordered)."""
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        return CSRMatrix.from_coo(rows, np.asarray(new_of_old)[self.indices], self.values, self.shape)
