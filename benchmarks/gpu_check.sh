@@ -17,7 +17,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TRITON_INTERPRET=0 PYTHONUNB
 cat "$DEST/env.txt"
 # One compile per shape in the tests (autotuning every shape's configs takes minutes).
 FASTROUTE_TRITON_AUTOTUNE=0 timeout 120 python3 -m pytest tests/test_triton_kernels.py -v -p no:cacheprovider \
-  --timeout 60 2>&1 | tee "$DEST/tests.log"
+  2>&1 | tee "$DEST/tests.log"
 tests=${PIPESTATUS[0]}
 timeout 60 python3 benchmarks/gpu_parity.py 2>&1 | tee "$DEST/parity.log"
 parity=${PIPESTATUS[0]}
