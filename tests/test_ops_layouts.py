@@ -39,6 +39,19 @@ def _unaligned(a: np.ndarray) -> np.ndarray:
     return view
 
 
+def _any_rank_layout(a: np.ndarray, kind: str) -> np.ndarray:
+    """The layouts that do not depend on the array's rank."""
+    if kind == "unaligned":
+        return _unaligned(a)
+    if kind == "big_endian":
+        return a.astype(a.dtype.newbyteorder(">"))
+    if kind == "read_only":
+        v = a.copy()
+        v.flags.writeable = False
+        return v
+    raise ValueError(kind)
+
+
 def layout_2d(a: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(values, view): `view` holds `values` (which may differ from `a` where the layout needs
     repeated rows or columns) in the memory layout `kind`."""
@@ -67,15 +80,7 @@ def layout_2d(a: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
         v = np.ndarray(a.shape, dtype=a.dtype, buffer=buf, strides=(stride, item))
         v[...] = a
         return a, v
-    if kind == "unaligned":
-        return a, _unaligned(a)
-    if kind == "big_endian":
-        return a, a.astype(a.dtype.newbyteorder(">"))
-    if kind == "read_only":
-        v = a.copy()
-        v.flags.writeable = False
-        return a, v
-    raise ValueError(kind)
+    return a, _any_rank_layout(a, kind)
 
 
 def layout_1d(a: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -91,15 +96,7 @@ def layout_1d(a: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     if kind == "broadcast":
         v = np.broadcast_to(a[:1], a.shape)
         return np.ascontiguousarray(v), v
-    if kind == "unaligned":
-        return a, _unaligned(a)
-    if kind == "big_endian":
-        return a, a.astype(a.dtype.newbyteorder(">"))
-    if kind == "read_only":
-        v = a.copy()
-        v.flags.writeable = False
-        return a, v
-    raise ValueError(kind)
+    return a, _any_rank_layout(a, kind)
 
 
 def _unit_rows(rng, n, d):
