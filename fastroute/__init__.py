@@ -9,15 +9,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .routers.registry import ROUTERS
 
+# Public names, loaded on first use: the router classes come from the router registry.
 _LAZY = {
     "Router": "fastroute.routers.base",
-    "MFRouter": "fastroute.routers.mf",
-    "SWRankingRouter": "fastroute.routers.sw_ranking",
-    "RandomRouter": "fastroute.routers.random",
-    "BERTRouter": "fastroute.routers.bert",
-    "CausalLLMRouter": "fastroute.routers.causal_llm",
-    "load_router": "fastroute.bundle",
+    **{entry.class_name: entry.module for entry in ROUTERS.values()},
+    "load_router": "fastroute.loader",
     "Controller": "fastroute.serve.controller",
     "get_embedder": "fastroute.embedders",
     "FastrouteError": "fastroute.errors",
@@ -28,10 +26,10 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
     # `x as x`: re-exports (listed in __all__ through _LAZY), typed for checkers only.
-    from .bundle import load_router as load_router
     from .embedders import get_embedder as get_embedder
     from .errors import BundleError as BundleError
     from .errors import FastrouteError as FastrouteError
+    from .loader import load_router as load_router
     from .routers.base import Router as Router
     from .routers.bert import BERTRouter as BERTRouter
     from .routers.causal_llm import CausalLLMRouter as CausalLLMRouter

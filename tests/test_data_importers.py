@@ -14,7 +14,8 @@ from fastroute.data.battles import BattleTable
 from fastroute.data.correctness import correctness_battles, read_correctness_csv, read_llmrouter, read_mmlu_dir
 from fastroute.data.decontaminate import contaminated
 from fastroute.data.mt_bench import judgment_battles, read_judgments, read_questions
-from fastroute.data.splits import is_mmlu_train_prompt, prompt_hash
+from fastroute.data.splits import is_mmlu_train_prompt
+from fastroute.prompt_hash import prompt_hash
 
 
 @pytest.mark.parametrize("spellings,canonical", [

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from fastroute import load_router
-from fastroute.bundle import DEFAULTS_DIR
-from fastroute.data.splits import is_mmlu_train_prompt, prompt_hashes
+from fastroute.data.splits import is_mmlu_train_prompt
+from fastroute.loader import DEFAULTS_DIR
+from fastroute.prompt_hash import prompt_hashes
 from fastroute.routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 
 KINDS = ("mf", "sw_ranking")

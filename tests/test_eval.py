@@ -85,7 +85,7 @@ def test_oracle_reaches_optimal_and_random_is_half():
 
 
 def test_training_prompts_are_left_out():
-    from fastroute.data.splits import prompt_hashes
+    from fastroute.prompt_hash import prompt_hashes
 
     es = _synthetic_set(200)
     oracle = _Oracle(es)

@@ -5,9 +5,16 @@ import argparse
 import sys
 
 
+def router_names_help() -> str:
+    """The router names a command accepts, from the router registry."""
+    from ..routers.registry import ROUTERS
+
+    return ", ".join(k for k, r in ROUTERS.items() if r.shipped_default or not r.needs_bundle)
+
+
 def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
     p.add_argument("--router", default=default_router,
-                   help=f"router name (mf, sw_ranking, random) or bundle directory (default: {default_router})")
+                   help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})")
     p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")
     p.add_argument("--weak-model", default=None, help="weak model (default: the bundle's)")
     p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"],
@@ -15,7 +22,7 @@ def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_r
 
 
 def load_router_from_args(args: argparse.Namespace):
-    from ..bundle import load_router
+    from ..loader import load_router
 
     return load_router(args.router, strong_model=args.strong_model, weak_model=args.weak_model, backend=args.backend)
 

@@ -5,13 +5,14 @@ import argparse
 from pathlib import Path
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from .common import router_names_help
 
 DEFAULT_DATA = {"mmlu": "../shared/data/routellm/mmlu", "mt-bench": "../shared/data/routellm/mt_bench"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--routers", nargs="+", required=True,
-                   help="router names (mf, sw_ranking, random) or bundle directories; random and prompt length "
+                   help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
                         "are always shown as baselines")
     p.add_argument("--benchmark", required=True, help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file")
     p.add_argument("--data", type=Path, default=None,
@@ -47,10 +48,10 @@ def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", mod
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundle import DEFAULTS_DIR, ROUTER_CLASSES, load_router
     from ..eval.cache import WinRateCache, data_key, router_key
     from ..eval.harness import evaluate
     from ..eval.report import text_table, write_all
+    from ..loader import DEFAULTS_DIR, is_router_name, load_router
 
     es = load_benchmark(args.benchmark, args.data, args.mmlu_split, [args.strong_model, args.weak_model])
     es.quality(args.strong_model), es.quality(args.weak_model)  # fail early on an unknown model
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         router = load_router(name, strong_model=args.strong_model, weak_model=args.weak_model, backend=args.backend)
         label = Path(name).name if Path(name).is_dir() else name
         routers[label] = router
-        is_default = name in ROUTER_CLASSES and not Path(name).is_dir()
+        is_default = is_router_name(name)
         bundles[label] = DEFAULTS_DIR / name if is_default else Path(name)
     cache = WinRateCache(args.cache_dir or (args.output / "cache" if args.output else None))
     # Leave out every evaluated bundle's training prompts first, so the cache key is the final prompt set.

@@ -18,10 +18,19 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _extra_installed(extra: str) -> bool:
+    """Whether the packages of a pip extra are importable (only the extras embedders name)."""
+    modules = {"minilm": "sentence_transformers"}
+    return importlib.util.find_spec(modules.get(extra, extra)) is not None
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import __version__
-    from ..bundle import DEFAULTS_DIR, META_FILE
+    from ..bundle import META_FILE
+    from ..embedders.registry import EMBEDDERS
+    from ..loader import DEFAULTS_DIR
     from ..ops import backend_status, get_backend
+    from ..routers.registry import ROUTERS
 
     print(f"fastroute {__version__} (Python {platform.python_version()}, {platform.machine()})")
     status = backend_status()
@@ -34,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
           f"tokenizers {_version('tokenizers')}, torch {_version('torch')}, triton {_version('triton')}")
     shipped = sorted(p.name for p in DEFAULTS_DIR.glob("*") if (p / META_FILE).is_file()) if DEFAULTS_DIR.is_dir() else []
     print(f"default routers: {', '.join(shipped) if shipped else 'none shipped'} (+ random)")
-    print(f"embedders: static (shipped), minilm ({'available' if importlib.util.find_spec('sentence_transformers') else 'needs fastroute[minilm]'}), openai:<model>")
+    print("router kinds: " + ", ".join(f"{k} ({r.summary})" for k, r in ROUTERS.items()))
+    print("embedders: " + ", ".join(f"{e.usage}" + (f" (needs fastroute[{e.extra}])" if e.extra and not _extra_installed(e.extra)
+                                                   else "") for e in EMBEDDERS.values()))
     if args.require_c and not status["c"].startswith("available"):
         print("error: the C kernels are not built")
         return 1

@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "defaults":
-        from ..bundle import DEFAULTS_DIR
+        from ..loader import DEFAULTS_DIR
         from ..train.defaults import build_defaults
 
         build_defaults(args.data, args.output or DEFAULTS_DIR, embedder_name=args.embedder, routers=tuple(args.routers))

@@ -18,6 +18,11 @@ class MiniLMEmbedder:
     max_tokens = 256
     fingerprint = "sentence-transformers/all-MiniLM-L6-v2"
 
+    @classmethod
+    def described(cls, model: "str | None" = None) -> "tuple[int | None, str | None]":
+        """(width, fingerprint) without loading the model."""
+        return cls.dim, cls.fingerprint
+
     def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:

@@ -35,6 +35,11 @@ class OpenAIEmbedder:
     inputs cut in half, up to three times.
     """
 
+    @classmethod
+    def described(cls, model: "str | None" = None) -> "tuple[int | None, str | None]":
+        """(width, fingerprint) without a request: the width is known only for OpenAI's own models."""
+        return KNOWN_DIMS.get(model or ""), None
+
     def __init__(self, model: str, *, base_url: "str | None" = None, api_key_env: "str | None" = "OPENAI_API_KEY",
                  dim: "int | None" = None, max_tokens: "int | None" = None, batch_size: int = 256,
                  timeout: float = 30.0, max_retries: int = 4, backoff: float = 0.5) -> None:

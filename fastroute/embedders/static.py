@@ -24,6 +24,12 @@ class StaticEmbedder:
 
     name = "static"
 
+    @classmethod
+    def described(cls, model: "str | None" = None) -> "tuple[int | None, str | None]":
+        """(width, fingerprint) of the shipped table, read from its config alone."""
+        cfg = json.loads((MODEL_DIR / "config.json").read_text())
+        return int(cfg["dim"]), cfg.get("fingerprint")
+
     def __init__(self, path: "str | Path | None" = None, backend: "str | None" = None) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer

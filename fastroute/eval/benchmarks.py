@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data.aliases import canonical_model
-from ..data.splits import is_mmlu_train_prompt, prompt_hashes
+from ..data.splits import is_mmlu_train_prompt
 from ..data.tables import read_records
+from ..prompt_hash import prompt_hashes
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,7 @@ class Router(abc.ABC):
 
     def record_training_prompts(self, prompts: Sequence[str], n_quantiles: int = 1001) -> None:
         """Stores the training prompts' hashes and the quantiles of this router's win rates on them."""
-        from ..data.splits import prompt_hashes
+        from ..prompt_hash import prompt_hashes
 
         uniq = list(dict.fromkeys(prompts))
         self.train_prompt_hashes = prompt_hashes(uniq)

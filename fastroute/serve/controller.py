@@ -30,7 +30,7 @@ class Controller:
                  api_key: "str | None" = None, backend: str = "openai", route_on: str = "last_user") -> None:
         """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
         default of that name; {"backend": "numpy"} a kernel backend."""
-        from ..bundle import load_router
+        from ..loader import load_router
 
         if backend not in ("openai", "litellm"):
             raise ValueError(f"backend must be 'openai' or 'litellm', got {backend!r}")

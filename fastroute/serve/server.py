@@ -19,14 +19,14 @@ def read_api_keys(path: "str | Path") -> frozenset[str]:
 def build_config(routers: list[str], strong_model: str, weak_model: str, *, base_url: "str | None" = None,
                  api_key_env: "str | None" = None, upstreams_file: "str | Path | None" = None,
                  api_keys_file: "str | Path | None" = None, backend: "str | None" = None, **options) -> ServeConfig:
-    from ..bundle import load_router
+    from ..loader import is_router_name, load_router
 
     if base_url and upstreams_file:
         raise ValueError("give --base-url or --upstreams, not both")
     loaded = {}
     for spec in routers:
         r = load_router(spec, strong_model=strong_model, weak_model=weak_model, backend=backend)
-        name = spec if spec in ("mf", "sw_ranking", "random") or "/" not in spec else Path(spec).name
+        name = spec if is_router_name(spec) or "/" not in spec else Path(spec).name
         if r.embedder_spec is not None:
             r.win_rates(["warm-up"])  # load the embedder now, not on the first request
         loaded[name] = r

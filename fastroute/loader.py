@@ -1,0 +1,92 @@
+"""`load_router`: a router from a bundle directory, a RouteLLM checkpoint directory, or a
+name ("random", or a default shipped in the package: see fastroute.routers.registry).
+
+The router kind comes from the bundle's manifest and its class from the registry; the
+files themselves are read by fastroute.bundle. Torch files of RouteLLM's older
+checkpoints are read with `torch.load(weights_only=True)`, never unpickled.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .bundle import META_FILE, read_bundle
+from .bundle_schema import read_json
+from .errors import BundleError
+from .routers.registry import ROUTERS, router_class, router_kinds
+
+if TYPE_CHECKING:
+    from .routers.base import Router
+
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+
+
+def default_bundle_dir(name: str) -> Path:
+    return DEFAULTS_DIR / name
+
+
+def is_router_name(target: "str | Path") -> bool:
+    """True when `target` names a router kind rather than a directory."""
+    return str(target) in ROUTERS and not Path(target).is_dir()
+
+
+def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None, weak_model: "str | None" = None,
+                backend: "str | None" = None) -> "Router":
+    """A router from a bundle directory, or by name ("random", or a default: "mf", "sw_ranking").
+
+    `strong_model` / `weak_model` pick another pair among the models the bundle knows.
+    """
+    target = str(name_or_dir)
+    if is_router_name(target):
+        entry = ROUTERS[target]
+        if not entry.needs_bundle:
+            kwargs: dict[str, Any] = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
+            return entry.load()(backend=backend, **kwargs)
+        if not entry.shipped_default:
+            raise BundleError(f"no default {target!r} router is shipped; pass a bundle or checkpoint directory")
+        root = default_bundle_dir(target)
+        if not (root / META_FILE).is_file():
+            raise BundleError(f"no default {target!r} bundle is shipped in this installation ({root}); "
+                              "pass a bundle directory instead")
+    else:
+        root = Path(target)
+        if not root.exists():
+            raise BundleError(f"{target!r} is neither a bundle directory nor a router name "
+                              f"({', '.join(router_kinds())})")
+    if not (root / META_FILE).is_file() and (root / "config.json").is_file():
+        return _load_hf_checkpoint(root, strong_model, weak_model)
+    doc, tensors = read_bundle(root)
+    router = router_class(doc["kind"])._from_bundle(doc, tensors, where=str(root), backend=backend)
+    if "train_prompt_hashes" in tensors:
+        router.train_prompt_hashes = tensors["train_prompt_hashes"].astype(np.uint64)
+    if "win_rate_quantiles" in tensors and doc.get("win_rate_quantiles_pair") == [router.strong_model, router.weak_model]:
+        router.win_rate_quantiles = tensors["win_rate_quantiles"].astype(np.float64)
+    if strong_model or weak_model:
+        pair = (strong_model or router.strong_model, weak_model or router.weak_model)
+        if pair != (router.strong_model, router.weak_model):
+            hashes = router.train_prompt_hashes
+            router = router.with_pair(*pair)
+            router.train_prompt_hashes = hashes
+            router.win_rate_quantiles = None  # stored quantiles belong to the bundle's own pair
+    return router
+
+
+def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str | None") -> "Router":
+    """A bare Hugging Face checkpoint directory: a sequence classifier is a bert router,
+    a causal LM a causal_llm router (RouteLLM's own checkpoint layouts)."""
+    from .routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+
+    config = read_json(root / "config.json", "config.json")
+    if not isinstance(config, dict):
+        raise BundleError(f"{root / 'config.json'}: expected a JSON object")
+    archs = config.get("architectures") or []
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise BundleError(f"{root / 'config.json'}: key 'architectures': expected a list of strings")
+    pair = (strong_model or DEFAULT_STRONG, weak_model or DEFAULT_WEAK)
+    for suffix, kind in (("ForSequenceClassification", "bert"), ("ForCausalLM", "causal_llm")):
+        if any(a.endswith(suffix) for a in archs):
+            return router_class(kind).from_pretrained(root, *pair)  # type: ignore[attr-defined]
+    raise BundleError(f"{root}: neither a fastroute bundle nor a sequence-classifier or causal-LM checkpoint "
+                      f"(architectures {archs})")
