@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
-SOURCES := pyproject.toml setup.py csrc/build_ffi.py csrc/fastroute_ops.c csrc/fastroute_ops.h csrc/fr_kernels.inc
+SOURCES := pyproject.toml setup.py csrc/build_ffi.py $(wildcard csrc/*.c csrc/*.h)
 
 .PHONY: route test asan bench lint clean
 
@@ -38,7 +38,7 @@ test: $(DEV)
 # so the normal build is untouched. Python leaks by design: leak checks are off.
 # --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
 ASAN_DIR   ?= build/asan
-ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py
+ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py tests/test_op_conformance.py
 asan: $(DEV)
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }

@@ -50,7 +50,7 @@ def emit(results: list, row: dict) -> None:
 def bench_mf(results: list) -> None:
     from fastroute.ops.triton_backend import kernel_module
 
-    gemv_sigmoid = kernel_module("mf").gemv_sigmoid
+    gemv_sigmoid = kernel_module("gemv_sigmoid").gemv_sigmoid
 
     for d in (256, 1536):
         u = torch.randn(d, device="cuda")
@@ -66,7 +66,7 @@ def bench_mf(results: list) -> None:
 def bench_sw(results: list, N: int) -> None:
     from fastroute.ops.triton_backend import kernel_module
 
-    bt_fit = kernel_module("bt_newton").bt_fit
+    bt_fit = kernel_module("bt_fit").bt_fit
     sw_weighted_stats = kernel_module("sw_stats").sw_weighted_stats
 
     K, T = 120, 10

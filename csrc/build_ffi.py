@@ -17,8 +17,11 @@ from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 HEADER = (HERE / "fastroute_ops.h").read_text()
+# One C file per op (csrc/<op>.c, entry points fr_<op>*), plus the library's runtime.
+SOURCES = ["fr_runtime.c", "cosine_sim.c", "gemv_sigmoid.c", "sw_stats.c", "bt_fit.c", "embedding_bag_i8.c"]
+HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h"]
 
-# Portable flags only: the SIMD levels are chosen at run time (fastroute_ops.c),
+# Portable flags only: the SIMD levels are chosen at run time (fr_levels.h),
 # never -march=native, so one build runs on any x86-64 CPU.
 BASE_FLAGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wno-unknown-pragmas"]
 OPENMP_FLAGS = ["-fopenmp"]
@@ -44,9 +47,9 @@ def make_builder(openmp: bool = True, sanitize: bool = False, absolute: bool = F
     ffi.set_source(
         "fastroute._C",
         '#include "fastroute_ops.h"',
-        sources=[where(HERE / "fastroute_ops.c")],
+        sources=[where(HERE / n) for n in SOURCES],
         include_dirs=[where(HERE)],
-        depends=[where(HERE / n) for n in ("fastroute_ops.h", "fr_kernels.inc")],
+        depends=[where(HERE / n) for n in HEADERS + SOURCES],
         extra_compile_args=flags,
         extra_link_args=link,
     )

@@ -1,6 +1,8 @@
 /* fastroute CPU kernels: the C fast path behind fastroute.ops.
  *
- * Every function here has a numpy reference in fastroute/ops/reference.py and a
+ * One file per op, named as the op: fr_<op>* is defined in csrc/<op>.c (the library's
+ * runtime in fr_runtime.c, shared helpers in fr_internal.h, shared numbers in
+ * fr_constants.h). Every op has a numpy reference in fastroute/ops/reference.py and a
  * test comparing the two. Matrices are row-major; `ld*` arguments are row strides
  * in elements, so row-sliced views need no copy. `nthreads` <= 0 means "use the
  * OpenMP default". This header is also the cffi cdef, so it holds only plain
@@ -31,12 +33,12 @@ void fr_debug_fail_allocs(int64_t after);
 
 /* out[b, i] = <Q[b] / |Q[b]|, X[i]> for unit-norm rows X; a zero query gives 0.
  * Needs ldq >= d, ldx >= d, ldo >= N (row strides of rows that exist). */
-int fr_cosine_f32(const float *Q, int64_t B, int64_t ldq,
-                   const float *X, int64_t N, int64_t d, int64_t ldx,
+int fr_cosine_sim_f32(const float *Q, int64_t B, int64_t ldq,
+                       const float *X, int64_t N, int64_t d, int64_t ldx,
                    float *out, int64_t ldo, int nthreads);
 /* Same, X stored as IEEE binary16 (uint16 bit patterns). */
-int fr_cosine_f16(const float *Q, int64_t B, int64_t ldq,
-                   const uint16_t *X, int64_t N, int64_t d, int64_t ldx,
+int fr_cosine_sim_f16(const float *Q, int64_t B, int64_t ldq,
+                       const uint16_t *X, int64_t N, int64_t d, int64_t ldx,
                    float *out, int64_t ldo, int nthreads);
 
 /* out[i] = float32 of the binary16 row X[i] (row stride ldx), out contiguous N x d. */
@@ -60,7 +62,7 @@ int fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds,
                  int64_t K, float gamma, double *S, float *smax, int nthreads);
 
 /* Weighted Bradley-Terry fit of each row of S [B, T*T + 2T] (the counts of
- * fastroute/sw/bradley_terry.py: C[i, j] "i beat j", then Dp, Dm for same-player
+ * fastroute/sw/bradley_terry.py, solved by fastroute/ops/reference_bt.py: C[i, j] "i beat j", then Dp, Dm for same-player
  * battles), by damped Newton from 0 with a ridge of `ridge` times the row's total
  * weight; the level is held at sum(beta) = 0 when the same-player counts do not pin
  * it. beta [B, T] receives the coefficients (Elo = 400 beta + 1000). Returns how many

@@ -1,12 +1,10 @@
 """The Bradley-Terry Newton solve batched on the GPU (torch, float64): the same algorithm
-as fastroute/sw/bradley_terry.fit (its numpy reference), one T x T system per query."""
+as fastroute/ops/reference_bt.bt_fit (its numpy reference), one T x T system per query."""
 from __future__ import annotations
-
-import math
 
 import torch
 
-LN10 = math.log(10.0)
+from fastroute.ops.constants import BT_DESCENT_RTOL, BT_MAX_HALVINGS, BT_MAX_ITER, BT_RIDGE, BT_TOL, LN10
 
 
 def _objective(beta, C, Dp, Dm, lam):
@@ -16,7 +14,7 @@ def _objective(beta, C, Dp, Dm, lam):
     return ((C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1))
 
 
-def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max_iter: int = 100
+def bt_fit(S: torch.Tensor, T: int, ridge: float = BT_RIDGE, tol: float = BT_TOL, max_iter: int = BT_MAX_ITER
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """(beta [B, T], converged [B] bool). A row that does not reach |ln10 * step| < tol within
     max_iter iterations, or whose Newton system is singular or not finite, is reported as not
@@ -64,8 +62,8 @@ def bt_fit(S: torch.Tensor, T: int, ridge: float = 1e-9, tol: float = 1e-11, max
         t = torch.ones(idx.numel(), dtype=torch.float64, device=S.device)
         new = b + step
         new_obj = _objective(new, c, dp, dm, lm)
-        for _ in range(60):
-            worse = new_obj < obj[idx] - 1e-12 * obj[idx].abs()
+        for _ in range(BT_MAX_HALVINGS):
+            worse = new_obj < obj[idx] - BT_DESCENT_RTOL * obj[idx].abs()
             if not bool(worse.any()):
                 break
             t = torch.where(worse, t * 0.5, t)

@@ -8,22 +8,40 @@ similarity matrix (flash-attention style):
 
 Splitting the arena across programs keeps the GPU busy for small batches; the splits'
 partial results are combined in torch (max, then a sum in float64).
+
+`stats_from_similarities` is the op itself (the backend's sw_stats, from precomputed
+similarities, as the CPU backends take them), in torch.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 import triton
 import triton.language as tl
 
+from fastroute.ops.constants import EXP2_MIN, LOG2_10, LOG2_E
+
 from .config import autotune_configs, interpreting, on_device
-from .cosine import normalized_queries
+from .cosine_sim import normalized_queries
 from .tiles import tile_dot
 
-LOG2_10 = math.log2(10.0)
-LOG2_E = math.log2(math.e)
-EXP2_MIN = -113.0  # the CPU kernels' clamp: no weight is ever 0
+__all__ = ["EXP2_MIN", "LOG2_10", "LOG2_E", "stats_from_similarities", "sw_weighted_stats", "tile_weights"]
+
+# The same numbers for @triton.jit code (fastroute/ops/constants.py is their one source).
+_LOG2_10_C = tl.constexpr(LOG2_10)
+_LOG2_E_C = tl.constexpr(LOG2_E)
+_EXP2_MIN_C = tl.constexpr(EXP2_MIN)
+
+
+@triton.jit
+def tile_weights(s, m, inv, gamma):
+    """Battle weights of a [BLOCK_B, BLOCK_N] tile of similarities s, given the row maxima m
+    and inv = 1 / m where m > 0, else 0. gamma > 0: exp(gamma (s - m)); else RouteLLM's
+    10 * 10^(s / m) = 2^(log2(10) (s / m + 1)), uniform when m <= 0. Exponents clamped below."""
+    if gamma > 0.0:
+        e = (s - m[:, None]) * (gamma * _LOG2_E_C)
+    else:
+        e = _LOG2_10_C * (s * inv[:, None] + 1.0)
+    return tl.exp2(tl.maximum(e, _EXP2_MIN_C))
 
 
 # The first tile of each list is the conservative one (it fits float32 arenas' shared
@@ -72,11 +90,7 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
     for n0 in range(n_lo, n_lo + n_per_split, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
         s = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
-        if gamma > 0.0:
-            e = (s - m[:, None]) * (gamma * 1.4426950408889634)
-        else:  # RouteLLM: 10 * 10^(s / m) = 2^(log2(10) (s / m + 1)); uniform when m <= 0
-            e = 3.321928094887362 * (s * inv[:, None] + 1.0)
-        w = tl.exp2(tl.maximum(e, -113.0))
+        w = tile_weights(s, m, inv, gamma)
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         w = tl.where(valid, w, 0.0)
         a = tl.load(A + rn.to(tl.int64)[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0)
@@ -128,3 +142,19 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
             Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B),
             ieee)
     return spart.to(torch.float64).sum(dim=0), m
+
+
+def stats_from_similarities(s: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S [B, K] float64, row maxima [B]) from float32 similarities s [B, N] and the dense
+    statistics matrix A [N, K]: weights as tile_weights, then S = W A^T in float64.
+    sharpness: None or > 0 (checked by the caller, fastroute.ops.check_sharpness)."""
+    m = s.max(dim=1).values if s.shape[1] else torch.full((s.shape[0],), float("-inf"), device=s.device)
+    if sharpness is not None:
+        e = (s - m[:, None]) * (float(sharpness) * LOG2_E)
+    else:
+        ok = m > 0
+        inv = torch.where(ok, 1.0 / torch.where(ok, m, torch.ones_like(m)), torch.zeros_like(m))
+        e = LOG2_10 * (s * inv[:, None] + 1.0)
+    w = torch.exp2(torch.clamp(e, min=EXP2_MIN)).to(torch.float64)
+    return w @ A.to(torch.float64), m

@@ -280,8 +280,8 @@ def test_c_entry_points_return_status():
     assert lib.fr_gemv_sigmoid_f32(xp, 4, 3, 2, xp, 0.0, op, 1) == lib.FR_EINVAL  # ld < d
     assert lib.fr_gemv_sigmoid_f32(xp, -1, 3, 3, xp, 0.0, op, 1) == lib.FR_EINVAL
     assert lib.fr_gemv_sigmoid_f32(xp, 4, 3, 3, xp, 0.0, op, 1) == lib.FR_OK
-    assert lib.fr_cosine_f32(xp, 2, 3, xp, 4, 3, 3, op, 2, 1) == lib.FR_EINVAL  # ldo < N
-    assert lib.fr_cosine_f32(xp, 2, 3, xp, 4, 3, 3, op, 4, 1) == lib.FR_OK
+    assert lib.fr_cosine_sim_f32(xp, 2, 3, xp, 4, 3, 3, op, 2, 1) == lib.FR_EINVAL  # ldo < N
+    assert lib.fr_cosine_sim_f32(xp, 2, 3, xp, 4, 3, 3, op, 4, 1) == lib.FR_OK
     assert lib.fr_bt_fit(ffi.NULL, 1, 0, 0.0, 1e-9, 10, ffi.NULL, 1) == lib.FR_EINVAL
     table = np.zeros((2, 3), np.int8)
     ids = np.array([0, 1], np.int32)
@@ -332,7 +332,7 @@ def test_parallel_paths_match_reference():
     except Exception:  # noqa: BLE001
         pytest.skip("C backend not built")
     rng = np.random.default_rng(12)
-    before = c._threads
+    before = c.thread_setting()
     c.set_num_threads(2)
     try:
         sims = rng.uniform(-0.3, 1.0, (1, 140_000)).astype(np.float32)

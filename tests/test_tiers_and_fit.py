@@ -6,6 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fastroute.ops import reference_bt
+from fastroute.ops.constants import BT_RIDGE
+from fastroute.ops.reference_bt import bt_fit
 from fastroute.sw import bradley_terry as bt
 from fastroute.sw.tiers import compute_tiers
 
@@ -46,12 +49,12 @@ def test_fit_is_the_stationary_point(pinned):
     rng = np.random.default_rng(0)
     T = 7
     S = np.stack([_random_counts(rng, T, pinned) for _ in range(5)])
-    beta = bt.fit(S, T)
+    beta = bt_fit(S, T)
     # Numerical gradient of the log-likelihood vanishes at the optimum.
-    C, Dp, Dm = bt._split(S, T)
+    C, Dp, Dm = reference_bt.split_counts(S, T)
     for i in range(5):
-        lam = bt.RIDGE * S[i : i + 1].sum(1)
-        f = lambda b: bt._objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1], lam)[0]  # noqa: E731, B023 - used in this iteration
+        lam = BT_RIDGE * S[i : i + 1].sum(1)
+        f = lambda b: reference_bt.bt_objective(b[None], C[i : i + 1], Dp[i : i + 1], Dm[i : i + 1], lam)[0]  # noqa: E731, B023 - used in this iteration
         g = np.array([(f(beta[i] + 1e-6 * e) - f(beta[i] - 1e-6 * e)) / 2e-6 for e in np.eye(T)])
         assert np.abs(g).max() < 1e-4 * max(1, np.abs(S[i]).max())
     if not pinned:
@@ -64,7 +67,7 @@ def test_one_sided_pins_do_not_pin():
     S = _random_counts(rng, 5, pinned=False)
     S_one = S.copy()
     S_one[25:30] = 3.0  # Dp only
-    np.testing.assert_allclose(bt.fit(S_one[None], 5), bt.fit(S[None], 5), atol=1e-9)
+    np.testing.assert_allclose(bt_fit(S_one[None], 5), bt_fit(S[None], 5), atol=1e-9)
 
 
 def test_group_that_always_wins_is_rejected():
@@ -88,7 +91,7 @@ def test_weighted_fit_matches_sklearn():
     w = rng.uniform(10, 100, n)
     o = np.array([bt.WINNER_CODES[x] for x in winner])
     A = bt.stat_matrix(a, b, o, np.arange(n), 6, n)
-    beta = bt.fit((A.to_dense() @ w)[None], 6)[0]
+    beta = bt_fit((A.to_dense() @ w)[None], 6)[0]
     theirs = ref.elo_mle_with_tie([int(x) for x in a], [int(x) for x in b], list(winner), sample_weight=w, anchor=False)
     np.testing.assert_allclose(bt.ratings(beta), [theirs[i] for i in range(6)], atol=1e-3)
 
@@ -104,16 +107,16 @@ def test_negligible_tier_weight_stays_well_posed():
     S[:36] = C.ravel()
     S[36 + 5] *= 1e-32
     S[42 + 5] *= 1e-32
-    beta = bt.fit(S[None], 6)[0]
+    beta = bt_fit(S[None], 6)[0]
     assert np.isfinite(beta).all() and abs(beta[5]) < 5
     # Tier 5 then barely matters: the other tiers fit as if it were not there at all.
     mentions_5 = [5 * 6 + j for j in range(6)] + [i * 6 + 5 for i in range(5)] + [36 + 5, 42 + 5]
     without = np.delete(S, mentions_5)
     assert without.size == bt.n_stats(5)
-    without_5 = bt.fit(without[None], 5)[0]
+    without_5 = bt_fit(without[None], 5)[0]
     np.testing.assert_allclose(beta[:5], without_5, rtol=1e-7, atol=1e-9)
     # ... which is a real check: with its full weight, tier 5 moves the others.
-    assert np.abs(bt.fit(unscaled[None], 6)[0][:5] - without_5).max() > 1e-3
+    assert np.abs(bt_fit(unscaled[None], 6)[0][:5] - without_5).max() > 1e-3
 
 
 @pytest.mark.parametrize("pinned", [True, False])
@@ -123,4 +126,4 @@ def test_backends_solve_the_same_fit(backend, pinned, T):
 
     rng = np.random.default_rng(T)
     S = np.stack([_random_counts(rng, T, pinned) for _ in range(9)]) if T > 1 else np.array([[0.0, 3.0, 2.0]])
-    np.testing.assert_allclose(get_backend(backend).bt_fit(S, T), bt.fit(S, T), atol=1e-9)
+    np.testing.assert_allclose(get_backend(backend).bt_fit(S, T), bt_fit(S, T), atol=1e-9)

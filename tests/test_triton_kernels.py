@@ -116,7 +116,7 @@ def test_newton_reports_rows_it_does_not_finish(tri):
 
     from test_tiers_and_fit import _random_counts
 
-    newton = tri.kernel_module("bt_newton")
+    newton = tri.kernel_module("bt_fit")
     rng = np.random.default_rng(7)
     S = np.stack([_random_counts(rng, 5, i % 2 == 0) for i in range(4)])
     beta, ok = newton.bt_fit(torch.from_numpy(S), 5, max_iter=1)
@@ -132,7 +132,7 @@ def test_newton_reports_rows_it_does_not_finish(tri):
 def test_backend_falls_back_for_unconverged_rows(tri, monkeypatch):
     from test_tiers_and_fit import _random_counts
 
-    newton = tri.kernel_module("bt_newton")
+    newton = tri.kernel_module("bt_fit")
     real = newton.bt_fit
     monkeypatch.setattr(newton, "bt_fit", lambda S, T: real(S, T, max_iter=1))
     rng = np.random.default_rng(8)
@@ -165,8 +165,8 @@ def test_kernels_use_int64_row_offsets():
 
     from fastroute.ops.triton_backend import kernel_module
 
-    for mod, needle in [("tiles", "rb.to(tl.int64)"), ("tiles", "rn.to(tl.int64)"), ("mf", "rows.to(tl.int64)"),
-                        ("cosine", "rb.to(tl.int64)"), ("sw_stats", "rn.to(tl.int64)")]:
+    for mod, needle in [("tiles", "rb.to(tl.int64)"), ("tiles", "rn.to(tl.int64)"), ("gemv_sigmoid", "rows.to(tl.int64)"),
+                        ("cosine_sim", "rb.to(tl.int64)"), ("sw_stats", "rn.to(tl.int64)")]:
         assert needle in inspect.getsource(kernel_module(mod)), (mod, needle)
 
 
@@ -182,7 +182,7 @@ def test_gemv_past_two_to_the_31_elements():
     E = torch.zeros((B, d), dtype=torch.float16, device="cuda")
     E[-64:] = 1.0
     u = torch.full((d,), 1.0 / d, device="cuda")
-    p = kernel_module("mf").gemv_sigmoid(E, u, 0.0)
+    p = kernel_module("gemv_sigmoid").gemv_sigmoid(E, u, 0.0)
     torch.testing.assert_close(p[-64:].cpu(), torch.full((64,), 1 / (1 + np.exp(-1.0)), dtype=torch.float32))
     torch.testing.assert_close(p[:64].cpu(), torch.full((64,), 0.5))
 

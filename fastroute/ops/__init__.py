@@ -11,6 +11,22 @@ one-line warning when the C kernels are missing on the CPU.
 An op a backend lacks resolves per op to the next backend in its FALLBACK chain
 (triton: c, then numpy), with a one-time RuntimeWarning naming the op and the
 backend used instead, so a partial backend never fails with an AttributeError.
+
+Every op has one name, used by all of its versions (the contract, with each op's
+parameters, dtypes and result, is in contract.py; the shared numbers in constants.py and
+csrc/fr_constants.h):
+
+    op                numpy reference           C (csrc/, fr_<op>)        Triton / GPU (kernels/)
+    cosine_sim        reference.cosine_sim      cosine_sim.c              cosine_sim.py
+    gemv_sigmoid      reference.gemv_sigmoid    gemv_sigmoid.c            gemv_sigmoid.py
+    sw_stats          reference.sw_stats        sw_stats.c                sw_stats.py (+ the fused
+                                                                          sw_weighted_stats)
+    bt_fit            reference_bt.bt_fit       bt_fit.c                  bt_fit.py (torch)
+    embedding_bag_i8  reference.embedding_bag_i8  embedding_bag_i8.c      - (falls back to C)
+
+A backend declares what it offers beyond the ops in CAPABILITIES (`Backend.capabilities`):
+DEVICE_ARRAYS (its own device tensors, `to_device`) and FUSED_SW_STATS
+(`sw_weighted_stats`, `dense_stats_matrix`); routers test those, never a backend's name.
 """
 from __future__ import annotations
 
@@ -21,13 +37,12 @@ import warnings
 from types import ModuleType
 from typing import Any
 
+from .checks import check_sharpness
+from .contract import CONTRACT, DEVICE_ARRAYS, FUSED_SW_STATS, OPS, check_backend
 from .csr import CSRMatrix
 
-__all__ = ["BackendUnavailable", "CSRMatrix", "Backend", "OPS", "available_backends", "backend_status",
-           "get_backend"]
-
-# Every op a caller may ask any backend for.
-OPS: tuple[str, ...] = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
+__all__ = ["BackendUnavailable", "CONTRACT", "CSRMatrix", "Backend", "DEVICE_ARRAYS", "FUSED_SW_STATS", "OPS",
+           "available_backends", "backend_status", "check_sharpness", "get_backend"]
 
 _MODULES = {
     "numpy": "fastroute.ops.reference",
@@ -52,12 +67,14 @@ class BackendUnavailable(RuntimeError):
 class Backend:
     """A backend module whose missing ops resolve to the next backend of its fallback chain.
 
-    Every other attribute (NAME, DEVICES, to_device, set_simd_level, ...) is the module's own.
+    Every other attribute (NAME, DEVICES, to_device, set_simd_level, ...) is the module's own;
+    `capabilities` is the frozenset the module declares (contract.DEVICE_ARRAYS, ...).
     """
 
     def __init__(self, module: Any) -> None:
         self.module = module
         self.NAME, self.DEVICES = module.NAME, module.DEVICES  # read on every call: plain attributes
+        self.capabilities: frozenset[str] = frozenset(getattr(module, "CAPABILITIES", ()))
 
     def __getattr__(self, attr: str) -> Any:
         if attr == "module":  # not set yet (e.g. while unpickling): no recursion
@@ -116,7 +133,7 @@ def _load(name: str) -> tuple[ModuleType | None, str]:
             try:
                 mod = importlib.import_module(_MODULES[name])
                 check = getattr(mod, "unavailable_reason", None)
-                reason = check() if check else ""
+                reason = (check() if check else "") or check_backend(mod)
                 _loaded[name] = (None, reason) if reason else (mod, "")
             except Exception as exc:  # noqa: BLE001 - any import failure means unavailable
                 _loaded[name] = (None, f"{type(exc).__name__}: {exc}")

@@ -1,6 +1,7 @@
 """C kernels (csrc/, built with cffi): the CPU fast path.
 
-Thin wrappers: check shapes, dtypes and layouts, pass row strides so row-sliced
+Thin wrappers over csrc/<op>.c (the library, threads and SIMD level: c_library.py):
+check shapes, dtypes and layouts, pass row strides so row-sliced
 views need no copy (anything C could misread, such as broadcast or big-endian
 data, is copied first), and call into fastroute._C with the GIL released (cffi
 does that for every call), so one router serves many threads. Every C entry
@@ -8,165 +9,35 @@ point returns a status, raised here as ValueError or MemoryError.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from . import c_library as _L
+from .c_library import (  # noqa: F401 - the backend's own functions, reached through get_backend("c")
+    _C,
+    describe,
+    ffi,
+    lib,
+    num_threads,
+    set_num_threads,
+    set_simd_level,
+    simd_level,
+    supported_simd_levels,
+    thread_setting,
+)
+from .c_library import ptr as _ptr
+from .c_library import rows as _rows
+from .c_library import status as _status
+from .c_library import vector as _vector
+from .c_library import writable_out as _writable_out
+from .checks import check_embedding_bag_args, check_ids_in_range, check_real, check_sharpness
+from .constants import BT_MAX_ITER, BT_RIDGE, BT_TOL
 from .csr import CSRMatrix
-from .reference import check_embedding_bag_args, check_ids_in_range, check_real
-
-
-def _load_extension():
-    """fastroute._C, or the build FASTROUTE_C_MODULE names (a path to a _C*.so, e.g. the
-    sanitizer build of `make asan`), so a test build never replaces the installed one."""
-    path = os.environ.get("FASTROUTE_C_MODULE", "").strip()
-    if not path:
-        from fastroute import _C
-
-        return _C
-    import importlib.machinery
-    import importlib.util
-    import sys
-
-    if not os.path.isfile(path):
-        raise ImportError(f"FASTROUTE_C_MODULE={path!r}: no such file")
-    loader = importlib.machinery.ExtensionFileLoader("fastroute._C", path)
-    spec = importlib.util.spec_from_file_location("fastroute._C", path, loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    sys.modules["fastroute._C"] = module
-    return module
-
-
-_C = _load_extension()  # ImportError here marks the backend unavailable
+from .reference_bt import n_stats
 
 NAME = "c"
 DEVICES = ("cpu",)
 OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
-
-ffi, lib = _C.ffi, _C.lib
-_SIMD_NAMES = {0: "portable", 1: "avx2", 2: "avx512"}
-
-
-def _env_threads() -> int:
-    raw = os.environ.get("FASTROUTE_NUM_THREADS", "").strip()
-    if not raw:
-        return 0
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"FASTROUTE_NUM_THREADS must be an integer, got {raw!r}") from None
-    if n < 0:
-        raise ValueError(f"FASTROUTE_NUM_THREADS must be >= 0, got {n}")
-    return n
-
-
-_threads = _env_threads()
-
-
-def set_num_threads(n: int) -> None:
-    """Threads for the C kernels; 0 means OpenMP's default (OMP_NUM_THREADS or all cores)."""
-    global _threads
-    if n < 0:
-        raise ValueError(f"thread count must be >= 0, got {n}")
-    _threads = int(n)
-
-
-def num_threads() -> int:
-    return _threads if _threads > 0 else int(lib.fr_default_threads())
-
-
-def simd_level() -> str:
-    return _SIMD_NAMES[int(lib.fr_simd_level())]
-
-
-def set_simd_level(level: str) -> str:
-    """Forces a SIMD level ("portable", "avx2", "avx512"), clamped to what the CPU has."""
-    codes = {v: k for k, v in _SIMD_NAMES.items()}
-    if level not in codes:
-        raise ValueError(f"unknown SIMD level {level!r}; known: {sorted(codes)}")
-    return _SIMD_NAMES[int(lib.fr_set_simd_level(codes[level]))]
-
-
-def supported_simd_levels() -> list[str]:
-    return [_SIMD_NAMES[i] for i in range(int(lib.fr_simd_level_supported()) + 1)]
-
-
-def describe() -> str:
-    omp = "OpenMP" if lib.fr_has_openmp() else "no OpenMP"
-    return f"{simd_level()} SIMD, {omp}, {num_threads()} threads"
-
-
-def _status(code: int, fn: str) -> int:
-    """A C entry point's status as a count (>= 0), or the matching Python exception."""
-    code = int(code)
-    if code >= 0:
-        return code
-    if code == lib.FR_ENOMEM:
-        raise MemoryError(f"fastroute C kernel {fn}: out of memory")
-    if code == lib.FR_ERANGE:
-        raise ValueError(f"fastroute C kernel {fn}: an index is out of range")
-    if code == lib.FR_EINVAL:
-        raise ValueError(f"fastroute C kernel {fn} rejected its arguments (sizes, strides or offsets)")
-    raise RuntimeError(f"fastroute C kernel {fn} returned unknown status {code}")
-
-
-def _rows(a: np.ndarray, dtype: type, name: str) -> tuple[np.ndarray, int]:
-    """The matrix as one C can read, and its row stride in elements.
-
-    C reads rows p + i * ld, element k at p[i * ld + k]: that is safe only for native
-    byte order `dtype`, an aligned buffer, unit inner stride and a row stride that is a
-    positive multiple of the item size and at least the row length. Such views (e.g. a
-    row slice) pass as they are; anything else (broadcast rows with stride 0, negative
-    strides, Fortran order, unaligned or big-endian data) is copied first.
-    """
-    dt = np.dtype(dtype)
-    if type(a) is np.ndarray and a.dtype == dt and a.ndim == 2 and a.flags.c_contiguous and a.flags.aligned:
-        return a, a.shape[1]  # the common case, checked first: it is what routers pass
-    a = check_real(a, name, 2)
-    if a.dtype != dt:  # also converts (not reinterprets) big-endian data
-        a = a.astype(dt)
-    n, d = a.shape
-    item = dt.itemsize
-    s0, s1 = a.strides
-    ok = a.flags.aligned and (d <= 1 or s1 == item)
-    if ok and n > 1:
-        ok = s0 > 0 and s0 % item == 0 and s0 // item >= d
-    if not ok:
-        a = np.array(a, dtype=dt, order="C", copy=True)
-    ld = a.strides[0] // item if n > 1 else d
-    return a, ld
-
-
-def _vector(a: np.ndarray, dtype: type, name: str) -> np.ndarray:
-    """A 1-D contiguous, aligned, native-order copy of `a` (no copy when it already is one)."""
-    if type(a) is np.ndarray and a.dtype == dtype and a.ndim == 1 and a.flags.c_contiguous and a.flags.aligned:
-        return a
-    return np.require(check_real(a, name, 1), dtype=dtype, requirements=["C", "A"])
-
-
-def _ptr(a: np.ndarray, ctype: str):
-    """A C pointer to the array's data (which must outlive the call: the caller holds it).
-    ffi.from_buffer is ~4x cheaper than going through a.ctypes, which matters at B=1."""
-    if a.flags.c_contiguous:
-        return ffi.from_buffer(ctype.replace(" *", "[]"), a, require_writable=False)
-    return ffi.cast(ctype, a.ctypes.data)
-
-
-def _writable_out(out: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
-    """The caller's float32 `out` if C can write it in place, else a fresh array to copy back
-    from; and its row stride in elements."""
-    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.float32:
-        raise ValueError(f"out must be a float32 array of shape {shape}, got "
-                         f"{getattr(out, 'dtype', type(out).__name__)} of shape {getattr(out, 'shape', '?')}")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    n, d = shape
-    s0, s1 = out.strides
-    ok = out.flags.aligned and (d <= 1 or s1 == 4) and (n <= 1 or (s0 > 0 and s0 % 4 == 0 and s0 // 4 >= d))
-    if not ok:
-        out = np.empty(shape, dtype=np.float32)
-    return out, (out.strides[0] // 4 if n > 1 else d)
+CAPABILITIES: frozenset[str] = frozenset()
 
 
 # Up to this many queries the fused C scan (memory-bound: X is read once for all
@@ -198,9 +69,9 @@ def cosine_sim(Q: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> n
         if B > SMALL_BATCH:
             _cosine_blas(Qa, Xa, res)
         else:
-            fn, xt = (lib.fr_cosine_f16, "uint16_t *") if half else (lib.fr_cosine_f32, "float *")
-            _status(fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(res, "float *"), ldo, _threads),
-                    "cosine")
+            fn, xt = (lib.fr_cosine_sim_f16, "uint16_t *") if half else (lib.fr_cosine_sim_f32, "float *")
+            _status(fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(res, "float *"), ldo, _L._threads),
+                    "cosine_sim")
     if res is not out:
         out[...] = res
     return out
@@ -234,7 +105,7 @@ def half_to_float(X: np.ndarray, out: np.ndarray | None = None, nthreads: int | 
             or not out.flags.writeable or out.shape != (N, d) or out.dtype != np.float32):
         raise ValueError(f"out must be a writable, contiguous float32 [{N}, {d}] array")
     if N and d:
-        nt = _threads if nthreads is None else nthreads
+        nt = _L._threads if nthreads is None else nthreads
         _status(lib.fr_half_to_float_rows(_ptr(Xa, "uint16_t *"), N, d, ldx, _ptr(out, "float *"), nt), "half_to_float")
     return out
 
@@ -249,7 +120,7 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
     if Ea.shape[0]:
         _status(lib.fr_gemv_sigmoid_f32(
             _ptr(Ea, "float *"), Ea.shape[0], Ea.shape[1], lde, _ptr(ua, "float *") if ua.size else ffi.NULL,
-            float(bias), _ptr(out, "float *"), _threads,
+            float(bias), _ptr(out, "float *"), _L._threads,
         ), "gemv_sigmoid")
     return out
 
@@ -262,7 +133,8 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     K = A.shape[0]
     if U != A.shape[1]:
         raise ValueError(f"similarities have {U} columns, the statistics matrix {A.shape[1]}")
-    gamma = _gamma(sharpness)
+    sharpness = check_sharpness(sharpness)
+    gamma = 0.0 if sharpness is None else sharpness
     indptr = np.require(A.indptr, np.int64, ["C", "A"])
     indices = np.require(A.indices, np.int32, ["C", "A"])
     values = np.require(A.values, np.float32, ["C", "A"])
@@ -274,7 +146,7 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
             _ptr(sa, "float *"), B, U, lds, _ptr(indptr, "int64_t *"),
             _ptr(indices, "int32_t *") if nnz else ffi.NULL, _ptr(values, "float *") if nnz else ffi.NULL,
             K, gamma, _ptr(S, "double *"),
-            _ptr(smax, "float *"), _threads,
+            _ptr(smax, "float *"), _L._threads,
         ), "sw_stats")
     return S, smax
 
@@ -282,8 +154,6 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
 def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
     """[B, T] weighted Bradley-Terry coefficients of each row of counts, by the C Newton
     solver; any row it cannot finish is solved again by the numpy reference."""
-    from ..sw.bradley_terry import RIDGE, n_stats
-
     if T < 1:
         raise ValueError(f"T must be >= 1, got {T}")
     S = check_real(np.atleast_2d(S), "statistics", 2)
@@ -292,22 +162,14 @@ def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
         raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {Sa.shape[1]}")
     beta = np.zeros((Sa.shape[0], T))
     if Sa.shape[0]:
-        failed = _status(lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, RIDGE, 1e-11, 100,
-                                       _ptr(beta, "double *"), _threads), "bt_fit")
+        failed = _status(lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, BT_RIDGE, BT_TOL, BT_MAX_ITER,
+                                       _ptr(beta, "double *"), _L._threads), "bt_fit")
         if failed:  # those rows are NaN: the numpy solver (LU, more iterations) takes them
-            from .reference import bt_fit as reference_fit
+            from .reference_bt import bt_fit as reference_fit
 
             bad = ~np.isfinite(beta).all(axis=1)
             beta[bad] = reference_fit(Sa[bad], T)
     return beta
-
-
-def _gamma(sharpness: "float | None") -> float:
-    if sharpness is None:
-        return 0.0
-    if not sharpness > 0:
-        raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
-    return float(sharpness)
 
 
 def embedding_bag_i8(
@@ -329,7 +191,7 @@ def embedding_bag_i8(
     code = lib.fr_embedding_bag_i8(
         _ptr(t, "int8_t *") if t.size else ffi.NULL, _ptr(sc, "float *") if sc.size else ffi.NULL, V, d,
         _ptr(ids32, "int32_t *") if ids32.size else ffi.NULL, ids32.size, _ptr(off, "int64_t *"), B,
-        _ptr(out, "float *"), _threads,
+        _ptr(out, "float *"), _L._threads,
     )
     if code == lib.FR_ERANGE:
         check_ids_in_range(ids32, V)  # raises, naming the id

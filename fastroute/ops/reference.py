@@ -7,64 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_embedding_bag_args, check_ids_in_range, check_real, check_sharpness
+from .constants import EXP2_MIN, LOG2_10, LOG2_E
 from .csr import CSRMatrix
+from .reference_bt import bt_fit
+
+__all__ = ["CAPABILITIES", "DEVICES", "NAME", "OPS", "bt_fit", "check_embedding_bag_args", "check_ids_in_range",
+           "check_real", "cosine_sim", "embedding_bag_i8", "gemv_sigmoid", "normalize_rows", "sw_stats", "sw_weights"]
 
 NAME = "numpy"
 DEVICES = ("cpu",)
 OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
-
-# Weights are 10 * 10^(s / max s) = 2^(log2(10) * (s / max s + 1)); exponents
-# below 2^-113 are clamped so that no battle ever gets weight 0 (see sw_stats).
-_LOG2_10 = float(np.log2(10.0))
-_EXP2_MIN = -113.0
-
-
-def check_real(a: np.ndarray, name: str, ndim: int) -> np.ndarray:
-    """`a` as an array of real numbers (bool, int or float) with `ndim` dimensions; anything
-    else (complex, objects, strings) is refused rather than silently cast."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    return a
-
-
-def check_embedding_bag_args(table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
-                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Validated (table int8 [V, d], scales [V], ids [n] integers, offsets int64 [B + 1]).
-
-    offsets must start at 0, never decrease and end at len(ids); ids are checked against
-    [0, V) by the caller (the C kernel does it in its own pass)."""
-    table = np.asarray(table)
-    if table.dtype != np.int8 or table.ndim != 2:
-        raise ValueError(f"table must be a 2-D int8 array, got {table.dtype} of shape {table.shape}")
-    scales = check_real(scales, "scales", 1)
-    if scales.shape[0] != table.shape[0]:
-        raise ValueError(f"scales has {scales.shape[0]} entries, expected one per table row ({table.shape[0]})")
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-        raise ValueError(f"ids must be a 1-D integer array, got {ids.dtype} of shape {ids.shape}")
-    offsets = np.asarray(offsets)
-    if offsets.ndim != 1 or offsets.size < 1 or (offsets.dtype.kind not in "iu" and offsets.size > 1):
-        raise ValueError(f"offsets must be a 1-D integer array of length B + 1, got {offsets.dtype} "
-                         f"of shape {offsets.shape}")
-    offsets = offsets.astype(np.int64)
-    if offsets[0] != 0:
-        raise ValueError(f"offsets must start at 0, got {offsets[0]}")
-    if offsets.size > 1 and np.any(offsets[1:] < offsets[:-1]):
-        at = int(np.argmax(offsets[1:] < offsets[:-1]))
-        raise ValueError(f"offsets must not decrease, got offsets[{at}]={offsets[at]} > "
-                         f"offsets[{at + 1}]={offsets[at + 1]}")
-    if offsets[-1] != ids.size:
-        raise ValueError(f"offsets must end at len(ids) = {ids.size}, got {offsets[-1]}")
-    return table, scales, ids, offsets
-
-
-def check_ids_in_range(ids: np.ndarray, V: int) -> None:
-    if ids.size and (ids.min() < 0 or ids.max() >= V):
-        bad = ids[(ids < 0) | (ids >= V)][0]
-        raise ValueError(f"token id {int(bad)} outside the embedding table [0, {V})")
+CAPABILITIES: frozenset[str] = frozenset()
 
 
 def normalize_rows(Q: np.ndarray) -> np.ndarray:
@@ -112,15 +66,14 @@ def sw_weights(sims: np.ndarray, sharpness: "float | None" = None) -> tuple[np.n
     """
     s = check_real(sims, "similarities", 2).astype(np.float64)
     m = s.max(axis=1) if s.shape[1] else np.full(s.shape[0], -np.inf)
+    sharpness = check_sharpness(sharpness)
     if sharpness is not None:
-        if not sharpness > 0:
-            raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
         mm = np.where(np.isfinite(m), m, 0.0)[:, None]
-        expo = np.maximum(sharpness * np.log2(np.e) * (s - mm), _EXP2_MIN)
+        expo = np.maximum(sharpness * LOG2_E * (s - mm), EXP2_MIN)
         return np.exp2(expo), m.astype(np.float32)
     ok = m > 0
     scale = np.where(ok, 1.0 / np.where(ok, m, 1.0), 0.0)[:, None]
-    expo = np.maximum(_LOG2_10 * (s * scale + 1.0), _EXP2_MIN)
+    expo = np.maximum(LOG2_10 * (s * scale + 1.0), EXP2_MIN)
     return np.exp2(expo), m.astype(np.float32)
 
 
@@ -151,9 +104,3 @@ def embedding_bag_i8(
     np.add.at(out, seg, rows)
     return normalize_rows(out)
 
-
-def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
-    """[B, T] weighted Bradley-Terry coefficients of each row of counts (see fastroute.sw.bradley_terry)."""
-    from ..sw.bradley_terry import fit
-
-    return fit(S, T)

@@ -7,6 +7,7 @@ the kernels run on the CPU, on CPU tensors: that is how CI tests them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -14,26 +15,45 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_sharpness
+from .contract import DEVICE_ARRAYS, FUSED_SW_STATS
+
 NAME = "triton"
 DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else ("cuda",)
 # Asked for by name, it also takes host (numpy) data: copied to the GPU, results copied back.
 ACCEPTS_HOST_ARRAYS = True
 # embedding_bag_i8 (the static embedder, host data) is not here: the registry runs it on c/numpy.
 OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit")
+CAPABILITIES = frozenset({DEVICE_ARRAYS, FUSED_SW_STATS})
+
+
+def _kernels_package() -> None:
+    """Makes fastroute.kernels importable. Installed, setup.py maps it to kernels/; in a
+    source checkout on PYTHONPATH that was not installed (benchmarks/gpu_check.sh on a GPU
+    machine that cannot pip install), the repository's kernels/ directory is loaded under
+    that name (never as a top-level `kernels`, which is also a PyPI package's name)."""
+    if "fastroute.kernels" in sys.modules or importlib.util.find_spec("fastroute.kernels") is not None:
+        return
+    here = Path(__file__).resolve().parents[2] / "kernels"
+    init = here / "__init__.py"
+    if not init.is_file():
+        raise ModuleNotFoundError("fastroute.kernels is not installed and no kernels/ directory is beside fastroute/",
+                                  name="fastroute.kernels")
+    spec = importlib.util.spec_from_file_location("fastroute.kernels", init, submodule_search_locations=[str(here)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fastroute.kernels"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules["fastroute.kernels"]
+        raise
 
 
 def kernel_module(name: str):
-    """fastroute.kernels.<name>; in a source checkout that was not installed (e.g. on a GPU
-    machine that cannot pip install), the repository's kernels/ directory itself."""
-    try:
-        return importlib.import_module(f"fastroute.kernels.{name}")
-    except ModuleNotFoundError:
-        root = Path(__file__).resolve().parents[2]
-        if not (root / "kernels" / "__init__.py").is_file():
-            raise
-        if str(root) not in sys.path:
-            sys.path.insert(0, str(root))
-        return importlib.import_module(f"kernels.{name}")
+    """fastroute.kernels.<name>: the GPU versions of op <name> (kernels/<name>.py), or a helper."""
+    _kernels_package()
+    return importlib.import_module(f"fastroute.kernels.{name}")
 
 
 def unavailable_reason() -> str:
@@ -47,10 +67,14 @@ def unavailable_reason() -> str:
     return ""
 
 
-def device():
+def current_device():
+    """The device the kernels run on by default: the current GPU, else the CPU (interpreter)."""
     import torch
 
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+device = current_device  # the older name
 
 
 def describe() -> str:
@@ -79,7 +103,7 @@ def to_device(a, dtype=None, like=None):
         if any(st % a.itemsize for st in a.strides):  # "C contiguous" size-1 axes may keep odd strides
             a = a.copy()
     t = a if isinstance(a, torch.Tensor) else torch.from_numpy(a)
-    target = like.device if isinstance(like, torch.Tensor) and like.device.type == "cuda" else device()
+    target = like.device if isinstance(like, torch.Tensor) and like.device.type == "cuda" else current_device()
     t = t.to(target)
     return t.to(dtype) if dtype is not None else t
 
@@ -94,7 +118,7 @@ def _like(result, template):
 def cosine_sim(Q, X, out=None):
     import torch
 
-    kernel = kernel_module("cosine").cosine_sim
+    kernel = kernel_module("cosine_sim").cosine_sim
 
     Qt = to_device(Q, torch.float32, like=X)
     Xt = to_device(X, like=Qt)
@@ -110,7 +134,7 @@ def cosine_sim(Q, X, out=None):
 def gemv_sigmoid(E, u, bias: float = 0.0):
     import torch
 
-    kernel = kernel_module("mf").gemv_sigmoid
+    kernel = kernel_module("gemv_sigmoid").gemv_sigmoid
 
     Et = to_device(E, like=u)
     if Et.dtype not in (torch.float32, torch.float16, torch.bfloat16):
@@ -118,13 +142,13 @@ def gemv_sigmoid(E, u, bias: float = 0.0):
     return _like(kernel(Et, to_device(u, torch.float32).to(Et.device), bias), E)
 
 
-def dense_stats_matrix(A, on=None) -> Any:
+def dense_stats_matrix(A, device=None) -> Any:
     """The CSR statistics matrix as a dense [N, K] float32 tensor (the fused kernel's operand),
-    on device `on` (default: the current one)."""
+    on `device` (default: the current one)."""
     import torch
 
     K, U = A.shape
-    where = device() if on is None else on
+    where = current_device() if device is None else device
     dense = torch.zeros((U, K), dtype=torch.float32, device=where)
     rows = np.repeat(np.arange(K), np.diff(A.indptr))
     idx = torch.from_numpy(np.stack([A.indices.astype(np.int64), rows])).to(where)
@@ -132,33 +156,22 @@ def dense_stats_matrix(A, on=None) -> Any:
     return dense
 
 
-def sw_weighted_stats(Q, X, A_dense, sharpness: "float | None" = None):
-    """Fused: (S [B, K] float64, row maxima [B]) from queries, arena and dense statistics."""
+def sw_weighted_stats(E, arena, A, sharpness: "float | None" = None):
+    """Fused: (S [B, K] float64, row maxima [B]) from queries E, the arena and the dense
+    statistics matrix A (dense_stats_matrix)."""
     kernel = kernel_module("sw_stats").sw_weighted_stats
 
-    S, m = kernel(to_device(Q), to_device(X), to_device(A_dense), sharpness)
-    return _like(S, Q), _like(m, Q)
+    S, m = kernel(to_device(E), to_device(arena), to_device(A), check_sharpness(sharpness))
+    return _like(S, E), _like(m, E)
 
 
 def sw_stats(sims, A, sharpness: "float | None" = None):
     """From precomputed similarities (the CPU backends' interface): weights, then S = W A^T."""
     import torch
 
-    k = kernel_module("sw_stats")
-    EXP2_MIN, LOG2_10, LOG2_E = k.EXP2_MIN, k.LOG2_10, k.LOG2_E
-
+    sharpness = check_sharpness(sharpness)
     s = to_device(sims, torch.float32)
-    m = s.max(dim=1).values if s.shape[1] else torch.full((s.shape[0],), float("-inf"), device=s.device)
-    if sharpness is not None:
-        if not sharpness > 0:
-            raise ValueError(f"sharpness must be > 0 (or None for RouteLLM's weights), got {sharpness}")
-        e = (s - m[:, None]) * (float(sharpness) * LOG2_E)
-    else:
-        ok = m > 0
-        inv = torch.where(ok, 1.0 / torch.where(ok, m, torch.ones_like(m)), torch.zeros_like(m))
-        e = LOG2_10 * (s * inv[:, None] + 1.0)
-    w = torch.exp2(torch.clamp(e, min=EXP2_MIN)).to(torch.float64)
-    S = w @ dense_stats_matrix(A, s.device).to(torch.float64)
+    S, m = kernel_module("sw_stats").stats_from_similarities(s, dense_stats_matrix(A, s.device), sharpness)
     return _like(S, sims), _like(m, sims)
 
 
@@ -167,12 +180,12 @@ def bt_fit(S, T: int):
     converge on (or cannot solve) are solved again by the numpy reference, as c_backend does."""
     import torch
 
-    kernel = kernel_module("bt_newton").bt_fit
+    kernel = kernel_module("bt_fit").bt_fit
 
     St = to_device(S)
     beta, converged = kernel(St, T)
     if not bool(converged.all()):
-        from .reference import bt_fit as reference_fit
+        from .reference_bt import bt_fit as reference_fit
 
         bad = torch.nonzero(~converged).flatten()
         redo = reference_fit(St[bad].detach().cpu().numpy().astype(np.float64), T)

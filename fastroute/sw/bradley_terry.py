@@ -18,6 +18,10 @@ sparse matrix A (K = T^2 + 2T rows, one column per prompt) and the battle
 weights w, so a per-query fit is one sparse product and a T-dimensional Newton
 solve. Ratings are 400 b + 1000, as RouteLLM's.
 
+The solver itself is the `bt_fit` op (fastroute.ops: numpy reference in
+fastroute/ops/reference_bt.py, C in csrc/bt_fit.c, GPU in kernels/bt_fit.py); this module
+builds its input (stat_matrix) and reads its output (ratings, win_probability).
+
 Degenerate cases:
 * no same-player battles (or only ones with Y = 1, or only Y = 0): the level of b is
   not pinned; the fit then keeps sum(b) = 0, as scikit-learn's lbfgs does from its
@@ -27,26 +31,23 @@ Degenerate cases:
   reports it when the router is built, since the support of S is the same for
   every query (weights are always > 0);
 * sharp weights can leave a tier with a negligible total weight (1e-30 of the
-  rest): a vanishing ridge, RIDGE times the query's total weight, keeps the Newton
+  rest): a vanishing ridge, fastroute.ops.constants.BT_RIDGE times the query's total weight, keeps the Newton
   system well-posed there (such a tier's rating stays near 0). Its effect on a
   RouteLLM-weighted fit is far below 1e-8 in the win rate.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..ops.constants import LN10
 from ..ops.csr import CSRMatrix
+from ..ops.reference_bt import bt_fit, n_stats, sigmoid, split_counts
 
-LN10 = math.log(10.0)
-RIDGE = 1e-9
+__all__ = ["OUTCOME_A", "OUTCOME_B", "OUTCOME_TIE", "WINNER_CODES", "check_finite_fit", "n_stats", "rateable_players",
+           "ratings", "stat_matrix", "win_probability"]
+
 OUTCOME_A, OUTCOME_B, OUTCOME_TIE = 0, 1, 2
 WINNER_CODES = {"model_a": OUTCOME_A, "model_b": OUTCOME_B, "tie": OUTCOME_TIE, "tie (bothbad)": OUTCOME_TIE}
-
-
-def n_stats(T: int) -> int:
-    return T * T + 2 * T
 
 
 def stat_matrix(
@@ -77,78 +78,6 @@ def stat_matrix(
     return CSRMatrix.from_coo(rows[keep], np.concatenate([col, col])[keep], vals[keep], (n_stats(T), n_columns))
 
 
-def _split(S: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    B = S.shape[0]
-    C = S[:, : T * T].reshape(B, T, T).copy()
-    C[:, np.arange(T), np.arange(T)] = 0.0
-    return C, S[:, T * T : T * T + T], S[:, T * T + T :]
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _objective(beta, C, Dp, Dm, lam):
-    z = LN10 * (beta[:, :, None] - beta[:, None, :])
-    kb = LN10 * beta
-    return ((C * _log_sigmoid(z)).sum(axis=(1, 2)) + (Dp * _log_sigmoid(-kb) + Dm * _log_sigmoid(kb)).sum(1)
-            - 0.5 * lam * (beta * beta).sum(1))
-
-
-def fit(S: np.ndarray, T: int, *, tol: float = 1e-11, max_iter: int = 100) -> np.ndarray:
-    """Maximum-likelihood b [B, T] for each row of counts S [B, K] (see module doc)."""
-    S = np.atleast_2d(np.asarray(S, dtype=np.float64))
-    if S.shape[1] != n_stats(T):
-        raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {S.shape[1]}")
-    C, Dp, Dm = _split(S, T)
-    pinned = (Dp.sum(1) > 0) & (Dm.sum(1) > 0)
-    Dp = np.where(pinned[:, None], Dp, 0.0)
-    Dm = np.where(pinned[:, None], Dm, 0.0)
-    N = C + C.transpose(0, 2, 1)
-    B = S.shape[0]
-    lam = RIDGE * S.sum(1)
-    beta = np.zeros((B, T))
-    obj = _objective(beta, C, Dp, Dm, lam)
-    eye = np.arange(T)
-    todo = np.ones(B, dtype=bool)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(todo)
-        if idx.size == 0:
-            break
-        b, c, n, dp, dm, lm = beta[idx], C[idx], N[idx], Dp[idx], Dm[idx], lam[idx]
-        p = _sigmoid(LN10 * (b[:, :, None] - b[:, None, :]))
-        sb = _sigmoid(LN10 * b)
-        grad = LN10 * ((c - n * p).sum(2) + dm - (dp + dm) * sb) - lm[:, None] * b
-        w = (LN10 * LN10) * n * p * (1.0 - p)
-        F = -w
-        F[:, eye, eye] = w.sum(2) + (LN10 * LN10) * (dp + dm) * sb * (1.0 - sb) + lm[:, None]
-        free = ~pinned[idx]
-        if free.any():  # the level is free: fix it with sum(b) = 0 (F's null space is 1)
-            scale = F[free][:, eye, eye].mean(1)
-            F[free] += scale[:, None, None] / T
-        step = np.linalg.solve(F, grad[:, :, None])[:, :, 0]
-        # Newton on a concave objective, halving the step until it does not go down.
-        t = np.ones(idx.size)
-        new = b + step
-        new_obj = _objective(new, c, dp, dm, lm)
-        for _ in range(60):
-            worse = new_obj < obj[idx] - 1e-12 * np.abs(obj[idx])
-            if not worse.any():
-                break
-            t[worse] *= 0.5
-            new[worse] = b[worse] + t[worse, None] * step[worse]
-            new_obj[worse] = _objective(new[worse], c[worse], dp[worse], dm[worse], lm[worse])
-        beta[idx] = new
-        obj[idx] = new_obj
-        done = np.abs(LN10 * t[:, None] * step).max(1) < tol
-        todo[idx[done]] = False
-    return beta
-
-
 def ratings(beta: np.ndarray) -> np.ndarray:
     """RouteLLM's Elo scale: 400 b + 1000."""
     return 400.0 * beta + 1000.0
@@ -156,7 +85,7 @@ def ratings(beta: np.ndarray) -> np.ndarray:
 
 def win_probability(beta_strong: np.ndarray, beta_weak: np.ndarray) -> np.ndarray:
     """1 - 1 / (1 + 10^((r_s - r_w) / 400)) = sigmoid(ln 10 (b_s - b_w))."""
-    return _sigmoid(LN10 * (np.asarray(beta_strong) - np.asarray(beta_weak)))
+    return sigmoid(LN10 * (np.asarray(beta_strong) - np.asarray(beta_weak)))
 
 
 def check_finite_fit(S: np.ndarray, T: int, names: "list[str]", what: str) -> np.ndarray:
@@ -166,7 +95,7 @@ def check_finite_fit(S: np.ndarray, T: int, names: "list[str]", what: str) -> np
     finite, every weighted fit is too.
     """
     S = np.asarray(S, dtype=np.float64).reshape(1, -1)
-    C, Dp, Dm = _split(S, T)
+    C, Dp, Dm = split_counts(S, T)
     wins = C[0].sum(1) + Dm[0]
     losses = C[0].sum(0) + Dp[0]
     bad = [str(names[i]) for i in range(T) if wins[i] == 0 or losses[i] == 0]
@@ -181,7 +110,7 @@ def check_finite_fit(S: np.ndarray, T: int, names: "list[str]", what: str) -> np
             f"the battles give no finite Bradley-Terry rating to every {what}: some group of {what}s "
             f"always beats, or is never compared with, the rest ({', '.join(str(names[i]) for i in outside)})"
         )
-    beta = fit(S, T, max_iter=200)[0]
+    beta = bt_fit(S, T, max_iter=200)[0]
     return beta
 
 
@@ -220,6 +149,6 @@ def rateable_players(player_a: np.ndarray, player_b: np.ndarray, outcome: np.nda
     """Boolean mask of the players whose ratings relative to `anchor` are finite: the
     strongly connected component of `anchor` in the graph of who beat whom."""
     A = stat_matrix(player_a, player_b, outcome, np.zeros(len(player_a), dtype=np.int64), n_players, 1)
-    C, Dp, Dm = _split(A.to_dense().T, n_players)
+    C, Dp, Dm = split_counts(A.to_dense().T, n_players)
     outside = set(_outside_main_component(C[0], Dp[0], Dm[0], start=anchor))
     return np.array([i not in outside for i in range(n_players)])
