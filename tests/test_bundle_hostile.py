@@ -240,6 +240,7 @@ def test_nan_from_the_kernel_is_the_routers_fault(monkeypatch):
 
     class BrokenKernel:
         NAME = "broken"
+        capabilities: frozenset = frozenset()
 
         @staticmethod
         def gemv_sigmoid(E, u):

@@ -17,7 +17,8 @@ pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 openai = pytest.importorskip("openai", reason="the serve extra is not installed")
 
 from fastroute import RandomRouter, load_router  # noqa: E402
-from fastroute.serve.app import ServeConfig, create_app  # noqa: E402
+from fastroute.serve.app import create_app  # noqa: E402
+from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
 from serve_helpers import BackgroundServer  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 
 from fastroute import load_router  # noqa: E402
-from fastroute.serve.app import ServeConfig  # noqa: E402
+from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
 from serve_helpers import fastroute_server, raw_request  # noqa: E402

@@ -14,7 +14,7 @@ aiohttp = pytest.importorskip("aiohttp", reason="the serve extra is not installe
 openai = pytest.importorskip("openai", reason="the serve extra is not installed")
 
 from fastroute import RandomRouter  # noqa: E402
-from fastroute.serve.app import ServeConfig  # noqa: E402
+from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.metrics import Registry  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fastroute import RandomRouter, load_router  # noqa: E402
-from fastroute.serve.app import ServeConfig  # noqa: E402
+from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
 from serve_helpers import fastroute_server, raw_request  # noqa: E402

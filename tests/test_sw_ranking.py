@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from fastroute import SWRankingRouter, load_router
+from fastroute.data.arena import sw_ranking_from_arena
 from fastroute.errors import EmbeddingMismatchError, UnknownModelError
-from fastroute.routers.sw_ranking import model_ratings
-from fastroute.sw.battles import BattleSet, encode_battles
+from fastroute.sw.arena import model_ratings
+from fastroute.sw.coded_battles import CodedBattles, encode_battles
 
 import routellm_reference as ref
 from synthetic import STRONG, WEAK, synthetic_arena
@@ -24,7 +25,7 @@ def _router(cols, emb, **kw):
 def test_model_ratings_match_sklearn(seed, same_model_rate):
     cols, emb, _ = synthetic_arena(seed=seed, same_model_rate=same_model_rate)
     models, a, b, o = encode_battles(cols["model_a"], cols["model_b"], cols["winner"])
-    ours = model_ratings(BattleSet(models, a, b, o, np.zeros(len(a), np.int32)))
+    ours = model_ratings(CodedBattles(models, a, b, o, np.zeros(len(a), np.int32)))
     theirs = ref.elo_mle_with_tie(cols["model_a"], cols["model_b"], cols["winner"])
     np.testing.assert_allclose(ours, [theirs[m] for m in models], atol=1e-3)
 
@@ -194,7 +195,7 @@ def test_from_arena_applies_routellm_preprocessing():
                     "winner_model_a": int(w == "model_a"), "winner_model_b": int(w == "model_b"),
                     "winner_tie": int(w.startswith("tie"))})
     kept = [i for i in range(300) if i % 10]
-    r = SWRankingRouter.from_arena(raw, emb[kept], num_tiers=10, embedder="test-embedder")
+    r = sw_ranking_from_arena(raw, emb[kept], num_tiers=10, embedder="test-embedder")
     assert len(r.battles) == len(kept)
     expected_winner = ["tie" if cols["winner"][i].startswith("tie") else cols["winner"][i] for i in kept]
     direct = SWRankingRouter.from_battles({"model_a": [cols["model_a"][i] for i in kept],
@@ -203,7 +204,7 @@ def test_from_arena_applies_routellm_preprocessing():
     q = rng.standard_normal((3, emb.shape[1]))
     np.testing.assert_allclose(r.win_rates(embeddings=q), direct.win_rates(embeddings=q), atol=1e-12)
     with pytest.raises(ValueError, match="remain after"):
-        SWRankingRouter.from_arena(raw, emb, num_tiers=10, embedder="test-embedder")
+        sw_ranking_from_arena(raw, emb, num_tiers=10, embedder="test-embedder")
 
 
 def test_text_path_uses_static_embedder():

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from .tables import columns, read_records
 
-if TYPE_CHECKING:  # the runtime import stays inside read_arena
+if TYPE_CHECKING:  # the runtime imports stay inside the functions that need them
+    import numpy as np
+
+    from ..routers.sw_ranking import SWRankingRouter
     from .battles import BattleTable
 
 ARENA_COLUMNS = ["model_a", "model_b", "prompt", "winner_model_a", "winner_model_b", "winner_tie"]
@@ -56,6 +59,32 @@ def preprocess_arena(battles: Any) -> dict[str, list]:
         out["winner"].append(winner)
         out["first_turn"].append(first)
     return out
+
+
+def sw_ranking_from_arena(arena_battles: Any, embeddings: "np.ndarray | None" = None,
+                          **kwargs: Any) -> "SWRankingRouter":
+    """An sw_ranking router from raw Chatbot Arena battles (`prompt` JSON list of turns,
+    `winner_model_a/_b/_tie`, `model_a`, `model_b`) with RouteLLM's preprocessing: the
+    first turn, stripped, at least 16 characters. `embeddings` are row-aligned with the
+    battles that remain (as RouteLLM's published embedding dataset is); without them the
+    first turns are embedded with `embedder`. Other keywords go to
+    SWRankingRouter.from_battles."""
+    from ..embedders import get_embedder
+    from ..embedders.base import EmbedderSpec
+    from ..routers.sw_ranking import SWRankingRouter
+
+    table = preprocess_arena(arena_battles)
+    if embeddings is None:
+        name = kwargs.get("embedder", "static")
+        emb = get_embedder(name if isinstance(name, str) else name.name)
+        embeddings = emb.encode(table["first_turn"])
+        kwargs.setdefault("embedder", EmbedderSpec.of(emb))
+    elif len(embeddings) != len(table["winner"]):
+        raise ValueError(
+            f"embeddings have {len(embeddings)} rows but {len(table['winner'])} battles remain after "
+            "RouteLLM's preprocessing (first turn of at least 16 characters)"
+        )
+    return SWRankingRouter.from_battles(table, embeddings, **kwargs)
 
 
 HUB_DATASET = "lmsys/lmsys-arena-human-preference-55k"

@@ -17,15 +17,16 @@ from ..bundle import RESERVED_KEYS
 from ..bundle_schema import check_finite, read_json
 from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
-from ..ops import get_backend
+from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
 from .base import Router, _is_torch
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
 
-def _normalize_rows(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """torch.nn.functional.normalize(P, dim=1): x / max(|x|, eps)."""
+def _torch_normalize(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """torch.nn.functional.normalize(P, dim=1), as RouteLLM's MFModel: x / max(|x|, eps)
+    (unlike ops.reference.normalize_rows, the kernels' query normalisation)."""
     norms = np.sqrt((P * P).sum(1, keepdims=True))
     return P / np.maximum(norms, eps)
 
@@ -53,9 +54,9 @@ class MFRouter(Router):
             W = np.asarray(text_proj, dtype=np.float64)
             if W.shape != (P.shape[1], embedder.dim):
                 raise ValueError(f"text_proj has shape {W.shape}, expected [{P.shape[1]}, {embedder.dim}]")
-        self._P, self._w, self._W = P, w, W
+        self._P, self._classifier, self._W = P, w, W
         self.extra_meta = dict(extra_meta or {})
-        scaled = _normalize_rows(P) * w[None, :]
+        scaled = _torch_normalize(P) * w[None, :]
         L = scaled @ W if W is not None else scaled  # [M, text_dim], float64
         self._L64 = L
         self._L = np.ascontiguousarray(L, dtype=np.float32)
@@ -114,7 +115,7 @@ class MFRouter(Router):
     # -- scoring ------------------------------------------------------------
     def _win_rates(self, E: Any) -> Any:
         ops = self._kernels_for(E)
-        if ops.NAME == "triton":
+        if DEVICE_ARRAYS in ops.capabilities:
             Et = ops.to_device(E)
             u = self._device_u.get(Et.device)
             if u is None:  # once per GPU: queries on cuda:1 get a copy of u there
@@ -130,14 +131,14 @@ class MFRouter(Router):
         return (E.astype(np.float64) @ self._L64.T) if E.shape[0] else np.zeros((0, len(self.models)))
 
     def with_pair(self, strong_model: str, weak_model: str) -> "MFRouter":
-        return MFRouter(P=self._P, classifier=self._w, text_proj=self._W, models=self.models,
+        return MFRouter(P=self._P, classifier=self._classifier, text_proj=self._W, models=self.models,
                         strong_model=strong_model, weak_model=weak_model, embedder=self.embedder_spec,
                         backend=self.backend, extra_meta=self.extra_meta)
 
     # -- bundles ------------------------------------------------------------
     def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta = self._base_meta() | {"dim": int(self._P.shape[1]), "use_proj": self._W is not None} | self.extra_meta
-        tensors = {"P": self._P.astype(np.float32), "classifier": self._w.astype(np.float32)}
+        tensors = {"P": self._P.astype(np.float32), "classifier": self._classifier.astype(np.float32)}
         if self._W is not None:
             tensors["text_proj"] = self._W.astype(np.float32)
         return meta, tensors

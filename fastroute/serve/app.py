@@ -16,119 +16,21 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession, TCPConnector, web
 
 from ..model_string import PREFIX, parse_router_model
 from .batcher import MicroBatcher, Overloaded
+from .config import BATCHERS, CONFIG, EXECUTOR, METRICS, SESSION, ServeConfig
 from .errors import APIError, bad_request, server_error
 from .messages import ROUTE_ON, routing_text
 from .metrics import Registry
-from .proxy import PREPARED, STATUS, Timeouts, forward
-from .upstreams import Upstream
+from .middleware import errors_and_auth
+from .proxy import Timeouts, forward
 from .validation import json_bool, json_number, json_str, model_name, parse_json
 
 log = logging.getLogger("fastroute.serve")
-
-
-@dataclass
-class ServeConfig:
-    routers: dict[str, Any]  # name -> Router
-    strong_model: str
-    weak_model: str
-    upstreams: dict[str, Upstream] = field(default_factory=dict)
-    default_upstream: "Upstream | None" = None  # for models not listed in `upstreams`
-    api_keys: "frozenset[str] | None" = None
-    route_on: str = "last_user"
-    max_batch: int = 256
-    max_wait: float = 0.0
-    max_queue: int = 4096
-    upstream_timeout: float = 60.0  # longest silence from an upstream (idle read), not a total
-    connect_timeout: float = 10.0
-    client_timeout: float = 15.0  # for a client to send a request's head, and again its body
-    metrics_auth: bool = False  # /metrics needs the API key too
-    retry_after: int = 1
-
-    def upstream_for(self, model: str) -> Upstream:
-        up = self.upstreams.get(model, self.default_upstream)
-        if up is None:
-            known = sorted(self.upstreams)
-            raise bad_request(f"no upstream serves model {model!r}" + (f"; known: {known}" if known else ""), "model")
-        return up
-
-    def model_names(self) -> set[str]:
-        """Every model name this server is configured with (the bounded metric labels)."""
-        names = {self.strong_model, self.weak_model, *self.upstreams}
-        for r in self.routers.values():
-            names.update(x for x in (getattr(r, "strong_model", None), getattr(r, "weak_model", None)) if x)
-        return names
-
-
-CONFIG = web.AppKey("config", ServeConfig)
-BATCHERS = web.AppKey("batchers", dict)
-METRICS = web.AppKey("metrics", Registry)
-SESSION = web.AppKey("session", ClientSession)
-EXECUTOR = web.AppKey("executor", concurrent.futures.ThreadPoolExecutor)
-KNOWN_PATHS = {"/v1/chat/completions", "/v1/route", "/v1/models", "/health", "/metrics"}
-
-
-def _error_response(err: APIError) -> web.Response:
-    return web.json_response(err.body(), status=err.status, headers=err.headers)
-
-
-def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
-    if cfg.api_keys is None or not (request.path.startswith("/v1/") or (cfg.metrics_auth and request.path == "/metrics")):
-        return
-    auth = request.headers.get("Authorization", "")
-    if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() not in cfg.api_keys:
-        raise APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                       "authentication_error", code="invalid_api_key")
-
-
-async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
-    """A failure after a stream's headers went out: end that stream with an error event,
-    never a second response inside it."""
-    resp = request[PREPARED]
-    try:
-        await resp.write(err.sse_event())
-        await resp.write_eof()
-    except ConnectionResetError:
-        pass
-    return resp
-
-
-@web.middleware
-async def errors_and_auth(request: web.Request, handler):
-    """Auth, a JSON error for every failure (a catch-all included), and one count per request."""
-    cfg: ServeConfig = request.app[CONFIG]
-    status = "500"
-    try:
-        _check_auth(cfg, request)
-        resp = await handler(request)
-        status = request.get(STATUS) or str(resp.status)
-        return resp
-    except APIError as err:
-        status = str(err.status)
-        return await _end_started_stream(request, err) if PREPARED in request else _error_response(err)
-    except web.HTTPException as exc:
-        status = str(exc.status)
-        if exc.status < 400:
-            raise
-        message = exc.text if exc.text and not exc.text.lstrip().startswith("<") else (exc.reason or "error")
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return _error_response(APIError(exc.status, message, "invalid_request_error", headers=headers))
-    except asyncio.CancelledError:
-        status = "499"  # the client hung up; aiohttp cancelled the handler (and its upstream call)
-        raise
-    except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still answer JSON
-        log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
-        error = server_error(f"internal error ({type(exc).__name__}); the server log has the details")
-        return await _end_started_stream(request, error) if PREPARED in request else _error_response(error)
-    finally:
-        request.app[METRICS].requests.inc(endpoint=request.path if request.path in KNOWN_PATHS else "other",
-                                          status=status)
 
 
 async def _json_body(request: web.Request) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from .app import ServeConfig, create_app
+from .app import create_app
+from .config import ServeConfig
 from .upstreams import Upstream, load_upstreams
 
 

@@ -32,11 +32,11 @@ class BertTrainConfig:
 
 def bert_labels(battles: BattleTable) -> tuple[list[str], np.ndarray]:
     """(prompt, label) per battle between models of different rating."""
-    from ..routers.sw_ranking import model_ratings
-    from ..sw.battles import BattleSet, encode_battles
+    from ..sw.arena import model_ratings
+    from ..sw.coded_battles import CodedBattles, encode_battles
 
     models, a, b, o = encode_battles(battles.model_a, battles.model_b, battles.winner)
-    ratings = model_ratings(BattleSet(models, a, b, o, np.zeros(a.size, np.int32)))
+    ratings = model_ratings(CodedBattles(models, a, b, o, np.zeros(a.size, np.int32)))
     y = battles.labels  # P(model_a wins)
     a_stronger = ratings[a] > ratings[b]
     y_strong = np.where(a_stronger, y, 1.0 - y)

@@ -54,7 +54,7 @@ def rateable_battles(battles: BattleTable, strong: str, weak: str) -> tuple[Batt
     Sources that share no model with the rest (e.g. LLMRouter's open models) cannot be
     placed on the same rating scale, so their battles cannot inform the fit."""
     from ..errors import UnknownModelError
-    from ..sw.battles import encode_battles
+    from ..sw.coded_battles import encode_battles
 
     models, a, b, o = encode_battles(battles.model_a, battles.model_b, battles.winner)
     for m in (strong, weak):
@@ -86,7 +86,7 @@ def heldout_loglik(router, battles: BattleTable, E_prompts: np.ndarray, pid: np.
         return float("nan")
     uniq, inv = np.unique(pid, return_inverse=True)
     beta = router.tier_betas(router.check_embeddings(E_prompts[uniq]))
-    tier = {m: router._tier_of_model[i] for i, m in enumerate(router.models)}
+    tier = {m: router.tier_of_model[i] for i, m in enumerate(router.models)}
     ta = np.array([tier.get(m, -1) for m in battles.model_a])
     tb = np.array([tier.get(m, -1) for m in battles.model_b])
     known = (ta >= 0) & (tb >= 0)

@@ -1,5 +1,5 @@
-"""Battle tables in the form the sw_ranking math needs: integer model ids,
-outcome codes, and an index into the unique prompts."""
+"""Battles coded for the sw_ranking math: integer model ids, outcome codes, and an index
+into the unique prompts (data.battles.BattleTable holds the same battles as text)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from .bradley_terry import WINNER_CODES
 
 
 @dataclass(frozen=True)
-class BattleSet:
+class CodedBattles:
     """N battles: model_a/model_b index `models`; outcome 0 = model_a won, 1 = model_b won,
     2 = tie (either RouteLLM tie label); prompt indexes the unique prompt embeddings;
     label (optional) is a soft P(model_a wins), NaN where only the outcome is known."""
