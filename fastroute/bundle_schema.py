@@ -156,7 +156,11 @@ def _is_embedder_spec(emb: Any) -> bool:
             and isinstance(emb.get("fingerprint"), (str, type(None))))
 
 
-KIND_CHECKS = {"mf": _mf, "sw_ranking": _sw_ranking, "random": _random, "bert": _classifier,
+def _length(m: _Manifest, models: list[str]) -> None:
+    m.number("half_chars", lambda x: x > 0, "a finite number > 0", optional=True)
+
+
+KIND_CHECKS = {"mf": _mf, "sw_ranking": _sw_ranking, "random": _random, "length": _length, "bert": _classifier,
                "causal_llm": _classifier}
 NEEDS_EMBEDDER = ("mf", "sw_ranking")
 

@@ -218,3 +218,11 @@ def test_every_registered_embedder_describes_itself():
     for name, entry in EMBEDDERS.items():
         cls = entry.load()
         assert callable(getattr(cls, "described", None)), name
+
+
+def test_bundle_schema_knows_every_router_kind():
+    """The bundle format's per-kind manifest checks cover exactly the registered kinds."""
+    from fastroute.bundle_schema import KIND_CHECKS
+    from fastroute.routers.registry import ROUTERS
+
+    assert set(KIND_CHECKS) == set(ROUTERS)

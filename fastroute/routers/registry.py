@@ -45,6 +45,8 @@ ROUTERS: dict[str, RouterKind] = {r.kind: r for r in (
                "similarity-weighted Bradley-Terry ratings over an arena of battles", shipped_default=True),
     RouterKind("random", "fastroute.routers.random:RandomRouter",
                "a uniform random win rate, RouteLLM's baseline", needs_bundle=False),
+    RouterKind("length", "fastroute.routers.length:LengthRouter",
+               "longer prompts to the strong model, the baseline to beat", needs_bundle=False),
     RouterKind("bert", "fastroute.routers.bert:BERTRouter",
                "a BERT sequence classifier; needs fastroute[classifiers]"),
     RouterKind("causal_llm", "fastroute.routers.causal_llm:CausalLLMRouter",
