@@ -12,6 +12,13 @@ def router_names_help() -> str:
     return ", ".join(k for k, r in ROUTERS.items() if r.shipped_default or not r.needs_bundle)
 
 
+def embedder_names_help() -> str:
+    """The embedder names the commands accept, from the embedder registry."""
+    from ..embedders.registry import known_embedders
+
+    return ", ".join(known_embedders())
+
+
 def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
     p.add_argument("--router", default=default_router,
                    help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import embedder_names_help
+
 SOURCES = ("alpaca_eval", "arena", "mmlu", "routerbench", "llmrouter", "mt_bench")
 
 
@@ -21,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="RouteLLM benchmarks to protect (their files under --data)")
     dec.add_argument("--data", type=Path, default=Path("../shared/data"))
     dec.add_argument("--threshold", type=float, default=0.95)
-    dec.add_argument("--embedder", default="static")
+    dec.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
     dec.add_argument("--output", required=True, type=Path)
 
 

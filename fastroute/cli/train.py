@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from .common import embedder_names_help
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q = sub.add_parser(name, help=help_text)
         q.add_argument("--battles", required=True, type=Path, help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])")
         q.add_argument("--output", required=True, type=Path, help="bundle directory to write")
-        q.add_argument("--embedder", default="static", help="static (default), minilm or openai:<model>")
+        q.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
         q.add_argument("--strong-model", default=DEFAULT_STRONG)
         q.add_argument("--weak-model", default=DEFAULT_WEAK)
         if name == "mf":
@@ -44,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
     d.add_argument("--routers", nargs="+", default=["mf", "sw_ranking"], choices=["mf", "sw_ranking"])
-    d.add_argument("--embedder", default="static", help="embedder (the shipped defaults use static)")
+    d.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)")
 
 
 def run(args: argparse.Namespace) -> int:
