@@ -12,8 +12,8 @@ import pytest
 aiohttp = pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 
 from fastroute import RandomRouter, load_router  # noqa: E402
-from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.batcher import MicroBatcher  # noqa: E402
+from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
 from serve_helpers import fastroute_server  # noqa: E402

@@ -8,7 +8,7 @@ every router, so all are compared on the same prompts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def _result(name: str, p: np.ndarray, sq, wq, num_results: int, n_boot: int, see
     return res
 
 
-def evaluate(evalset: EvalSet, routers: dict[str, object], strong_model: str, weak_model: str, *,
+def evaluate(evalset: EvalSet, routers: "Mapping[str, object]", strong_model: str, weak_model: str, *,
              num_results: int = 10, n_boot: int = 1000, seed: int = 0, baselines: bool = True,
              win_rates: "dict[str, np.ndarray] | None" = None) -> EvalReport:
     """`routers` maps a display name to a Router, or to the string "random" / "length".
