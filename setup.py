@@ -4,6 +4,7 @@ A missing compiler, or one without OpenMP, must not break the install: the
 extension is retried without OpenMP, then skipped with a warning, and
 fastroute falls back to its numpy reference kernels.
 """
+
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
@@ -14,18 +15,14 @@ class OptionalBuildExt(build_ext):
             return super().build_extension(ext)
         except Exception as first:  # noqa: BLE001 - any compiler failure
             if "-fopenmp" in (ext.extra_compile_args or []):
-                ext.extra_compile_args = [
-                    "-fopenmp-simd" if a == "-fopenmp" else a for a in ext.extra_compile_args
-                ]
+                ext.extra_compile_args = ["-fopenmp-simd" if a == "-fopenmp" else a for a in ext.extra_compile_args]
                 ext.extra_link_args = [a for a in (ext.extra_link_args or []) if a != "-fopenmp"]
                 try:
                     self.warn(f"fastroute: building C kernels without OpenMP ({first})")
                     return super().build_extension(ext)
                 except Exception as second:  # noqa: BLE001
                     first = second
-            self.warn(
-                f"fastroute: C kernels not built ({first}); the numpy reference kernels will be used"
-            )
+            self.warn(f"fastroute: C kernels not built ({first}); the numpy reference kernels will be used")
 
 
 setup(

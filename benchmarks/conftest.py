@@ -4,6 +4,7 @@ RouteLLM's sw_ranking arena: ~165,000 battles with text-embedding-3-small
 (d=1536) prompt embeddings; here every battle has its own prompt (the worst
 case: nothing shared) and 64 models with topic-dependent skills.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,11 @@ def synthetic_battles(n: int, d: int, seed: int = 0):
     b = (a + rng.integers(1, N_MODELS, n)) % N_MODELS
     logit = skill[a] - skill[b] + topical[a, topic_of] - topical[b, topic_of]
     u = rng.random(n)
-    winner = np.where(u < 0.1, "tie", np.where(u < 0.15, "tie (bothbad)",
-                      np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "model_a", "model_b")))
+    winner = np.where(
+        u < 0.1,
+        "tie",
+        np.where(u < 0.15, "tie (bothbad)", np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "model_a", "model_b")),
+    )
     cols = {"model_a": [models[i] for i in a], "model_b": [models[i] for i in b], "winner": winner.tolist()}
     return cols, E
 

@@ -6,6 +6,7 @@ N=165,000 arena prompts, d=1536 and 256, B=1..4096, with achieved TFLOP/s. Each 
 is set beside what the same card gives a plain torch matmul and a device-to-device copy
 in the same run, and beside the card's nominal peak.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,10 @@ import torch  # noqa: E402
 import triton.testing  # noqa: E402
 
 NOMINAL = {  # dense fp16/bf16 tensor-core TFLOP/s, HBM TB/s
-    "H200": (989.0, 4.8), "H100 80GB HBM3": (989.0, 3.35), "H100 PCIe": (756.0, 2.0), "H100": (989.0, 3.35),
+    "H200": (989.0, 4.8),
+    "H100 80GB HBM3": (989.0, 3.35),
+    "H100 PCIe": (756.0, 2.0),
+    "H100": (989.0, 3.35),
 }
 
 
@@ -59,8 +63,18 @@ def bench_mf(results: list) -> None:
                 E = torch.randn(B, d, device="cuda", dtype=dtype)
                 ms = triton.testing.do_bench(lambda: gemv_sigmoid(E, u), warmup=10, rep=100)  # noqa: B023 - called in this iteration
                 gbps = (E.numel() * E.element_size() + 4 * B) / ms / 1e6
-                emit(results, {"kernel": "mf gemv+sigmoid", "d": d, "B": B, "dtype": str(dtype).split(".")[-1],
-                               "ms": ms, "decisions_per_s": B / ms * 1e3, "GB_per_s": gbps})
+                emit(
+                    results,
+                    {
+                        "kernel": "mf gemv+sigmoid",
+                        "d": d,
+                        "B": B,
+                        "dtype": str(dtype).split(".")[-1],
+                        "ms": ms,
+                        "decisions_per_s": B / ms * 1e3,
+                        "GB_per_s": gbps,
+                    },
+                )
 
 
 def bench_sw(results: list, N: int) -> None:
@@ -82,9 +96,21 @@ def bench_sw(results: list, N: int) -> None:
             flops = 2 * 2 * B * N * d + 2 * B * N * K  # two passes of Q X^T, then W A^T
             S, _ = fused()
             ms_newton = triton.testing.do_bench(lambda: bt_fit(S, T), warmup=2, rep=10)  # noqa: B023 - called in this iteration
-            emit(results, {"kernel": "sw fused stats", "N": N, "d": d, "B": B, "dtype": "float16", "ms": ms,
-                           "queries_per_s": B / ms * 1e3, "TFLOP_per_s": flops / ms / 1e9,
-                           "newton_ms": ms_newton, "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3})
+            emit(
+                results,
+                {
+                    "kernel": "sw fused stats",
+                    "N": N,
+                    "d": d,
+                    "B": B,
+                    "dtype": "float16",
+                    "ms": ms,
+                    "queries_per_s": B / ms * 1e3,
+                    "TFLOP_per_s": flops / ms / 1e9,
+                    "newton_ms": ms_newton,
+                    "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3,
+                },
+            )
 
 
 def main() -> None:
@@ -97,8 +123,14 @@ def main() -> None:
     name = torch.cuda.get_device_name(0)
     peak_tflops, peak_tbps = nominal(name)
     t0 = time.time()
-    report = {"device": name, "torch": torch.__version__, "nominal_fp16_tflops": peak_tflops,
-              "nominal_hbm_tb_per_s": peak_tbps, "measured": measured_peaks(), "results": []}
+    report = {
+        "device": name,
+        "torch": torch.__version__,
+        "nominal_fp16_tflops": peak_tflops,
+        "nominal_hbm_tb_per_s": peak_tbps,
+        "measured": measured_peaks(),
+        "results": [],
+    }
     print(json.dumps({"device": name, "measured": report["measured"]}), flush=True)
     bench_mf(report["results"])
     bench_sw(report["results"], args.n)

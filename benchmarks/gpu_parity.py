@@ -1,5 +1,6 @@
 """GPU parity of the shipped default routers: win rates on the Triton backend against the
 numpy reference, on real prompts (run by hand or after gpu_check.sh on an H100/H200)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,13 @@ import numpy as np  # noqa: E402
 
 from fastroute import load_router  # noqa: E402
 
-PROMPTS = ["Prove that there are infinitely many primes.", "hi", "Write a haiku about autumn.",
-           "Implement quicksort in Rust and explain its complexity.", "What is the capital of France?"] * 20
+PROMPTS = [
+    "Prove that there are infinitely many primes.",
+    "hi",
+    "Write a haiku about autumn.",
+    "Implement quicksort in Rust and explain its complexity.",
+    "What is the capital of France?",
+] * 20
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 sending one request after another (closed loop), bounded by a request count and a time
 limit. Raw asyncio sockets keep the client's own CPU cost small, since on a 2-core
 machine it shares the cores with the server it measures."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,15 +29,22 @@ class LoadResult:
         return float(np.percentile(self.latencies, q)) if self.latencies.size else float("nan")
 
     def summary(self) -> dict:
-        return {"concurrency": self.concurrency, "requests": self.requests, "errors": self.errors,
-                "requests_per_s": round(self.throughput, 1), "p50_ms": round(1e3 * self.percentile(50), 3),
-                "p99_ms": round(1e3 * self.percentile(99), 3)}
+        return {
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_s": round(self.throughput, 1),
+            "p50_ms": round(1e3 * self.percentile(50), 3),
+            "p99_ms": round(1e3 * self.percentile(99), 3),
+        }
 
 
 def build_request(host: str, port: int, path: str, body: dict) -> bytes:
     payload = json.dumps(body).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n"
+    ).encode()
     return head + payload
 
 
@@ -54,8 +62,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def run_load(host: str, port: int, requests: list[bytes], concurrency: int, time_limit: float = 10.0,
-                   warmup: int = 50) -> LoadResult:
+async def run_load(
+    host: str, port: int, requests: list[bytes], concurrency: int, time_limit: float = 10.0, warmup: int = 50
+) -> LoadResult:
     """Sends the requests (cycled) over `concurrency` connections until all are sent or time runs out."""
     conns = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
     for reader, writer in conns[:1]:  # warm up the server's code paths

@@ -5,6 +5,7 @@ is, per prompt where RouteLLM is: the MF forward pass one prompt at a time in
 torch, and sw_ranking as a float64 cosine with norms recomputed every call
 followed by a scikit-learn logistic-regression refit on every battle (twice).
 """
+
 from __future__ import annotations
 
 import math

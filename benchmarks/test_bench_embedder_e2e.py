@@ -1,4 +1,5 @@
 """The static embedder per prompt and batched, and text -> decision end to end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ PROMPTS = [
 @pytest.fixture(scope="module")
 def texts():
     rng = np.random.default_rng(0)
-    return [PROMPTS[i % len(PROMPTS)] + f" (variant {i}, " + "detail " * int(rng.integers(0, 30)) + ")"
-            for i in range(4096)]
+    return [
+        PROMPTS[i % len(PROMPTS)] + f" (variant {i}, " + "detail " * int(rng.integers(0, 30)) + ")" for i in range(4096)
+    ]
 
 
 def test_static_embedder_single(benchmark):
@@ -44,9 +46,13 @@ def test_static_embedder_batched(benchmark, texts):
 @pytest.fixture(scope="module")
 def mf_static():
     rng = np.random.default_rng(0)
-    return MFRouter(P=rng.standard_normal((64, 128)), classifier=rng.standard_normal(128),
-                    text_proj=rng.standard_normal((128, 256)) / 16, models=ROUTELLM_MODELS,
-                    embedder=spec_for("static"))
+    return MFRouter(
+        P=rng.standard_normal((64, 128)),
+        classifier=rng.standard_normal(128),
+        text_proj=rng.standard_normal((128, 256)) / 16,
+        models=ROUTELLM_MODELS,
+        embedder=spec_for("static"),
+    )
 
 
 def test_e2e_mf_single(benchmark, mf_static):

@@ -1,4 +1,5 @@
 """mf: decisions/s given embeddings, against RouteLLM's one-prompt-at-a-time torch forward."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,9 @@ def test_mf_decisions(benchmark, mf, batch):
 
 def test_routellm_mf_per_prompt(benchmark, mf):
     pytest.importorskip("torch")
-    base = MFBaseline(mf["P"], mf["W"], mf["w"], ROUTELLM_MODELS.index(DEFAULT_STRONG), ROUTELLM_MODELS.index(DEFAULT_WEAK))
+    base = MFBaseline(
+        mf["P"], mf["W"], mf["w"], ROUTELLM_MODELS.index(DEFAULT_STRONG), ROUTELLM_MODELS.index(DEFAULT_WEAK)
+    )
     E = mf["E"][:256]
     benchmark.group = f"mf, d={mf['d']}"
     benchmark.extra_info.update(batch=256, baseline="RouteLLM (per-prompt torch forward)")

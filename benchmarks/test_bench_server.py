@@ -5,6 +5,7 @@ routing adds to a proxied completion (fastroute -> stub upstream vs the stub dir
 The server and the stub upstream run as separate processes; the load generator
 (`loadgen.py`) is a lean raw-socket client in this process. All three share the machine's
 cores, so on the 2-core dev VM the numbers are a lower bound for a dedicated server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,9 +23,15 @@ pytest.importorskip("aiohttp")
 from loadgen import build_request, run_load  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = ["Prove that {} has no rational solutions.", "Write a short poem about {}.",
-             "Explain {} to a five-year-old.", "Debug this code that computes {}.", "hi {}",
-             "Translate '{}' into French and German.", "What are the economic effects of {}?"]
+TEMPLATES = [
+    "Prove that {} has no rational solutions.",
+    "Write a short poem about {}.",
+    "Explain {} to a five-year-old.",
+    "Debug this code that computes {}.",
+    "hi {}",
+    "Translate '{}' into French and German.",
+    "What are the economic effects of {}?",
+]
 
 
 def _free_port() -> int:
@@ -50,11 +57,30 @@ def _wait(url: str, proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def stack():
     stub_port, port = _free_port(), _free_port()
-    stub = subprocess.Popen([sys.executable, str(HERE / "stub_upstream.py"), str(stub_port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    server = subprocess.Popen([sys.executable, "-m", "fastroute.cli", "serve", "--routers", "sw_ranking", "mf",
-                               "--base-url", f"http://127.0.0.1:{stub_port}/v1", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stub = subprocess.Popen(
+        [sys.executable, str(HERE / "stub_upstream.py"), str(stub_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fastroute.cli",
+            "serve",
+            "--routers",
+            "sw_ranking",
+            "mf",
+            "--base-url",
+            f"http://127.0.0.1:{stub_port}/v1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait(f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub)
         _wait(f"http://127.0.0.1:{port}/health", server)
@@ -73,10 +99,15 @@ def _prompts(n: int) -> list[str]:
 @pytest.mark.parametrize("concurrency", [1, 16, 64])
 def test_route_only(benchmark, stack, router, concurrency):
     n = 3000 if concurrency == 1 else 30000
-    reqs = [build_request("127.0.0.1", stack["server"], "/v1/route",
-                          {"router": router, "threshold": 0.5, "prompt": p}) for p in _prompts(n)]
-    result = benchmark.pedantic(lambda: asyncio.run(run_load("127.0.0.1", stack["server"], reqs, concurrency,
-                                                             time_limit=8.0)), rounds=1, iterations=1)
+    reqs = [
+        build_request("127.0.0.1", stack["server"], "/v1/route", {"router": router, "threshold": 0.5, "prompt": p})
+        for p in _prompts(n)
+    ]
+    result = benchmark.pedantic(
+        lambda: asyncio.run(run_load("127.0.0.1", stack["server"], reqs, concurrency, time_limit=8.0)),
+        rounds=1,
+        iterations=1,
+    )
     benchmark.group = "server: route-only decisions"
     benchmark.extra_info.update(router=router, **result.summary())
     assert result.errors == 0
@@ -88,16 +119,25 @@ def test_proxied_completion_added_latency(benchmark, stack):
     def body(model, p):
         return {"model": model, "messages": [{"role": "user", "content": p}], "max_tokens": 16}
 
-    direct = [build_request("127.0.0.1", stack["stub"], "/v1/chat/completions", body("gpt-4-1106-preview", p))
-              for p in prompts]
-    routed = [build_request("127.0.0.1", stack["server"], "/v1/chat/completions", body("router-sw_ranking-0.5", p))
-              for p in prompts]
+    direct = [
+        build_request("127.0.0.1", stack["stub"], "/v1/chat/completions", body("gpt-4-1106-preview", p))
+        for p in prompts
+    ]
+    routed = [
+        build_request("127.0.0.1", stack["server"], "/v1/chat/completions", body("router-sw_ranking-0.5", p))
+        for p in prompts
+    ]
     d = asyncio.run(run_load("127.0.0.1", stack["stub"], direct, 1, time_limit=8.0))
-    r = benchmark.pedantic(lambda: asyncio.run(run_load("127.0.0.1", stack["server"], routed, 1, time_limit=8.0)),
-                           rounds=1, iterations=1)
+    r = benchmark.pedantic(
+        lambda: asyncio.run(run_load("127.0.0.1", stack["server"], routed, 1, time_limit=8.0)), rounds=1, iterations=1
+    )
     benchmark.group = "server: proxied completion"
-    benchmark.extra_info.update(direct_p50_ms=round(1e3 * d.percentile(50), 3), routed_p50_ms=round(1e3 * r.percentile(50), 3),
-                                added_p50_ms=round(1e3 * (r.percentile(50) - d.percentile(50)), 3),
-                                direct_p99_ms=round(1e3 * d.percentile(99), 3), routed_p99_ms=round(1e3 * r.percentile(99), 3))
+    benchmark.extra_info.update(
+        direct_p50_ms=round(1e3 * d.percentile(50), 3),
+        routed_p50_ms=round(1e3 * r.percentile(50), 3),
+        added_p50_ms=round(1e3 * (r.percentile(50) - d.percentile(50)), 3),
+        direct_p99_ms=round(1e3 * d.percentile(99), 3),
+        routed_p99_ms=round(1e3 * r.percentile(99), 3),
+    )
     assert r.errors == 0 and d.errors == 0
     print(json.dumps(benchmark.extra_info))

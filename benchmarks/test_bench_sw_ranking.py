@@ -1,4 +1,5 @@
 """sw_ranking: exact single-query latency, batched throughput, IVF, and RouteLLM's refit, in one run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,9 @@ def test_sw_ivf_single_query(benchmark, sw_arena, queries, nprobe):
     benchmark.extra_info.update(nlist=router.ivf.nlist, nprobe=nprobe, batch=1)
     exact = sw_arena["router"].win_rates(embeddings=queries[sw_arena["d"]][:256])
     approx = router.win_rates(embeddings=queries[sw_arena["d"]][:256])
-    benchmark.extra_info.update(max_abs_err=float(np.abs(approx - exact).max()),
-                                mean_abs_err=float(np.abs(approx - exact).mean()))
+    benchmark.extra_info.update(
+        max_abs_err=float(np.abs(approx - exact).max()), mean_abs_err=float(np.abs(approx - exact).mean())
+    )
     benchmark.pedantic(router.win_rates, kwargs={"embeddings": q}, rounds=15, warmup_rounds=2)
 
 
@@ -46,8 +48,14 @@ def test_routellm_sklearn_refit_single_query(benchmark, sw_arena, queries):
     tiers = router.tiers
     cols = sw_arena["cols"]
     code = np.array([{"model_a": 0, "model_b": 1}.get(w, 2) for w in cols["winner"]])
-    base = SWRankingBaseline(sw_arena["E"], [tiers[m] for m in cols["model_a"]], [tiers[m] for m in cols["model_b"]],
-                             code, tiers[router.strong_model], tiers[router.weak_model])
+    base = SWRankingBaseline(
+        sw_arena["E"],
+        [tiers[m] for m in cols["model_a"]],
+        [tiers[m] for m in cols["model_b"]],
+        code,
+        tiers[router.strong_model],
+        tiers[router.weak_model],
+    )
     q = queries[sw_arena["d"]][0]
     benchmark.group = f"sw_ranking single query, N={len(router.battles)}, d={sw_arena['d']}"
     benchmark.extra_info.update(baseline="RouteLLM (sklearn refit)")
@@ -65,8 +73,13 @@ def _f16(arena):
     if key not in _cache:
         from fastroute import SWRankingRouter
 
-        _cache[key] = SWRankingRouter.from_battles(arena["cols"], arena["E"], storage="float16", num_tiers=10,
-                                                   embedder="bench" if arena["d"] != 256 else "static")
+        _cache[key] = SWRankingRouter.from_battles(
+            arena["cols"],
+            arena["E"],
+            storage="float16",
+            num_tiers=10,
+            embedder="bench" if arena["d"] != 256 else "static",
+        )
     return _cache[key]
 
 

@@ -7,6 +7,7 @@ compiler has it; `python csrc/build_ffi.py` builds in place for development.
 UBSan copy into its own directory (never over the normal build); point
 FASTROUTE_C_MODULE at the .so it prints to test it (`make asan` does all that).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,16 @@ HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h"]
 BASE_FLAGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-Wall", "-Wno-unknown-pragmas"]
 OPENMP_FLAGS = ["-fopenmp"]
 # Sanitizer build: any out-of-bounds access or undefined behaviour aborts the process.
-SANITIZE_FLAGS = ["-O1", "-g", "-fsanitize=address,undefined,float-cast-overflow", "-fno-omit-frame-pointer",
-                  "-fno-sanitize-recover=all",  # every report aborts (float-cast-overflow is not in "undefined")
-                  # Python's CFLAGS carry -fwrapv, which defines signed overflow and shifts of
-                  # negative values: check the ISO C rules instead.
-                  "-fno-wrapv"]
+SANITIZE_FLAGS = [
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined,float-cast-overflow",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",  # every report aborts (float-cast-overflow is not in "undefined")
+    # Python's CFLAGS carry -fwrapv, which defines signed overflow and shifts of
+    # negative values: check the ISO C rules instead.
+    "-fno-wrapv",
+]
 
 
 def make_builder(openmp: bool = True, sanitize: bool = False, absolute: bool = False) -> FFI:
@@ -63,7 +69,8 @@ if __name__ == "__main__":
     parser.add_argument("--sanitize", action="store_true", help="build with ASan + UBSan")
     parser.add_argument("--outdir", default=".", help="where to build (default: in place)")
     args = parser.parse_args()
-    builder = make_builder(openmp=os.environ.get("FASTROUTE_NO_OPENMP", "") != "1", sanitize=args.sanitize,
-                           absolute=args.outdir != ".")
+    builder = make_builder(
+        openmp=os.environ.get("FASTROUTE_NO_OPENMP", "") != "1", sanitize=args.sanitize, absolute=args.outdir != "."
+    )
     os.makedirs(args.outdir, exist_ok=True)
     print(builder.compile(tmpdir=args.outdir, verbose=True))

@@ -3,6 +3,7 @@
 Importing the package does no work: routers, embedders and kernels load on
 first use, so `import fastroute` needs no torch, GPU, network or API key.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -6,6 +6,7 @@ fastroute.loader's job. Nothing is ever unpickled: weights are safetensors. A bu
 is untrusted input: its manifest and tensors are checked (fastroute.bundle_schema)
 before a router is built.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    doc = {**{k: v for k, v in meta.items() if k not in RESERVED_KEYS},
-           "format_version": FORMAT_VERSION, "kind": kind, "fastroute_version": __version__}
+    doc = {
+        **{k: v for k, v in meta.items() if k not in RESERVED_KEYS},
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "fastroute_version": __version__,
+    }
     if "win_rate_quantiles_pair" in meta:
         doc["win_rate_quantiles_pair"] = meta["win_rate_quantiles_pair"]
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}

@@ -2,6 +2,7 @@
 ranges, per router kind) and the tensors (finite, the right shapes). A bundle may come from
 anywhere, so every error names the file, the key or tensor, the value and what was expected,
 and nothing is coerced (booleans are not integers, 1e30 is not a tier)."""
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,9 @@ class _Manifest:
         if type(v) is not int or not lo <= v <= hi:  # type(): True is an int to isinstance
             self.fail(key, f"an integer in [{lo}, {hi}]" + (" or null" if null else ""))
 
-    def number(self, key: str, check: Callable[[float], bool], expected: str, *, optional: bool = False,
-               null: bool = False) -> None:
+    def number(
+        self, key: str, check: Callable[[float], bool], expected: str, *, optional: bool = False, null: bool = False
+    ) -> None:
         if key not in self.doc and optional:
             return
         v: Any = self.doc.get(key)  # a JSON value: the checks below narrow it
@@ -106,8 +108,10 @@ class _Manifest:
 def check_format_version(doc: dict, where: Path) -> int:
     v = doc.get("format_version")
     if type(v) is not int or v < 1:
-        raise BundleError(f"{where}: key 'format_version': expected a positive integer, got "
-                          f"{_show(v) if 'format_version' in doc else 'nothing'}")
+        raise BundleError(
+            f"{where}: key 'format_version': expected a positive integer, got "
+            f"{_show(v) if 'format_version' in doc else 'nothing'}"
+        )
     return v
 
 
@@ -121,7 +125,9 @@ def _is_finite(v: Any) -> bool:
 
 def _sw_ranking(m: _Manifest, models: list[str]) -> None:
     m.integer("num_tiers", 1, max(1, len(models)))
-    m.per_model("tiers", models, _is_int(0, m.doc["num_tiers"] - 1), f"an integer tier in [0, {m.doc['num_tiers'] - 1}]")
+    m.per_model(
+        "tiers", models, _is_int(0, m.doc["num_tiers"] - 1), f"an integer tier in [0, {m.doc['num_tiers'] - 1}]"
+    )
     m.per_model("model_ratings", models, _is_finite, "a finite number")
     m.string("storage", choices=("float32", "float16"), optional=True)
     m.integer("nprobe", 1, MAX_COUNT, optional=True, null=True)
@@ -150,18 +156,29 @@ def _classifier(m: _Manifest, models: list[str]) -> None:
 
 
 def _is_embedder_spec(emb: Any) -> bool:
-    return (isinstance(emb, dict) and not set(emb) - {"name", "dim", "fingerprint"}
-            and isinstance(emb.get("name"), str) and bool(emb["name"])
-            and type(emb.get("dim")) is int and 1 <= emb["dim"] <= MAX_DIM
-            and isinstance(emb.get("fingerprint"), (str, type(None))))
+    return (
+        isinstance(emb, dict)
+        and not set(emb) - {"name", "dim", "fingerprint"}
+        and isinstance(emb.get("name"), str)
+        and bool(emb["name"])
+        and type(emb.get("dim")) is int
+        and 1 <= emb["dim"] <= MAX_DIM
+        and isinstance(emb.get("fingerprint"), (str, type(None)))
+    )
 
 
 def _length(m: _Manifest, models: list[str]) -> None:
     m.number("half_chars", lambda x: x > 0, "a finite number > 0", optional=True)
 
 
-KIND_CHECKS = {"mf": _mf, "sw_ranking": _sw_ranking, "random": _random, "length": _length, "bert": _classifier,
-               "causal_llm": _classifier}
+KIND_CHECKS = {
+    "mf": _mf,
+    "sw_ranking": _sw_ranking,
+    "random": _random,
+    "length": _length,
+    "bert": _classifier,
+    "causal_llm": _classifier,
+}
 NEEDS_EMBEDDER = ("mf", "sw_ranking")
 
 
@@ -174,8 +191,12 @@ def validate_manifest(doc: dict, where: Path) -> None:
         raise BundleError(f"{where}: key 'kind': unknown router kind {_show(kind)}; known: {sorted(KIND_CHECKS)}")
     m.string("fastroute_version", optional=True)
     models = doc.get("models")
-    if (not isinstance(models, list) or len(models) < 2 or len(models) > MAX_COUNT
-            or not all(isinstance(x, str) and x for x in models)):
+    if (
+        not isinstance(models, list)
+        or len(models) < 2
+        or len(models) > MAX_COUNT
+        or not all(isinstance(x, str) and x for x in models)
+    ):
         m.fail("models", "a list of at least two non-empty model names (strings)")
     if len(set(models)) != len(models):
         m.fail("models", "distinct model names")
@@ -184,11 +205,15 @@ def validate_manifest(doc: dict, where: Path) -> None:
             m.fail(key, "one of the names in 'models'")
     emb = doc.get("embedder")
     if not (emb is None and doc["kind"] not in NEEDS_EMBEDDER) and not _is_embedder_spec(emb):
-        m.fail("embedder", f'{{"name": <string>, "dim": <integer in [1, {MAX_DIM}]>, "fingerprint": <string, optional>}}'
-               + ("" if doc["kind"] in NEEDS_EMBEDDER else " or null"))
+        m.fail(
+            "embedder",
+            f'{{"name": <string>, "dim": <integer in [1, {MAX_DIM}]>, "fingerprint": <string, optional>}}'
+            + ("" if doc["kind"] in NEEDS_EMBEDDER else " or null"),
+        )
     pair = doc.get("win_rate_quantiles_pair")
-    if "win_rate_quantiles_pair" in doc and (not isinstance(pair, list) or len(pair) != 2
-                                             or not all(isinstance(x, str) for x in pair)):
+    if "win_rate_quantiles_pair" in doc and (
+        not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair)
+    ):
         m.fail("win_rate_quantiles_pair", "[strong model, weak model]")
     KIND_CHECKS[doc["kind"]](m, models)
 
@@ -210,8 +235,10 @@ def check_finite(name: str, array: np.ndarray, where: "str | Path") -> None:
             bad = ~np.isfinite(flat[lo : lo + step])
         if bad.any():
             first = lo + int(np.argmax(bad))
-            raise BundleError(f"{where}: tensor {name!r} holds a non-finite value ({flat[first]}) at flat index "
-                              f"{first}; weights must be finite")
+            raise BundleError(
+                f"{where}: tensor {name!r} holds a non-finite value ({flat[first]}) at flat index "
+                f"{first}; weights must be finite"
+            )
 
 
 def check_tensors(tensors: dict[str, np.ndarray], where: "str | Path") -> None:
@@ -219,18 +246,28 @@ def check_tensors(tensors: dict[str, np.ndarray], where: "str | Path") -> None:
     for name, t in tensors.items():
         check_finite(name, t, where)
     q = tensors.get("win_rate_quantiles")
-    if q is not None and (q.ndim != 1 or q.size < 2 or not np.issubdtype(q.dtype, np.floating)
-                          or q.min() < 0 or q.max() > 1 or (np.diff(q) < 0).any()):
-        raise BundleError(f"{where}: tensor 'win_rate_quantiles' must be at least two non-decreasing win rates "
-                          f"in [0, 1] (1-D float); got dtype {q.dtype}, shape {q.shape}")
+    if q is not None and (
+        q.ndim != 1
+        or q.size < 2
+        or not np.issubdtype(q.dtype, np.floating)
+        or q.min() < 0
+        or q.max() > 1
+        or (np.diff(q) < 0).any()
+    ):
+        raise BundleError(
+            f"{where}: tensor 'win_rate_quantiles' must be at least two non-decreasing win rates "
+            f"in [0, 1] (1-D float); got dtype {q.dtype}, shape {q.shape}"
+        )
     h = tensors.get("train_prompt_hashes")
     if h is not None and (h.ndim != 1 or h.dtype not in (np.uint64, np.int64)):
-        raise BundleError(f"{where}: tensor 'train_prompt_hashes' must be 1-D uint64; got dtype {h.dtype}, "
-                          f"shape {h.shape}")
+        raise BundleError(
+            f"{where}: tensor 'train_prompt_hashes' must be 1-D uint64; got dtype {h.dtype}, shape {h.shape}"
+        )
 
 
-def index_tensor(tensors: dict[str, np.ndarray], name: str, where: "str | Path", *, bound: int,
-                 size: "int | None" = None) -> np.ndarray:
+def index_tensor(
+    tensors: dict[str, np.ndarray], name: str, where: "str | Path", *, bound: int, size: "int | None" = None
+) -> np.ndarray:
     """A 1-D integer tensor of ids in [0, bound), as int64; a BundleError naming it otherwise."""
     t = tensors[name]
     if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
@@ -238,6 +275,7 @@ def index_tensor(tensors: dict[str, np.ndarray], name: str, where: "str | Path",
     if size is not None and t.size != size:
         raise BundleError(f"{where}: tensor {name!r} has {t.size} entries, expected {size}")
     if t.size and (int(t.min()) < 0 or int(t.max()) >= bound):
-        raise BundleError(f"{where}: tensor {name!r} holds ids in [{int(t.min())}, {int(t.max())}]; "
-                          f"they must be in [0, {bound})")
+        raise BundleError(
+            f"{where}: tensor {name!r} holds ids in [{int(t.min())}, {int(t.max())}]; they must be in [0, {bound})"
+        )
     return t.astype(np.int64)

@@ -1,4 +1,5 @@
 """Exceptions with messages that name the file, value or model at fault."""
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ The router kind comes from the bundle's manifest and its class from the registry
 files themselves are read by fastroute.bundle. Torch files of RouteLLM's older
 checkpoints are read with `torch.load(weights_only=True)`, never unpickled.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,13 @@ def is_router_name(target: "str | Path") -> bool:
     return str(target) in ROUTERS and not Path(target).is_dir()
 
 
-def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None, weak_model: "str | None" = None,
-                backend: "str | None" = None) -> "Router":
+def load_router(
+    name_or_dir: "str | Path",
+    *,
+    strong_model: "str | None" = None,
+    weak_model: "str | None" = None,
+    backend: "str | None" = None,
+) -> "Router":
     """A router from a bundle directory, or by name ("random", or a default: "mf", "sw_ranking").
 
     `strong_model` / `weak_model` pick another pair among the models the bundle knows.
@@ -42,26 +48,34 @@ def load_router(name_or_dir: "str | Path", *, strong_model: "str | None" = None,
     if is_router_name(target):
         entry = ROUTERS[target]
         if not entry.needs_bundle:
-            kwargs: dict[str, Any] = {k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v}
+            kwargs: dict[str, Any] = {
+                k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v
+            }
             return entry.load()(backend=backend, **kwargs)
         if not entry.shipped_default:
             raise BundleError(f"no default {target!r} router is shipped; pass a bundle or checkpoint directory")
         root = default_bundle_dir(target)
         if not (root / META_FILE).is_file():
-            raise BundleError(f"no default {target!r} bundle is shipped in this installation ({root}); "
-                              "pass a bundle directory instead")
+            raise BundleError(
+                f"no default {target!r} bundle is shipped in this installation ({root}); "
+                "pass a bundle directory instead"
+            )
     else:
         root = Path(target)
         if not root.exists():
-            raise BundleError(f"{target!r} is neither a bundle directory nor a router name "
-                              f"({', '.join(router_kinds())})")
+            raise BundleError(
+                f"{target!r} is neither a bundle directory nor a router name ({', '.join(router_kinds())})"
+            )
     if not (root / META_FILE).is_file() and (root / "config.json").is_file():
         return _load_hf_checkpoint(root, strong_model, weak_model)
     doc, tensors = read_bundle(root)
     router = router_class(doc["kind"])._from_bundle(doc, tensors, where=str(root), backend=backend)
     if "train_prompt_hashes" in tensors:
         router.train_prompt_hashes = tensors["train_prompt_hashes"].astype(np.uint64)
-    if "win_rate_quantiles" in tensors and doc.get("win_rate_quantiles_pair") == [router.strong_model, router.weak_model]:
+    if "win_rate_quantiles" in tensors and doc.get("win_rate_quantiles_pair") == [
+        router.strong_model,
+        router.weak_model,
+    ]:
         router.win_rate_quantiles = tensors["win_rate_quantiles"].astype(np.float64)
     if strong_model or weak_model:
         pair = (strong_model or router.strong_model, weak_model or router.weak_model)
@@ -88,5 +102,6 @@ def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str
     for suffix, kind in (("ForSequenceClassification", "bert"), ("ForCausalLM", "causal_llm")):
         if any(a.endswith(suffix) for a in archs):
             return router_class(kind).from_pretrained(root, *pair)  # type: ignore[attr-defined]
-    raise BundleError(f"{root}: neither a fastroute bundle nor a sequence-classifier or causal-LM checkpoint "
-                      f"(architectures {archs})")
+    raise BundleError(
+        f"{root}: neither a fastroute bundle nor a sequence-classifier or causal-LM checkpoint (architectures {archs})"
+    )

@@ -8,6 +8,7 @@ no whitespace, no `inf`/`nan`) whose value is in [0, 1]; <router> is a router na
 bundle path without control characters or surrounding whitespace. `router_model` writes
 only strings that `parse_router_model` reads back to the same router and threshold.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _check_router_name(router: str, model: str) -> None:
     if not router or router != router.strip() or _CONTROL_RE.search(router):
-        raise ValueError(f"{model!r}: router name {router!r} is empty, padded with whitespace or holds "
-                         f"control characters; expected {SYNTAX}")
+        raise ValueError(
+            f"{model!r}: router name {router!r} is empty, padded with whitespace or holds "
+            f"control characters; expected {SYNTAX}"
+        )
 
 
 def parse_router_model(model: str, known: "Collection[str] | None" = None) -> tuple[str, float]:
@@ -40,7 +43,7 @@ def parse_router_model(model: str, known: "Collection[str] | None" = None) -> tu
         raise ValueError(f"{model!r} is not a router model string; expected {SYNTAX}")
     m = _MODEL_RE.fullmatch(model)
     if m is None:
-        router, sep, tail = model[len(PREFIX):].rpartition("-")
+        router, sep, tail = model[len(PREFIX) :].rpartition("-")
         if not sep:
             raise ValueError(f"{model!r} names no threshold; expected {SYNTAX}")
         if not router:
@@ -58,8 +61,9 @@ def parse_router_model(model: str, known: "Collection[str] | None" = None) -> tu
     if math.isinf(threshold) or threshold > 1.0:
         raise ValueError(f"{model!r}: threshold {raw} is above 1; it must be in [0, 1]")
     if threshold == 0.0 and re.search(r"[1-9]", raw.split("e")[0].split("E")[0]):
-        raise ValueError(f"{model!r}: threshold {raw} is too small for a float64 (it would become 0); "
-                         "write 0 if that is meant")
+        raise ValueError(
+            f"{model!r}: threshold {raw} is too small for a float64 (it would become 0); write 0 if that is meant"
+        )
     return router, threshold
 
 
@@ -78,6 +82,7 @@ def router_model(router: str, threshold: float) -> str:
     except ValueError as exc:
         back = str(exc)
     if back != (router, t):
-        raise ValueError(f"router name {router!r} cannot be written unambiguously in a model string "
-                         f"({model!r} reads back as {back})")
+        raise ValueError(
+            f"router name {router!r} cannot be written unambiguously in a model string ({model!r} reads back as {back})"
+        )
     return model

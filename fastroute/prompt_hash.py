@@ -1,5 +1,6 @@
 """Prompt identities: stable 64-bit hashes, by which bundles record the prompts they were
 trained on and evaluations leave those prompts out."""
+
 from __future__ import annotations
 
 import hashlib

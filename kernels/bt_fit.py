@@ -1,5 +1,6 @@
 """The Bradley-Terry Newton solve batched on the GPU (torch, float64): the same algorithm
 as fastroute/ops/reference_bt.bt_fit (its numpy reference), one T x T system per query."""
+
 from __future__ import annotations
 
 import torch
@@ -11,11 +12,12 @@ def _objective(beta, C, Dp, Dm, lam):
     z = LN10 * (beta[:, :, None] - beta[:, None, :])
     kb = LN10 * beta
     ls = torch.nn.functional.logsigmoid
-    return ((C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1))
+    return (C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1)
 
 
-def bt_fit(S: torch.Tensor, T: int, ridge: float = BT_RIDGE, tol: float = BT_TOL, max_iter: int = BT_MAX_ITER
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def bt_fit(
+    S: torch.Tensor, T: int, ridge: float = BT_RIDGE, tol: float = BT_TOL, max_iter: int = BT_MAX_ITER
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(beta [B, T], converged [B] bool). A row that does not reach |ln10 * step| < tol within
     max_iter iterations, or whose Newton system is singular or not finite, is reported as not
     converged and set to NaN, so the caller can solve it another way (the CPU reference)."""

@@ -1,4 +1,5 @@
 """Launch settings shared by the kernels: the interpreter takes small blocks, a GPU large ones."""
+
 from __future__ import annotations
 
 import os

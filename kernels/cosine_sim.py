@@ -1,4 +1,5 @@
 """Cosine similarities Q X^T on the GPU, tiled with tl.dot (tensor cores for fp16/bf16 arenas)."""
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,21 @@ from .tiles import tile_dot
 
 
 @triton.jit
-def _cosine_kernel(Q, X, Out, B, N, D, sq, sx, so,
-                   BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, IEEE: tl.constexpr):
+def _cosine_kernel(
+    Q,
+    X,
+    Out,
+    B,
+    N,
+    D,
+    sq,
+    sx,
+    so,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    IEEE: tl.constexpr,
+):
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     acc = tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B, BLOCK_N, BLOCK_D, IEEE)
@@ -41,6 +55,19 @@ def cosine_sim(Q: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         bb, bn, bd = blocks()
         grid = (triton.cdiv(B, bb), triton.cdiv(N, bn))
         with on_device(Q):
-            _cosine_kernel[grid](Qn, Xc, out, B, N, Qn.shape[1], Qn.stride(0), Xc.stride(0), out.stride(0),
-                                 BLOCK_B=bb, BLOCK_N=bn, BLOCK_D=bd, IEEE=Xc.dtype == torch.float32)
+            _cosine_kernel[grid](
+                Qn,
+                Xc,
+                out,
+                B,
+                N,
+                Qn.shape[1],
+                Qn.stride(0),
+                Xc.stride(0),
+                out.stride(0),
+                BLOCK_B=bb,
+                BLOCK_N=bn,
+                BLOCK_D=bd,
+                IEEE=Xc.dtype == torch.float32,
+            )
     return out

@@ -1,4 +1,5 @@
 """mf scoring on the GPU: p = sigmoid(E u + bias), one pass over E (memory-bound), fp32 accumulation."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,7 @@ def _gemv_sigmoid_kernel(E, u, out, B, D, stride_e, bias, BLOCK_B: tl.constexpr,
     e_rows = E + rows.to(tl.int64)[:, None] * stride_e  # int64: B * D may pass 2^31
     for d0 in range(0, D, BLOCK_D):
         cols = d0 + tl.arange(0, BLOCK_D)
-        e = tl.load(e_rows + cols[None, :],
-                    mask=(rows[:, None] < B) & (cols[None, :] < D), other=0.0).to(tl.float32)
+        e = tl.load(e_rows + cols[None, :], mask=(rows[:, None] < B) & (cols[None, :] < D), other=0.0).to(tl.float32)
         w = tl.load(u + cols, mask=cols < D, other=0.0).to(tl.float32)
         acc += tl.sum(e * w[None, :], axis=1)
     tl.store(out + rows, tl.sigmoid(acc + bias), mask=rows < B)
@@ -36,6 +36,15 @@ def gemv_sigmoid(E: torch.Tensor, u: torch.Tensor, bias: float = 0.0) -> torch.T
     block_d = 64 if interpreting() else 128
     grid = (triton.cdiv(B, block_b),)
     with on_device(E):
-        _gemv_sigmoid_kernel[grid](E, u.to(device=E.device, dtype=torch.float32).contiguous(), out, B, D, E.stride(0),
-                                   float(bias), BLOCK_B=block_b, BLOCK_D=block_d)
+        _gemv_sigmoid_kernel[grid](
+            E,
+            u.to(device=E.device, dtype=torch.float32).contiguous(),
+            out,
+            B,
+            D,
+            E.stride(0),
+            float(bias),
+            BLOCK_B=block_b,
+            BLOCK_D=block_d,
+        )
     return out

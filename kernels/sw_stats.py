@@ -12,6 +12,7 @@ partial results are combined in torch (max, then a sum in float64).
 `stats_from_similarities` is the op itself (the backend's sw_stats, from precomputed
 similarities, as the CPU backends take them), in torch.
 """
+
 from __future__ import annotations
 
 import torch
@@ -46,22 +47,45 @@ def tile_weights(s, m, inv, gamma):
 
 # The first tile of each list is the conservative one (it fits float32 arenas' shared
 # memory): it is what runs when autotuning is off (see config.autotune_configs).
-_ROWMAX_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}] if interpreting() else [
-    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64}, {"BLOCK_B": 64, "BLOCK_N": 128, "BLOCK_D": 64},
-    {"BLOCK_B": 16, "BLOCK_N": 256, "BLOCK_D": 64},
-]
-_STATS_TILES = [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16, "BLOCK_K": 16}] if interpreting() else [
-    {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64, "BLOCK_K": 128},
-    {"BLOCK_B": 16, "BLOCK_N": 128, "BLOCK_D": 64, "BLOCK_K": 128},
-]
+_ROWMAX_TILES = (
+    [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16}]
+    if interpreting()
+    else [
+        {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64},
+        {"BLOCK_B": 64, "BLOCK_N": 128, "BLOCK_D": 64},
+        {"BLOCK_B": 16, "BLOCK_N": 256, "BLOCK_D": 64},
+    ]
+)
+_STATS_TILES = (
+    [{"BLOCK_B": 16, "BLOCK_N": 16, "BLOCK_D": 16, "BLOCK_K": 16}]
+    if interpreting()
+    else [
+        {"BLOCK_B": 64, "BLOCK_N": 64, "BLOCK_D": 64, "BLOCK_K": 128},
+        {"BLOCK_B": 16, "BLOCK_N": 128, "BLOCK_D": 64, "BLOCK_K": 128},
+    ]
+)
 # Arena splits are multiples of this, so every BLOCK_N above divides them.
 SPLIT_MULTIPLE = 16 if interpreting() else 256
 
 
 @triton.autotune(configs=autotune_configs(_ROWMAX_TILES, [4, 8], [2]), key=["B_CLASS", "N", "D"])
 @triton.jit
-def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS, IEEE: tl.constexpr,
-                   BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+def _rowmax_kernel(
+    Q,
+    X,
+    Mpart,
+    B,
+    N,
+    D,
+    sq,
+    sx,
+    n_per_split,
+    B_CLASS,
+    IEEE: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     split = tl.program_id(1)
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     n_lo = split * n_per_split
@@ -76,9 +100,28 @@ def _rowmax_kernel(Q, X, Mpart, B, N, D, sq, sx, n_per_split, B_CLASS, IEEE: tl.
 
 @triton.autotune(configs=autotune_configs(_STATS_TILES, [4, 8], [2]), key=["B_CLASS", "N", "D", "K"])
 @triton.jit
-def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split, gamma, B_CLASS, IEEE: tl.constexpr,
-                          BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-                          BLOCK_K: tl.constexpr):
+def _weights_stats_kernel(
+    Q,
+    X,
+    A,
+    M,
+    Spart,
+    B,
+    N,
+    D,
+    K,
+    sq,
+    sx,
+    sa,
+    n_per_split,
+    gamma,
+    B_CLASS,
+    IEEE: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     split = tl.program_id(1)
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     rk = tl.program_id(2) * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -93,9 +136,15 @@ def _weights_stats_kernel(Q, X, A, M, Spart, B, N, D, K, sq, sx, sa, n_per_split
         w = tile_weights(s, m, inv, gamma)
         valid = (rn[None, :] < N) & (rn[None, :] < n_lo + n_per_split)
         w = tl.where(valid, w, 0.0)
-        a = tl.load(A + rn.to(tl.int64)[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0)
+        a = tl.load(
+            A + rn.to(tl.int64)[:, None] * sa + rk[None, :], mask=(rn[:, None] < N) & (rk[None, :] < K), other=0.0
+        )
         acc += tl.dot(w, a, input_precision="ieee")
-    tl.store(Spart + (split.to(tl.int64) * B + rb.to(tl.int64)[:, None]) * K + rk[None, :], acc, mask=(rb[:, None] < B) & (rk[None, :] < K))
+    tl.store(
+        Spart + (split.to(tl.int64) * B + rb.to(tl.int64)[:, None]) * K + rk[None, :],
+        acc,
+        mask=(rb[:, None] < B) & (rk[None, :] < K),
+    )
 
 
 def _batch_class(B: int) -> int:
@@ -114,8 +163,9 @@ def _splits(B: int, N: int, device: "torch.device | None" = None) -> int:
     return max(1, min(triton.cdiv(N, SPLIT_MULTIPLE), triton.cdiv(4 * sms, triton.cdiv(B, 64))))
 
 
-def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+def sw_weighted_stats(
+    Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(S [B, K] float64, row maxima [B] float32) for queries Q [B, D], unit arena rows X [N, D]
     (fp32/fp16/bf16) and the dense statistics matrix A [N, K] (fp32)."""
     if Q.shape[1] != X.shape[1] or A.shape[0] != X.shape[0]:
@@ -126,7 +176,9 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     B, D = Qn.shape
     N, K = Xc.shape[0], Ac.shape[1]
     if B == 0 or N == 0:
-        return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full((B,), float("-inf"), device=Q.device)
+        return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full(
+            (B,), float("-inf"), device=Q.device
+        )
     ieee = Xc.dtype == torch.float32  # full float32 products for float32 arenas (no TF32)
     splits = _splits(B, N, Q.device)
     per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
@@ -136,16 +188,33 @@ def sw_weighted_stats(Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpne
     gamma = 0.0 if sharpness is None else float(sharpness)
     with on_device(Q):
         _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
-            Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee)
+            Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee
+        )
         m = mpart.max(dim=0).values.contiguous()
         _weights_stats_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits, triton.cdiv(K, meta["BLOCK_K"]))](
-            Qn, Xc, Ac, m, spart, B, N, D, K, Qn.stride(0), Xc.stride(0), Ac.stride(0), per, gamma, _batch_class(B),
-            ieee)
+            Qn,
+            Xc,
+            Ac,
+            m,
+            spart,
+            B,
+            N,
+            D,
+            K,
+            Qn.stride(0),
+            Xc.stride(0),
+            Ac.stride(0),
+            per,
+            gamma,
+            _batch_class(B),
+            ieee,
+        )
     return spart.to(torch.float64).sum(dim=0), m
 
 
-def stats_from_similarities(s: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
+def stats_from_similarities(
+    s: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(S [B, K] float64, row maxima [B]) from float32 similarities s [B, N] and the dense
     statistics matrix A [N, K]: weights as tile_weights, then S = W A^T in float64.
     sharpness: None or > 0 (checked by the caller, fastroute.ops.check_sharpness)."""

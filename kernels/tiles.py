@@ -1,4 +1,5 @@
 """The tile every similarity kernel is built on: one [BLOCK_B, BLOCK_N] block of Q X^T."""
+
 from __future__ import annotations
 
 import triton
@@ -6,8 +7,21 @@ import triton.language as tl
 
 
 @triton.jit
-def tile_dot(Q, X, rb, rn, B, N, D, sq, sx, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-             IEEE: tl.constexpr):
+def tile_dot(
+    Q,
+    X,
+    rb,
+    rn,
+    B,
+    N,
+    D,
+    sq,
+    sx,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    IEEE: tl.constexpr,
+):
     """Rows rb of Q against rows rn of X, accumulated over D in float32 (masked edges read 0).
 
     IEEE: float32 arenas multiply in full float32; left to itself, tl.dot rounds float32

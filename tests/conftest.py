@@ -1,4 +1,5 @@
 """Shared fixtures. TRITON_INTERPRET must be set before anything imports triton."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Test-only reference implementations of RouteLLM's algorithms, written from its
 documented behaviour (routellm/routers/): the slow, obvious way, with scikit-learn
 where RouteLLM uses it. fastroute's fast paths are compared against these."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Loopback servers for the serving tests: a stub OpenAI-compatible upstream that records what
 it receives, and fastroute's app, each in its own thread and event loop on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,7 +68,7 @@ def raw_request(port: int, head: str, body: bytes = b"", timeout: float = 10.0) 
             n = int(size, 16)
             if n == 0:
                 break
-            out, rest = out + rest[:n], rest[n + 2:]
+            out, rest = out + rest[:n], rest[n + 2 :]
         payload = out
     return int(lines[0].split()[1]), headers, payload
 
@@ -89,8 +90,9 @@ def stub_upstream_app(record: list) -> web.Application:
         record.append({"body": body, "headers": dict(request.headers)})
         prompt = _last_user(body.get("messages", []))
         if "__429__" in prompt:
-            return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429,
-                                     headers={"Retry-After": "7"})
+            return web.json_response(
+                {"error": {"message": "rate limited", "type": "rate_limit"}}, status=429, headers={"Retry-After": "7"}
+            )
         if "__500__" in prompt:
             return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
         if "__sleep__" in prompt:
@@ -100,23 +102,41 @@ def stub_upstream_app(record: list) -> web.Application:
         if body.get("stream"):
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
-            pieces = [reply[: len(reply) // 3], reply[len(reply) // 3 : 2 * len(reply) // 3], reply[2 * len(reply) // 3 :]]
+            pieces = [
+                reply[: len(reply) // 3],
+                reply[len(reply) // 3 : 2 * len(reply) // 3],
+                reply[2 * len(reply) // 3 :],
+            ]
             for piece in pieces:
-                chunk = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": created,
-                         "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece},
-                                                              "finish_reason": None}]}
+                chunk = {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
                 await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 await asyncio.sleep(0.01)
-            done = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": created, "model": body["model"],
-                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            done = {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            }
             await resp.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
             await resp.write_eof()
             return resp
-        return web.json_response({
-            "id": "chatcmpl-stub", "object": "chat.completion", "created": created, "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
-        })
+        return web.json_response(
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "created": created,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
@@ -196,15 +216,30 @@ class FaultUpstream:
     async def _answer(self, body, headers, reader, writer) -> None:
         prompt = _last_user(body.get("messages", []))
         stream = bool(body.get("stream"))
-        chunk = lambda text: ("data: " + json.dumps({"object": "chat.completion.chunk", "model": body["model"],  # noqa: E731
-                              "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}) + "\n\n").encode()
+
+        def chunk(text: str) -> bytes:
+            event = {
+                "object": "chat.completion.chunk",
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+            }
+            return ("data: " + json.dumps(event) + "\n\n").encode()
+
         chunked = lambda data: b"%x\r\n%s\r\n" % (len(data), data)  # noqa: E731
-        sse_head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                    b"Connection: close\r\n\r\n")
+        sse_head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n"
+        )
 
         def json_head(status: str, n: int, extra: bytes = b"") -> bytes:
-            return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n"
-                    "Connection: close\r\n").encode() + extra + b"\r\n"
+            return (
+                (
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n"
+                    "Connection: close\r\n"
+                ).encode()
+                + extra
+                + b"\r\n"
+            )
 
         if "__cut__" in prompt:
             if stream:
@@ -239,9 +274,10 @@ class FaultUpstream:
             await asyncio.sleep(20)
             return
         if "__escapedkey__" in prompt:  # a 401 echoing the key with JSON escapes ('-' as \u002d)
-            key = headers.get("authorization", "")[len("Bearer "):]
-            page = ('{"error": {"message": "invalid key %s", "code": "invalid_api_key"}}'
-                    % key.replace("-", "\\u002d")).encode()
+            key = headers.get("authorization", "")[len("Bearer ") :]
+            page = (
+                '{"error": {"message": "invalid key %s", "code": "invalid_api_key"}}' % key.replace("-", "\\u002d")
+            ).encode()
             writer.write(json_head("401 Unauthorized", len(page)) + page)
             await writer.drain()
             return
@@ -251,19 +287,40 @@ class FaultUpstream:
             await writer.drain()
             return
         if "__oddusage__" in prompt and not stream:  # token counts no counter should take
-            page = json.dumps({"object": "chat.completion", "model": body["model"], "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "odd"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": -5, "completion_tokens": 1e300}}).encode()
+            page = json.dumps(
+                {
+                    "object": "chat.completion",
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": "odd"}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": -5, "completion_tokens": 1e300},
+                }
+            ).encode()
             writer.write(json_head("200 OK", len(page)) + page)
             await writer.drain()
             return
         if "__401__" in prompt:
-            key = headers.get("authorization", "")[len("Bearer "):]
-            page = json.dumps({"error": {"message": f"Incorrect API key provided: {key}. Bearer {key}",
-                                         "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
-            writer.write(json_head("401 Unauthorized", len(page), b"Set-Cookie: session=upstream-secret\r\n"
-                                   b"x-ratelimit-remaining-requests: 42\r\nx-request-id: req-123\r\n"
-                                   b"Server: upstream-internal/1.2\r\n") + page)
+            key = headers.get("authorization", "")[len("Bearer ") :]
+            page = json.dumps(
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {key}. Bearer {key}",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                }
+            ).encode()
+            writer.write(
+                json_head(
+                    "401 Unauthorized",
+                    len(page),
+                    b"Set-Cookie: session=upstream-secret\r\n"
+                    b"x-ratelimit-remaining-requests: 42\r\nx-request-id: req-123\r\n"
+                    b"Server: upstream-internal/1.2\r\n",
+                )
+                + page
+            )
             await writer.drain()
             return
         if "__long__" in prompt:
@@ -300,7 +357,18 @@ class FaultUpstream:
         if stream:
             writer.write(sse_head + chunked(chunk(f"echo: {prompt}")) + chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         else:
-            page = json.dumps({"object": "chat.completion", "model": body["model"], "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": f"echo: {prompt}"}, "finish_reason": "stop"}]}).encode()
+            page = json.dumps(
+                {
+                    "object": "chat.completion",
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": f"echo: {prompt}"},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            ).encode()
             writer.write(json_head("200 OK", len(page)) + page)
         await writer.drain()

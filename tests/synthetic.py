@@ -1,5 +1,6 @@
 """Synthetic arenas and MF checkpoints for tests: topic-dependent skills, ties of both
 kinds, shared prompts, and battles inside one tier."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,7 @@ import numpy as np
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
 
 
-def synthetic_arena(seed=0, n_models=14, n_battles=600, dim=24, n_prompts=250, tie_rate=0.2,
-                    same_model_rate=0.0):
+def synthetic_arena(seed=0, n_models=14, n_battles=600, dim=24, n_prompts=250, tie_rate=0.2, same_model_rate=0.0):
     """(battles columns, embeddings [n_battles, dim] row-aligned, prompt ids)."""
     rng = np.random.default_rng(seed)
     skill = rng.normal(0, 1.0, n_models)

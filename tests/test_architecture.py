@@ -6,6 +6,7 @@ The import graph is read from the source (ast), not by importing: an import insi
 function counts, since deferring an import hides a cycle instead of removing it; an
 import under `if TYPE_CHECKING:` does not (it never runs).
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,7 +50,8 @@ def _modules() -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     t = node.test
     return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(module: str, path: Path, known: set[str]) -> set[str]:
@@ -186,8 +188,9 @@ def test_no_backend_name_branches_outside_ops():
 
 @pytest.mark.parametrize("root", sorted(PACKAGES.values()), ids=lambda p: p.name)
 def test_modules_are_small(root):
-    big = {str(p.relative_to(ROOT)): n for p in root.rglob("*.py")
-           if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    big = {
+        str(p.relative_to(ROOT)): n for p in root.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert big == {}
 
 
@@ -206,8 +209,9 @@ def test_one_registry_per_kind():
         if mod.startswith("fastroute.routers."):
             for node in ast.parse(path.read_text()).body:
                 if isinstance(node, ast.ClassDef) and any(
-                        isinstance(s, ast.Assign) and any(getattr(t, "id", "") == "kind" for t in s.targets)
-                        for s in node.body):
+                    isinstance(s, ast.Assign) and any(getattr(t, "id", "") == "kind" for t in s.targets)
+                    for s in node.body
+                ):
                     defined.add(f"{mod}:{node.name}")
     assert defined == {e.target for e in ROUTERS.values()}
 

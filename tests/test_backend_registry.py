@@ -1,4 +1,5 @@
 """Backend selection: explicit requests fail loudly, automatic choice falls back."""
+
 from __future__ import annotations
 
 import subprocess
@@ -57,8 +58,12 @@ def test_c_backend_is_built_when_required():
 
 def test_thread_count_from_environment():
     code = "from fastroute.ops import get_backend; print(get_backend('c').num_threads())"
-    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "FASTROUTE_NUM_THREADS": "1"},
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**__import__("os").environ, "FASTROUTE_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+    )
     if "unavailable" in out.stderr:
         pytest.skip("C backend not built")
     assert out.stdout.strip() == "1", out.stderr
@@ -132,8 +137,9 @@ def test_missing_op_falls_back_with_one_warning(monkeypatch):
 
     from fastroute.ops import reference
 
-    fake = types.SimpleNamespace(NAME="triton", DEVICES=("cuda", "cpu"), OPS=("cosine_sim",),
-                                 cosine_sim=reference.cosine_sim)
+    fake = types.SimpleNamespace(
+        NAME="triton", DEVICES=("cuda", "cpu"), OPS=("cosine_sim",), cosine_sim=reference.cosine_sim
+    )
     monkeypatch.setitem(ops._loaded, "triton", (fake, ""))
     monkeypatch.setattr(ops, "_warned_ops", set())
     b = ops.get_backend("triton", "cpu")
@@ -166,8 +172,16 @@ def test_triton_backend_routes_a_prompt_end_to_end(tmp_path):
 
     env = {**os.environ, "FASTROUTE_BACKEND": "triton", "TRITON_INTERPRET": "1"}
     env.pop("LD_PRELOAD", None)
-    cmd = [sys.executable, "-m", "fastroute.cli", "route", "--verbose", "--router", "mf",
-           "Prove that there are infinitely many primes."]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fastroute.cli",
+        "route",
+        "--verbose",
+        "--router",
+        "mf",
+        "Prove that there are infinitely many primes.",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "has no 'embedding_bag_i8'" in res.stderr

@@ -1,4 +1,5 @@
 """Bundle files: clear errors naming the file and the problem."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """Hostile and corrupt bundles: every defect is a BundleError naming the file and the key or
 tensor, never a raw traceback, never accepted silently, and never a model loaded from
 outside the bundle."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,15 @@ def _edit_tensors(bundle, **changes):
 def _mf_router(d=8):
     rng = np.random.default_rng(0)
     models = [STRONG, WEAK, "third"]
-    return MFRouter(P=rng.standard_normal((3, 4)), classifier=rng.standard_normal(4),
-                    text_proj=rng.standard_normal((4, d)), models=models, strong_model=STRONG, weak_model=WEAK,
-                    embedder=EmbedderSpec("tiny", d))
+    return MFRouter(
+        P=rng.standard_normal((3, 4)),
+        classifier=rng.standard_normal(4),
+        text_proj=rng.standard_normal((4, d)),
+        models=models,
+        strong_model=STRONG,
+        weak_model=WEAK,
+        embedder=EmbedderSpec("tiny", d),
+    )
 
 
 @pytest.fixture
@@ -53,8 +60,7 @@ def sw_router():
     cols, emb, _ = synthetic_arena(seed=5, n_battles=300, n_prompts=60, dim=8)
     soft = np.full(len(cols["winner"]), np.nan)
     soft[::3] = 0.7
-    return SWRankingRouter.from_battles(dict(cols, soft_label=soft), emb, embedder=EmbedderSpec("tiny", 8),
-                                        num_tiers=5)
+    return SWRankingRouter.from_battles(dict(cols, soft_label=soft), emb, embedder=EmbedderSpec("tiny", 8), num_tiers=5)
 
 
 @pytest.fixture
@@ -85,18 +91,21 @@ def test_json_constants_and_duplicate_keys(mf_bundle):
         load_router(mf_bundle)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("format_version", True, r"key 'format_version': expected a positive integer, got True"),
-    ("format_version", 0, r"key 'format_version': expected a positive integer, got 0"),
-    ("format_version", 1.0, r"key 'format_version': expected a positive integer, got 1.0"),
-    ("embedder", None, r"key 'embedder': expected \{\"name\""),
-    ("embedder", {"name": "tiny", "dim": True}, r"key 'embedder'"),
-    ("models", [1, 2, 3], r"key 'models': expected a list of at least two non-empty model names"),
-    ("models", [STRONG, WEAK, STRONG], r"key 'models': expected distinct model names"),
-    ("strong_model", 7, r"key 'strong_model': expected one of the names in 'models', got 7"),
-    ("use_proj", 1, r"key 'use_proj': expected true or false, got 1"),
-    ("kind", ["mf"], r"key 'kind': unknown router kind \['mf'\]"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("format_version", True, r"key 'format_version': expected a positive integer, got True"),
+        ("format_version", 0, r"key 'format_version': expected a positive integer, got 0"),
+        ("format_version", 1.0, r"key 'format_version': expected a positive integer, got 1.0"),
+        ("embedder", None, r"key 'embedder': expected \{\"name\""),
+        ("embedder", {"name": "tiny", "dim": True}, r"key 'embedder'"),
+        ("models", [1, 2, 3], r"key 'models': expected a list of at least two non-empty model names"),
+        ("models", [STRONG, WEAK, STRONG], r"key 'models': expected distinct model names"),
+        ("strong_model", 7, r"key 'strong_model': expected one of the names in 'models', got 7"),
+        ("use_proj", 1, r"key 'use_proj': expected true or false, got 1"),
+        ("kind", ["mf"], r"key 'kind': unknown router kind \['mf'\]"),
+    ],
+)
 def test_mf_manifest_schema(mf_bundle, key, value, message):
     _edit_manifest(mf_bundle, **{key: value})
     with pytest.raises(BundleError, match=message) as info:
@@ -104,17 +113,20 @@ def test_mf_manifest_schema(mf_bundle, key, value, message):
     assert str(mf_bundle / "fastroute.json") in str(info.value)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["tiers"].update({STRONG: 1e30}), rf"key 'tiers': entry '{STRONG}': expected an integer tier"),
-    (lambda d: d["tiers"].update({STRONG: True}), rf"key 'tiers': entry '{STRONG}'"),
-    (lambda d: d["tiers"].update({STRONG: 7}), r"integer tier in \[0, 4\], got 7"),
-    (lambda d: d["tiers"].pop(STRONG), r"key 'tiers': expected an object with one entry per model"),
-    (lambda d: d["model_ratings"].update({WEAK: "high"}), rf"key 'model_ratings': entry '{WEAK}'"),
-    (lambda d: d.update(num_tiers=False), r"key 'num_tiers': expected an integer"),
-    (lambda d: d.update(sharpness=-1), r"key 'sharpness': expected a finite number > 0 or null, got -1"),
-    (lambda d: d.update(storage="int8"), r"key 'storage': expected one of \['float32', 'float16'\]"),
-    (lambda d: d.update(nprobe=0), r"key 'nprobe': expected an integer"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["tiers"].update({STRONG: 1e30}), rf"key 'tiers': entry '{STRONG}': expected an integer tier"),
+        (lambda d: d["tiers"].update({STRONG: True}), rf"key 'tiers': entry '{STRONG}'"),
+        (lambda d: d["tiers"].update({STRONG: 7}), r"integer tier in \[0, 4\], got 7"),
+        (lambda d: d["tiers"].pop(STRONG), r"key 'tiers': expected an object with one entry per model"),
+        (lambda d: d["model_ratings"].update({WEAK: "high"}), rf"key 'model_ratings': entry '{WEAK}'"),
+        (lambda d: d.update(num_tiers=False), r"key 'num_tiers': expected an integer"),
+        (lambda d: d.update(sharpness=-1), r"key 'sharpness': expected a finite number > 0 or null, got -1"),
+        (lambda d: d.update(storage="int8"), r"key 'storage': expected one of \['float32', 'float16'\]"),
+        (lambda d: d.update(nprobe=0), r"key 'nprobe': expected an integer"),
+    ],
+)
 def test_sw_manifest_schema(sw_bundle, change, message):
     path = sw_bundle / "fastroute.json"
     doc = json.loads(path.read_text())
@@ -142,8 +154,11 @@ def test_non_finite_arena_rejected(sw_bundle, dtype, value):
     assert load_router(sw_bundle).arena.dtype == dtype
     arena[3, 5] = value
     _edit_tensors(sw_bundle, arena=arena)
-    with pytest.raises(BundleError, match=rf"tensor 'arena' holds a non-finite value \({value}\) at flat index "
-                                          rf"{3 * arena.shape[1] + 5}"):
+    with pytest.raises(
+        BundleError,
+        match=rf"tensor 'arena' holds a non-finite value \({value}\) at flat index "
+        rf"{3 * arena.shape[1] + 5}",
+    ):
         load_router(sw_bundle)
 
 
@@ -168,12 +183,18 @@ def test_integer_weights_rejected(mf_bundle):
         load_router(mf_bundle)
 
 
-@pytest.mark.parametrize("index, message", [
-    (np.array([0, 10**6], np.int64), r"'battle_soft_index' holds ids in \[0, 1000000\]; they must be in \[0, 300\)"),
-    (np.array([-1, 3], np.int64), r"'battle_soft_index' holds ids in \[-1, 3\]"),
-    (np.array([0.0, 3.0]), r"'battle_soft_index' must be 1-D integers"),
-    (np.array([3, 3], np.int32), r"'battle_soft_index' repeats a battle"),
-])
+@pytest.mark.parametrize(
+    "index, message",
+    [
+        (
+            np.array([0, 10**6], np.int64),
+            r"'battle_soft_index' holds ids in \[0, 1000000\]; they must be in \[0, 300\)",
+        ),
+        (np.array([-1, 3], np.int64), r"'battle_soft_index' holds ids in \[-1, 3\]"),
+        (np.array([0.0, 3.0]), r"'battle_soft_index' must be 1-D integers"),
+        (np.array([3, 3], np.int32), r"'battle_soft_index' repeats a battle"),
+    ],
+)
 def test_soft_index_checked(sw_bundle, index, message):
     _edit_tensors(sw_bundle, battle_soft_index=index, battle_soft_label=np.full(index.shape, 0.5, np.float32))
     with pytest.raises(BundleError, match=message):
@@ -181,8 +202,9 @@ def test_soft_index_checked(sw_bundle, index, message):
 
 
 def test_soft_labels_checked(sw_bundle):
-    _edit_tensors(sw_bundle, battle_soft_index=np.array([0, 1], np.int32),
-                  battle_soft_label=np.array([0.5, 1.5], np.float32))
+    _edit_tensors(
+        sw_bundle, battle_soft_index=np.array([0, 1], np.int32), battle_soft_label=np.array([0.5, 1.5], np.float32)
+    )
     with pytest.raises(BundleError, match=r"'battle_soft_label' must hold 2 floats in \[0, 1\]"):
         load_router(sw_bundle)
     _edit_tensors(sw_bundle, battle_soft_label=None)
@@ -190,13 +212,20 @@ def test_soft_labels_checked(sw_bundle):
         load_router(sw_bundle)
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("battle_model_a", np.full(300, -1, np.int64), r"'battle_model_a' holds ids in \[-1, -1\]"),
-    ("battle_model_b", np.zeros(299, np.uint8), r"'battle_model_b' has 299 entries, expected 300"),
-    ("battle_prompt", np.full(300, 0.5, np.float32), r"'battle_prompt' must be 1-D integers"),
-    ("battle_outcome", np.full(300, 3, np.int8), r"'battle_outcome' holds ids in \[3, 3\]; they must be in \[0, 3\)"),
-    ("arena", np.zeros((5, 8), np.int8), r"'arena' must be 2-D float32 or float16"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("battle_model_a", np.full(300, -1, np.int64), r"'battle_model_a' holds ids in \[-1, -1\]"),
+        ("battle_model_b", np.zeros(299, np.uint8), r"'battle_model_b' has 299 entries, expected 300"),
+        ("battle_prompt", np.full(300, 0.5, np.float32), r"'battle_prompt' must be 1-D integers"),
+        (
+            "battle_outcome",
+            np.full(300, 3, np.int8),
+            r"'battle_outcome' holds ids in \[3, 3\]; they must be in \[0, 3\)",
+        ),
+        ("arena", np.zeros((5, 8), np.int8), r"'arena' must be 2-D float32 or float16"),
+    ],
+)
 def test_battle_tensors_checked(sw_bundle, name, value, message):
     _edit_tensors(sw_bundle, **{name: value})
     with pytest.raises(BundleError, match=message):
@@ -207,17 +236,20 @@ def test_ivf_round_trip_still_loads(ivf_bundle):
     assert load_router(ivf_bundle).ivf.nlist == 4
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda t: {"ivf_centroids": t["ivf_centroids"][:, :5]}, r"'ivf_centroids' must be float32 \[clusters, 8\]"),
-    (lambda t: {"ivf_means": t["ivf_means"].astype(np.float64)}, r"'ivf_means' must be float32"),
-    (lambda t: {"ivf_means": t["ivf_means"][:3]}, r"'ivf_means' has 3 rows, 'ivf_centroids' 4"),
-    (lambda t: {"ivf_offsets": t["ivf_offsets"][:4]}, r"'ivf_offsets' must be 5 integers"),
-    (lambda t: {"ivf_offsets": t["ivf_offsets"].astype(np.float64)}, r"'ivf_offsets' must be 5 integers"),
-    (lambda t: {"ivf_offsets": t["ivf_offsets"] + 10**9}, r"'ivf_offsets' must rise from 0"),
-    (lambda t: {"ivf_offsets": t["ivf_offsets"][::-1].copy()}, r"'ivf_offsets' must rise from 0"),
-    (lambda t: {"ivf_offsets": np.array([0, 50, 10, 55, 60])}, r"decreasing somewhere"),
-    (lambda t: {"ivf_means": None}, r"an IVF index needs tensors"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: {"ivf_centroids": t["ivf_centroids"][:, :5]}, r"'ivf_centroids' must be float32 \[clusters, 8\]"),
+        (lambda t: {"ivf_means": t["ivf_means"].astype(np.float64)}, r"'ivf_means' must be float32"),
+        (lambda t: {"ivf_means": t["ivf_means"][:3]}, r"'ivf_means' has 3 rows, 'ivf_centroids' 4"),
+        (lambda t: {"ivf_offsets": t["ivf_offsets"][:4]}, r"'ivf_offsets' must be 5 integers"),
+        (lambda t: {"ivf_offsets": t["ivf_offsets"].astype(np.float64)}, r"'ivf_offsets' must be 5 integers"),
+        (lambda t: {"ivf_offsets": t["ivf_offsets"] + 10**9}, r"'ivf_offsets' must rise from 0"),
+        (lambda t: {"ivf_offsets": t["ivf_offsets"][::-1].copy()}, r"'ivf_offsets' must rise from 0"),
+        (lambda t: {"ivf_offsets": np.array([0, 50, 10, 55, 60])}, r"decreasing somewhere"),
+        (lambda t: {"ivf_means": None}, r"an IVF index needs tensors"),
+    ],
+)
 def test_ivf_tensors_checked(ivf_bundle, change, message):
     tensors = dict(load_file(str(ivf_bundle / "weights.safetensors")))
     _edit_tensors(ivf_bundle, **change(tensors))
@@ -249,8 +281,11 @@ def test_nan_from_the_kernel_is_the_routers_fault(monkeypatch):
             return out
 
     monkeypatch.setattr(r, "_ops", BrokenKernel())
-    with pytest.raises(RouterOutputError, match=r"mf router \(kernel backend 'broken'\) produced non-finite "
-                                                r"win rates for prompts \[1\] from finite embeddings"):
+    with pytest.raises(
+        RouterOutputError,
+        match=r"mf router \(kernel backend 'broken'\) produced non-finite "
+        r"win rates for prompts \[1\] from finite embeddings",
+    ):
         r.win_rates(embeddings=np.ones((3, 8), np.float32))
 
 
@@ -258,8 +293,14 @@ def test_nan_from_the_kernel_is_the_routers_fault(monkeypatch):
 def _classifier_bundle(tmp_path, checkpoint):
     from fastroute.bundle import write_bundle
 
-    meta = {"models": [STRONG, WEAK], "strong_model": STRONG, "weak_model": WEAK, "embedder": None,
-            "checkpoint": checkpoint, "batch_size": 4}
+    meta = {
+        "models": [STRONG, WEAK],
+        "strong_model": STRONG,
+        "weak_model": WEAK,
+        "embedder": None,
+        "checkpoint": checkpoint,
+        "batch_size": 4,
+    }
     return write_bundle(tmp_path / "cls", "bert", meta, {})
 
 

@@ -2,6 +2,7 @@
 UBSan, loaded through FASTROUTE_C_MODULE, run the C op tests (test_ops.py,
 test_ops_layouts.py) and this file. Here: that build is really the one loaded, and it
 really reports an out-of-bounds read (so a clean run means something)."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """bert and causal_llm routers: small checkpoints built by the test in RouteLLM's layouts,
 saved, loaded through fastroute, and matched against transformers' own forward pass."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,12 +14,20 @@ from fastroute.errors import BundleError  # noqa: E402
 from fastroute.routers.bert import BERTRouter  # noqa: E402
 from fastroute.routers.causal_llm import PROMPT_FORMATS, CausalLLMRouter, render_prompt  # noqa: E402
 
-WORDS = ("the a of to and in is what how why write prove explain code python function list sort number prime "
-         "poem about sea love history rome french translate sentence capital city question answer please "
-         "give me short long essay math integral derivative proof theorem hello hi thanks").split()
-PROMPTS = ["Prove that there are infinitely many primes.", "hi", "Write a python function to sort a list",
-           "What is the capital city of France and why", "write a short poem about the sea",
-           "explain the history of rome " * 20, ""]
+WORDS = (
+    "the a of to and in is what how why write prove explain code python function list sort number prime "
+    "poem about sea love history rome french translate sentence capital city question answer please "
+    "give me short long essay math integral derivative proof theorem hello hi thanks"
+).split()
+PROMPTS = [
+    "Prove that there are infinitely many primes.",
+    "hi",
+    "Write a python function to sort a list",
+    "What is the capital city of France and why",
+    "write a short poem about the sea",
+    "explain the history of rome " * 20,
+    "",
+]
 
 
 def _bert_dir(tmp_path):
@@ -26,9 +35,16 @@ def _bert_dir(tmp_path):
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, ".", "?", ","]) + "\n")
     tok = transformers.BertTokenizerFast(vocab_file=str(vocab), model_max_length=64)
     torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=64, max_position_embeddings=64, num_labels=3,
-                                  initializer_range=0.5)  # wide random weights: prompts get different scores
+    cfg = transformers.BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=3,
+        initializer_range=0.5,
+    )  # wide random weights: prompts get different scores
     model = transformers.BertForSequenceClassification(cfg).eval()
     out = tmp_path / "bert_ckpt"
     model.save_pretrained(str(out), safe_serialization=True)
@@ -75,18 +91,69 @@ CLASSIFIER = "[Question]\n{question}\n\nPrediction:\n"
 def _llama_dir(tmp_path, grade_bias=4.0):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", *WORDS, ".", "?", ",", "[", "]", "<<SYS>>", "<</SYS>>",
-                                         "[INST]", "[/INST]", "Prediction", ":", "Question", "1", "5", "n", "as", "from",
-                                         "Rate", "well", "small", "assistant", "could", "answer", "question", "Prove",
-                                         "that", "there", "are", "infinitely", "many", "primes", "Write", "What", "France"])}
+    vocab = {
+        w: i
+        for i, w in enumerate(
+            [
+                "<unk>",
+                "<s>",
+                "</s>",
+                *WORDS,
+                ".",
+                "?",
+                ",",
+                "[",
+                "]",
+                "<<SYS>>",
+                "<</SYS>>",
+                "[INST]",
+                "[/INST]",
+                "Prediction",
+                ":",
+                "Question",
+                "1",
+                "5",
+                "n",
+                "as",
+                "from",
+                "Rate",
+                "well",
+                "small",
+                "assistant",
+                "could",
+                "answer",
+                "question",
+                "Prove",
+                "that",
+                "there",
+                "are",
+                "infinitely",
+                "many",
+                "primes",
+                "Write",
+                "What",
+                "France",
+            ]
+        )
+    }
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
     tok.add_tokens([f"[[{i}]]" for i in range(1, 6)], special_tokens=True)
     torch.manual_seed(1)
-    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                                   bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     model = transformers.LlamaForCausalLM(cfg).eval()
     with torch.no_grad():  # make the grade tokens likely, but not certain, within a few steps
         model.lm_head.weight[-5:] *= grade_bias
@@ -103,9 +170,15 @@ def _routellm_causal(model, tok, prompt, threshold=4):
     text = render_prompt(PROMPT_FORMATS["llama-2"], SYSTEM, [CLASSIFIER.format(question=prompt)])
     ids = torch.tensor([tok.encode(text)])
     with torch.no_grad():
-        out = model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.eos_token_id,
-                             output_scores=True, return_dict_in_generate=True)
-    new = out.sequences[0, ids.shape[1]:]
+        out = model.generate(
+            ids,
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=tok.eos_token_id,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
+    new = out.sequences[0, ids.shape[1] :]
     orig = len(tok) - 5
     idx = next((i for i, x in enumerate(new) if x >= orig), None)
     if idx is None:
@@ -164,8 +237,14 @@ def test_train_bert_on_a_small_encoder(tmp_path):
     battles = BattleTable(p, a, b, w)
     prompts, labels = bert_labels(battles)
     assert len(prompts) == 240 and set(labels) == {0, 1, 2}
-    router = train_bert(battles, base, strong_model=models[0], weak_model=models[1],
-                        config=BertTrainConfig(epochs=3, batch_size=16, val_fraction=0.2, lr=1e-3), verbose=False)
+    router = train_bert(
+        battles,
+        base,
+        strong_model=models[0],
+        weak_model=models[1],
+        config=BertTrainConfig(epochs=3, batch_size=16, val_fraction=0.2, lr=1e-3),
+        verbose=False,
+    )
     hist = router.extra_meta["training"]["history"]
     assert len(hist) == 3 and all(np.isfinite(h["val_loss"]) for h in hist)
     router.save(tmp_path / "trained")

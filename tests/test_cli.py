@@ -1,4 +1,5 @@
 """The command line: route, score, info."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,24 @@ def test_score_jsonl_and_parquet(sw_bundle, tmp_path):
     prompts = ["a question about math", "write a poem", "hello"]
     inp.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
     out = tmp_path / "out.jsonl"
-    assert main(["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(out),
-                 "--threshold", "0.5", "--batch-size", "2"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--router",
+                str(sw_bundle),
+                "--input",
+                str(inp),
+                "--output",
+                str(out),
+                "--threshold",
+                "0.5",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["index"] for r in rows] == [0, 1, 2]
     from fastroute import load_router
@@ -100,8 +117,12 @@ def test_route_into_a_closed_pipe_exits_quietly(tmp_path):
     r, w = os.pipe()
     os.close(r)  # the reader has already exited: every write fails with EPIPE
     try:
-        proc = subprocess.run([sys.executable, "-m", "fastroute.cli", "route", "--router", "random",
-                               *[f"prompt {i}" for i in range(50)]], stdout=w, stderr=subprocess.PIPE, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "fastroute.cli", "route", "--router", "random", *[f"prompt {i}" for i in range(50)]],
+            stdout=w,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
     finally:
         os.close(w)
     assert proc.returncode == 141, proc.stderr.decode()

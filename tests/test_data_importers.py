@@ -1,4 +1,5 @@
 """Importers read the real shared data and small hand-made files of the same schemas."""
+
 from __future__ import annotations
 
 import gzip
@@ -18,13 +19,18 @@ from fastroute.data.splits import is_mmlu_train_prompt
 from fastroute.prompt_hash import prompt_hash
 
 
-@pytest.mark.parametrize("spellings,canonical", [
-    (["gpt4_1106_preview", "gpt-4-1106-preview", "GPT4_1106_preview"], "gpt-4-1106-preview"),
-    (["Mixtral-8x7B-Instruct-v0.1", "mistralai/Mixtral-8x7B-Instruct-v0.1", "mistralai/mixtral-8x7b-chat"],
-     "mixtral-8x7b-instruct-v0.1"),
-    (["meta/llama-2-70b-chat", "llama-2-70b-chat-hf"], "llama-2-70b-chat"),
-    (["claude-v2", "claude-2"], "claude-2.0"),
-])
+@pytest.mark.parametrize(
+    "spellings,canonical",
+    [
+        (["gpt4_1106_preview", "gpt-4-1106-preview", "GPT4_1106_preview"], "gpt-4-1106-preview"),
+        (
+            ["Mixtral-8x7B-Instruct-v0.1", "mistralai/Mixtral-8x7B-Instruct-v0.1", "mistralai/mixtral-8x7b-chat"],
+            "mixtral-8x7b-instruct-v0.1",
+        ),
+        (["meta/llama-2-70b-chat", "llama-2-70b-chat-hf"], "llama-2-70b-chat"),
+        (["claude-v2", "claude-2"], "claude-2.0"),
+    ],
+)
 def test_aliases(spellings, canonical):
     assert {canonical_model(s) for s in spellings} == {canonical}
     assert canonical_model("Mixtral-8x7B-Instruct-v0.1_concise") != canonical  # a different generator
@@ -79,7 +85,9 @@ def test_correctness_tables_real(shared_data):
 
 
 def test_correctness_battle_rule():
-    table = correctness_battles(["p0", "p1", "p2", "p3"], {"a": np.array([1, 1, 0, 0.0]), "b": np.array([1, 0, 1, np.nan])}, "t")
+    table = correctness_battles(
+        ["p0", "p1", "p2", "p3"], {"a": np.array([1, 1, 0, 0.0]), "b": np.array([1, 0, 1, np.nan])}, "t"
+    )
     assert table.winner == ["tie", "model_a", "model_b"]  # both right: tie; NaN: skipped
     both_wrong = correctness_battles(["q"], {"a": np.array([0.0]), "b": np.array([0.0])}, "t")
     assert both_wrong.winner == ["tie"]
@@ -87,8 +95,14 @@ def test_correctness_battle_rule():
 
 def test_llmrouter_dict_strings(tmp_path):
     path = tmp_path / "train.json"
-    path.write_text(json.dumps([{"question": "q1", "scores": "{'m1': 1.0, 'm2': 0.0}"},
-                                {"question": "q2", "scores": {"m1": 0.0, "m2": 0.0}}]))
+    path.write_text(
+        json.dumps(
+            [
+                {"question": "q1", "scores": "{'m1': 1.0, 'm2': 0.0}"},
+                {"question": "q2", "scores": {"m1": 0.0, "m2": 0.0}},
+            ]
+        )
+    )
     prompts, scores = read_llmrouter(path)
     assert prompts == ["q1", "q2"]
     np.testing.assert_array_equal(scores["m1"], [1.0, 0.0])
@@ -107,14 +121,39 @@ def test_mt_bench_judgments(shared_data):
 
 def test_arena_schema_file(tmp_path):
     rows = [
-        {"id": 1, "model_a": "gpt-4-1106-preview", "model_b": "mixtral-8x7b-instruct-v0.1",
-         "prompt": json.dumps(["  What is the best way to learn Rust quickly?  ", "and then?"]),
-         "response_a": "[]", "response_b": "[]", "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0},
-        {"id": 2, "model_a": "claude-2.1", "model_b": "gpt-4-1106-preview", "prompt": json.dumps(["hi"]),
-         "response_a": "[]", "response_b": "[]", "winner_model_a": 0, "winner_model_b": 1, "winner_tie": 0},
-        {"id": 3, "model_a": "claude-2.1", "model_b": "gpt-4-1106-preview",
-         "prompt": json.dumps(["Summarise the causes of the First World War."]),
-         "response_a": "[]", "response_b": "[]", "winner_model_a": 0, "winner_model_b": 0, "winner_tie": 1},
+        {
+            "id": 1,
+            "model_a": "gpt-4-1106-preview",
+            "model_b": "mixtral-8x7b-instruct-v0.1",
+            "prompt": json.dumps(["  What is the best way to learn Rust quickly?  ", "and then?"]),
+            "response_a": "[]",
+            "response_b": "[]",
+            "winner_model_a": 1,
+            "winner_model_b": 0,
+            "winner_tie": 0,
+        },
+        {
+            "id": 2,
+            "model_a": "claude-2.1",
+            "model_b": "gpt-4-1106-preview",
+            "prompt": json.dumps(["hi"]),
+            "response_a": "[]",
+            "response_b": "[]",
+            "winner_model_a": 0,
+            "winner_model_b": 1,
+            "winner_tie": 0,
+        },
+        {
+            "id": 3,
+            "model_a": "claude-2.1",
+            "model_b": "gpt-4-1106-preview",
+            "prompt": json.dumps(["Summarise the causes of the First World War."]),
+            "response_a": "[]",
+            "response_b": "[]",
+            "winner_model_a": 0,
+            "winner_model_b": 0,
+            "winner_tie": 1,
+        },
     ]
     import csv
 
@@ -124,7 +163,10 @@ def test_arena_schema_file(tmp_path):
         w.writeheader()
         w.writerows(rows)
     table = read_arena(path)
-    assert table.prompt == ["What is the best way to learn Rust quickly?", "Summarise the causes of the First World War."]
+    assert table.prompt == [
+        "What is the best way to learn Rust quickly?",
+        "Summarise the causes of the First World War.",
+    ]
     assert table.winner == ["model_a", "tie"] and table.source == ["chatbot_arena"] * 2
 
 
@@ -144,8 +186,12 @@ def test_battle_table_checks_and_round_trip(tmp_path):
 def test_decontamination_drops_near_duplicates():
     from fastroute.embedders import get_embedder
 
-    train = ["Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).", "Write a poem about the sea.",
-             "Write a poem about the sea.", "Explain photosynthesis to a child."]
+    train = [
+        "Given that f(x) = 5x^3 - 2x + 3, find the value of f(2).",
+        "Write a poem about the sea.",
+        "Write a poem about the sea.",
+        "Explain photosynthesis to a child.",
+    ]
     evals = ["Given that f(x) = 4x^3 - 9x - 14, find the value of f(2).", "Write a poem about the sea."]
     mask, report = contaminated(train, evals, get_embedder("static"), 0.95)
     assert mask.tolist() == [True, True, True, False]

@@ -1,5 +1,6 @@
 """The shipped default routers: offline routing, recorded provenance, and a rebuild that
 reproduces them byte for byte from the shared data."""
+
 from __future__ import annotations
 
 import json
@@ -60,11 +61,21 @@ def test_any_known_pair(tmp_path):
 
 
 def test_route_command_offline():
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "NO_PROXY": "*", "http_proxy": "http://127.0.0.1:9",
-           "https_proxy": "http://127.0.0.1:9"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "NO_PROXY": "*",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+    }
     for prompt in ("Prove that there are infinitely many primes.", "hi"):
-        out = subprocess.run([sys.executable, "-m", "fastroute.cli", "route", prompt], env=env,
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-m", "fastroute.cli", "route", prompt],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert out[0] in (DEFAULT_STRONG, DEFAULT_WEAK)
 
 
@@ -146,9 +157,11 @@ def test_rebuild_on_other_code_paths_reproduces_the_defaults(shared_data, tmp_pa
     and an Intel Xeon differ less than this: mf weights by 1.2e-6, sw_ranking not at all)."""
     pytest.importorskip("torch")
     pytest.importorskip("fastroute._C", reason="the C kernels are not built")
-    script = ("import sys; import fastroute.ops.c_backend as c; assert c.set_simd_level('portable') == 'portable'; "
-              "from fastroute.train.defaults import build_defaults; "
-              "build_defaults(sys.argv[1], sys.argv[2], log=lambda _: None)")
+    script = (
+        "import sys; import fastroute.ops.c_backend as c; assert c.set_simd_level('portable') == 'portable'; "
+        "from fastroute.train.defaults import build_defaults; "
+        "build_defaults(sys.argv[1], sys.argv[2], log=lambda _: None)"
+    )
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1", "FASTROUTE_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-c", script, str(shared_data), str(tmp_path)], env=env, check=True, timeout=1800)
     report = assert_reproduces_defaults(tmp_path, shared_data)
@@ -171,12 +184,16 @@ def assert_reproduces_defaults(built: Path, shared_data: Path) -> dict:
     report = {}
     for kind in KINDS:
         new, old = built / kind, DEFAULTS_DIR / kind
-        _assert_close_json(json.loads((new / "fastroute.json").read_text()),
-                           json.loads((old / "fastroute.json").read_text()), f"{kind}/fastroute.json")
+        _assert_close_json(
+            json.loads((new / "fastroute.json").read_text()),
+            json.loads((old / "fastroute.json").read_text()),
+            f"{kind}/fastroute.json",
+        )
         _assert_close_tensors(new / "weights.safetensors", old / "weights.safetensors", kind)
         report[kind] = _assert_same_decisions(load_router(str(new)), load_router(kind), prompts, kind)
         report[kind]["byte_identical"] = all(
-            (new / f).read_bytes() == (old / f).read_bytes() for f in ("fastroute.json", "weights.safetensors"))
+            (new / f).read_bytes() == (old / f).read_bytes() for f in ("fastroute.json", "weights.safetensors")
+        )
     report["prompts"] = len(prompts)
     return report
 

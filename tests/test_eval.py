@@ -1,4 +1,5 @@
 """Evaluation: RouteLLM's metrics on hand-computed cases, the harness, and the CLI on real data."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,9 @@ def _synthetic_set(n=4000, seed=0):
     rng = np.random.default_rng(seed)
     wq = (rng.random(n) < 0.6).astype(float)
     sq = np.maximum(wq, (rng.random(n) < 0.5).astype(float))
-    return EvalSet("synthetic", [f"prompt {i} " + "x" * int(rng.integers(0, 50)) for i in range(n)],
-                   {"strong": sq, "weak": wq})
+    return EvalSet(
+        "synthetic", [f"prompt {i} " + "x" * int(rng.integers(0, 50)) for i in range(n)], {"strong": sq, "weak": wq}
+    )
 
 
 class _Oracle:
@@ -107,9 +109,16 @@ def test_real_benchmarks_load(shared_data):
 def test_gsm8k_and_generic_files(tmp_path):
     import csv
 
-    rows = [{"prompt": f"Q{i}: what is {i} + {i}?", "mistralai/Mixtral-8x7B-Instruct-v0.1": str(i % 3 == 0),
-             "gpt-4-1106-preview": str(i % 5 != 0), "mistralai/Mixtral-8x7B-Instruct-v0.1_response": "...",
-             "gpt-4-1106-preview_response": "..."} for i in range(40)]
+    rows = [
+        {
+            "prompt": f"Q{i}: what is {i} + {i}?",
+            "mistralai/Mixtral-8x7B-Instruct-v0.1": str(i % 3 == 0),
+            "gpt-4-1106-preview": str(i % 5 != 0),
+            "mistralai/Mixtral-8x7B-Instruct-v0.1_response": "...",
+            "gpt-4-1106-preview_response": "...",
+        }
+        for i in range(40)
+    ]
     path = tmp_path / "gsm8k_responses.csv"
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -119,8 +128,11 @@ def test_gsm8k_and_generic_files(tmp_path):
     assert set(es.scores) == {"mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview"}
     assert es.quality("gpt-4-1106-preview").mean() == pytest.approx(32 / 40)
     gen = tmp_path / "traffic.jsonl"
-    gen.write_text("".join(json.dumps({"id": i, "prompt": f"p{i}", "big": i % 2, "small": 0.5, "other": 1})
-                           + "\n" for i in range(30)))
+    gen.write_text(
+        "".join(
+            json.dumps({"id": i, "prompt": f"p{i}", "big": i % 2, "small": 0.5, "other": 1}) + "\n" for i in range(30)
+        )
+    )
     es = load_table(gen, models=["big", "small"])
     assert set(es.scores) == {"big", "small"}
     rep = evaluate(es, {}, "big", "small", n_boot=0)
@@ -131,8 +143,20 @@ def test_eval_cli_writes_outputs_and_caches(shared_data, tmp_path, capsys):
     from fastroute.cli import main
 
     out = tmp_path / "out"
-    args = ["eval", "--routers", "random", "sw_ranking", "--benchmark", "mt-bench",
-            "--data", str(shared_data / "routellm" / "mt_bench"), "--output", str(out), "--bootstrap", "50"]
+    args = [
+        "eval",
+        "--routers",
+        "random",
+        "sw_ranking",
+        "--benchmark",
+        "mt-bench",
+        "--data",
+        str(shared_data / "routellm" / "mt_bench"),
+        "--output",
+        str(out),
+        "--bootstrap",
+        "50",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "sw_ranking" in text and "prompt length" in text and "optimal" in text
@@ -148,6 +172,20 @@ def test_eval_cli_writes_outputs_and_caches(shared_data, tmp_path, capsys):
     assert main(args) == 0
     doc2 = json.loads((out / "results.json").read_text())
     assert doc2["results"][0]["metrics"]["APGR"] != doc["results"][0]["metrics"]["APGR"]
-    assert main(["eval", "--routers", "mf", "--benchmark", "mt-bench", "--data", str(shared_data / "routellm" / "mt_bench"),
-                 "--strong-model", "gpt-9"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--routers",
+                "mf",
+                "--benchmark",
+                "mt-bench",
+                "--data",
+                str(shared_data / "routellm" / "mt_bench"),
+                "--strong-model",
+                "gpt-9",
+            ]
+        )
+        == 2
+    )
     assert "unknown model" in capsys.readouterr().err

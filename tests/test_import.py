@@ -1,4 +1,5 @@
 """`import fastroute` is cheap: no torch, no numpy, no work."""
+
 from __future__ import annotations
 
 import subprocess

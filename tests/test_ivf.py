@@ -1,4 +1,5 @@
 """Approximate (IVF) sw_ranking: exact when every cluster is probed, close otherwise."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The prompt-length baseline router: monotone in length, calibratable, servable, saved and
 loaded like any router (added by following CONTRIBUTING.md's router recipe)."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,11 @@ def test_bad_input_is_named():
 def test_bundle_round_trip_and_schema(tmp_path):
     r = LengthRouter(strong_model="a", weak_model="b", half_chars=123.0)
     back = load_router(str(r.save(tmp_path / "len")))
-    assert isinstance(back, LengthRouter) and back.half_chars == 123.0 and (back.strong_model, back.weak_model) == ("a", "b")
+    assert (
+        isinstance(back, LengthRouter)
+        and back.half_chars == 123.0
+        and (back.strong_model, back.weak_model) == ("a", "b")
+    )
     np.testing.assert_array_equal(back.win_rates(PROMPTS), r.win_rates(PROMPTS))
     meta = tmp_path / "len" / "fastroute.json"
     doc = json.loads(meta.read_text())

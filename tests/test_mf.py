@@ -1,4 +1,5 @@
 """The mf router against a per-prompt reference of RouteLLM's MFModel."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,10 @@ def test_matches_routellm_mfmodel(tmp_path, backend, use_proj, fmt):
     got = router.win_rates(embeddings=E)
     s, w = ROUTELLM_MODELS.index(DEFAULT_STRONG), ROUTELLM_MODELS.index(DEFAULT_WEAK)
     assert (s, w) == (24, 36)  # RouteLLM's gpt4_id and mixtral_id
-    want = [ref.mf_win_rate(tensors["P.weight"], tensors.get("text_proj.0.weight"), tensors["classifier.0.weight"],
-                            e, s, w) for e in E]
+    want = [
+        ref.mf_win_rate(tensors["P.weight"], tensors.get("text_proj.0.weight"), tensors["classifier.0.weight"], e, s, w)
+        for e in E
+    ]
     np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
     assert np.ptp(got) > 0.01
 
@@ -56,10 +59,14 @@ def test_logits_and_pairs(tmp_path):
     logits = router.logits(embeddings=E)
     assert logits.shape == (5, 64)
     s, w = router.models.index(DEFAULT_STRONG), router.models.index(DEFAULT_WEAK)
-    np.testing.assert_allclose(router.win_rates(embeddings=E), 1 / (1 + np.exp(-(logits[:, s] - logits[:, w]))), atol=1e-6)
+    np.testing.assert_allclose(
+        router.win_rates(embeddings=E), 1 / (1 + np.exp(-(logits[:, s] - logits[:, w]))), atol=1e-6
+    )
     other = router.with_pair("claude-2.1", "vicuna-13b")
     i, j = router.models.index("claude-2.1"), router.models.index("vicuna-13b")
-    np.testing.assert_allclose(other.win_rates(embeddings=E), 1 / (1 + np.exp(-(logits[:, i] - logits[:, j]))), atol=1e-6)
+    np.testing.assert_allclose(
+        other.win_rates(embeddings=E), 1 / (1 + np.exp(-(logits[:, i] - logits[:, j]))), atol=1e-6
+    )
     with pytest.raises(UnknownModelError, match="gpt-5"):
         router.with_pair("gpt-5", DEFAULT_WEAK)
 

@@ -1,4 +1,5 @@
 """The minilm embedder (the `minilm` extra): all-MiniLM-L6-v2, offline, from its wheel."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """RouteLLM model strings: a strict grammar, errors naming the string, and a writer whose
 output the parser always reads back."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,42 +10,48 @@ from hypothesis import strategies as st
 from fastroute.model_string import parse_router_model, router_model
 
 
-@pytest.mark.parametrize("model, want", [
-    ("router-mf-0.11593", ("mf", 0.11593)),
-    ("router-sw_ranking-1e-05", ("sw_ranking", 1e-05)),
-    ("router-sw_ranking-1E-5", ("sw_ranking", 1e-05)),
-    ("router-mf-.5", ("mf", 0.5)),
-    ("router-mf-1", ("mf", 1.0)),
-    ("router-mf-0", ("mf", 0.0)),
-    ("router-mf-0.0e-400", ("mf", 0.0)),
-    ("router-/tmp/my-bundle-2-0.25", ("/tmp/my-bundle-2", 0.25)),
-])
+@pytest.mark.parametrize(
+    "model, want",
+    [
+        ("router-mf-0.11593", ("mf", 0.11593)),
+        ("router-sw_ranking-1e-05", ("sw_ranking", 1e-05)),
+        ("router-sw_ranking-1E-5", ("sw_ranking", 1e-05)),
+        ("router-mf-.5", ("mf", 0.5)),
+        ("router-mf-1", ("mf", 1.0)),
+        ("router-mf-0", ("mf", 0.0)),
+        ("router-mf-0.0e-400", ("mf", 0.0)),
+        ("router-/tmp/my-bundle-2-0.25", ("/tmp/my-bundle-2", 0.25)),
+    ],
+)
 def test_parses(model, want):
     assert parse_router_model(model) == want
 
 
-@pytest.mark.parametrize("model, message", [
-    ("router-mf--1", r"threshold -1 is negative"),
-    ("router-mf--0", r"has a sign"),
-    ("router-mf-+0.5", r"has a sign"),
-    ("router-sw_ranking-1e-400", r"'router-sw_ranking-1e-400'.*too small for a float64"),
-    ("router-mf-1.5", r"above 1"),
-    ("router-mf-1e400", r"above 1"),
-    ("router-mf-0.5\n", r"not a plain decimal"),
-    ("router-mf- 0.5", r"not a plain decimal"),
-    ("router-mf-0.5 ", r"not a plain decimal"),
-    ("router-mf-\u0660.\u0665", r"not a plain decimal"),  # Arabic-Indic digits
-    ("router-mf-1_0", r"not a plain decimal"),
-    ("router-mf-nan", r"not a plain decimal"),
-    ("router-mf-inf", r"not a plain decimal"),
-    ("router-mf-0x1", r"not a plain decimal"),
-    ("router--0.5", r"names no router"),
-    ("router-mf", r"'router-mf' names no threshold; expected 'router-<router>-<threshold>'"),
-    ("router-mf-", r"threshold '' is not a plain decimal"),
-    ("router- mf-0.5", r"router name ' mf'"),
-    ("router-m\nf-0.5", r"router name"),
-    ("mf-0.5", r"not a router model string"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("router-mf--1", r"threshold -1 is negative"),
+        ("router-mf--0", r"has a sign"),
+        ("router-mf-+0.5", r"has a sign"),
+        ("router-sw_ranking-1e-400", r"'router-sw_ranking-1e-400'.*too small for a float64"),
+        ("router-mf-1.5", r"above 1"),
+        ("router-mf-1e400", r"above 1"),
+        ("router-mf-0.5\n", r"not a plain decimal"),
+        ("router-mf- 0.5", r"not a plain decimal"),
+        ("router-mf-0.5 ", r"not a plain decimal"),
+        ("router-mf-\u0660.\u0665", r"not a plain decimal"),  # Arabic-Indic digits
+        ("router-mf-1_0", r"not a plain decimal"),
+        ("router-mf-nan", r"not a plain decimal"),
+        ("router-mf-inf", r"not a plain decimal"),
+        ("router-mf-0x1", r"not a plain decimal"),
+        ("router--0.5", r"names no router"),
+        ("router-mf", r"'router-mf' names no threshold; expected 'router-<router>-<threshold>'"),
+        ("router-mf-", r"threshold '' is not a plain decimal"),
+        ("router- mf-0.5", r"router name ' mf'"),
+        ("router-m\nf-0.5", r"router name"),
+        ("mf-0.5", r"not a router model string"),
+    ],
+)
 def test_rejects(model, message):
     with pytest.raises(ValueError, match=message) as info:
         parse_router_model(model)
@@ -73,8 +80,10 @@ def test_writer_examples():
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.sampled_from(["mf", "sw_ranking", "bert", "causal_llm", "random", "/tmp/a-1-b", "x-1e"]),
-       st.floats(0.0, 1.0, allow_nan=False))
+@given(
+    st.sampled_from(["mf", "sw_ranking", "bert", "causal_llm", "random", "/tmp/a-1-b", "x-1e"]),
+    st.floats(0.0, 1.0, allow_nan=False),
+)
 def test_round_trip(router, threshold):
     model = router_model(router, threshold)
     got_router, got_threshold = parse_router_model(model)

@@ -15,6 +15,7 @@ Tolerances, per op (float32 kernels are never bit-identical across CPUs):
   bt_fit            atol 1e-8 (two Newton solvers run to |step| < 1e-11)
   embedding_bag_i8  atol 1e-6
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,10 @@ def case_cosine_sim(data, rng, backend):
     B, N, d = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 20)), data.draw(st.integers(1, 40))
     qdt = data.draw(st.sampled_from(_dtypes("cosine_sim", "Q")))
     xdt = data.draw(st.sampled_from(_dtypes("cosine_sim", "X")))
-    Qv, Q = layout_2d((rng.standard_normal((B, d)) * (4 if qdt.kind == "i" else 1)).astype(qdt),
-                      data.draw(st.sampled_from(LAYOUTS_2D)))
+    Qv, Q = layout_2d(
+        (rng.standard_normal((B, d)) * (4 if qdt.kind == "i" else 1)).astype(qdt),
+        data.draw(st.sampled_from(LAYOUTS_2D)),
+    )
     Xv, X = layout_2d(_unit_rows(rng, N, d).astype(xdt), data.draw(st.sampled_from(LAYOUTS_2D)))
     atol = 2e-3 if backend == "triton" and xdt == np.float16 else 1e-5
     return (Q, X), reference.cosine_sim(Qv, Xv), dict(atol=atol)
@@ -60,10 +63,14 @@ def case_cosine_sim(data, rng, backend):
 
 def case_gemv_sigmoid(data, rng, backend):
     B, d = data.draw(st.integers(1, 40)), data.draw(st.integers(1, 150))
-    Ev, E = layout_2d(rng.standard_normal((B, d)).astype(data.draw(st.sampled_from(_dtypes("gemv_sigmoid", "E")))),
-                      data.draw(st.sampled_from(LAYOUTS_2D)))
-    uv, u = layout_1d((rng.standard_normal(d) / np.sqrt(d)).astype(data.draw(st.sampled_from(_dtypes("gemv_sigmoid", "u")))),
-                      data.draw(st.sampled_from(LAYOUTS_1D)))
+    Ev, E = layout_2d(
+        rng.standard_normal((B, d)).astype(data.draw(st.sampled_from(_dtypes("gemv_sigmoid", "E")))),
+        data.draw(st.sampled_from(LAYOUTS_2D)),
+    )
+    uv, u = layout_1d(
+        (rng.standard_normal(d) / np.sqrt(d)).astype(data.draw(st.sampled_from(_dtypes("gemv_sigmoid", "u")))),
+        data.draw(st.sampled_from(LAYOUTS_1D)),
+    )
     bias = data.draw(st.floats(-2, 2))
     want = reference.gemv_sigmoid(np.asarray(Ev, np.float32), np.asarray(uv, np.float32), bias)
     return (E, u, bias), want, dict(atol=1e-6)
@@ -71,7 +78,9 @@ def case_gemv_sigmoid(data, rng, backend):
 
 def _csr(rng, K, U):
     nnz = 2 * U + 1
-    return ops.CSRMatrix.from_coo(rng.integers(0, K, nnz), rng.integers(0, U, nnz), rng.choice([1.0, 2.0, 0.5], nnz), (K, U))
+    return ops.CSRMatrix.from_coo(
+        rng.integers(0, K, nnz), rng.integers(0, U, nnz), rng.choice([1.0, 2.0, 0.5], nnz), (K, U)
+    )
 
 
 def case_sw_stats(data, rng, backend):
@@ -85,8 +94,9 @@ def case_sw_stats(data, rng, backend):
 
 def case_bt_fit(data, rng, backend):
     T, B = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 4))
-    counts = np.stack([_random_counts(rng, T, bool(rng.integers(2))) if T > 1 else np.array([0.0, 3.0, 2.0])
-                       for _ in range(B)]).astype(data.draw(st.sampled_from(_dtypes("bt_fit", "S"))))
+    counts = np.stack(
+        [_random_counts(rng, T, bool(rng.integers(2))) if T > 1 else np.array([0.0, 3.0, 2.0]) for _ in range(B)]
+    ).astype(data.draw(st.sampled_from(_dtypes("bt_fit", "S"))))
     Sv, S = layout_2d(counts, data.draw(st.sampled_from([k for k in LAYOUTS_2D if k != "broadcast_cols"])))
     return (S, T), reference.bt_fit(Sv, T), dict(atol=1e-8)
 
@@ -96,11 +106,16 @@ def case_embedding_bag_i8(data, rng, backend):
     lengths = data.draw(st.lists(st.integers(0, 10), min_size=1, max_size=6))
     kind = data.draw(st.sampled_from(LAYOUTS_1D))
     table = rng.integers(-127, 128, (V, d)).astype(np.int8)
-    scv, sc = layout_1d(rng.uniform(0.001, 0.05, V).astype(data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "scales")))),
-                        kind)
-    idv, ids = layout_1d(rng.integers(0, V, sum(lengths)).astype(data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "ids")))),
-                         kind if sum(lengths) else "c")
-    off = np.concatenate([[0], np.cumsum(lengths)]).astype(data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "offsets"))))
+    scv, sc = layout_1d(
+        rng.uniform(0.001, 0.05, V).astype(data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "scales")))), kind
+    )
+    idv, ids = layout_1d(
+        rng.integers(0, V, sum(lengths)).astype(data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "ids")))),
+        kind if sum(lengths) else "c",
+    )
+    off = np.concatenate([[0], np.cumsum(lengths)]).astype(
+        data.draw(st.sampled_from(_dtypes("embedding_bag_i8", "offsets")))
+    )
     want = reference.embedding_bag_i8(table, scv.astype(np.float32), idv, off)
     return (table, sc, ids, off), want, dict(atol=1e-6)
 
@@ -137,8 +152,12 @@ def test_op_matches_the_reference(op, backend):
     assert (b.provider(op) == backend) == (op in mod.OPS)
     make = CASES[op]
 
-    @settings(max_examples=EXAMPLES.get(backend, 4), deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES.get(backend, 4),
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
     def check(data, seed):
         args, want, tol = make(data, np.random.default_rng(seed), backend)

@@ -1,6 +1,7 @@
 """The backend contract (fastroute/ops/contract.py): declared ops must exist with the
 contract's parameters, declared capabilities must come with their functions, and a
 backend that breaks it is reported unavailable, with the reason."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,11 +27,13 @@ def _fake_backend(**attrs) -> types.ModuleType:
 @pytest.fixture
 def register(monkeypatch):
     """Registers a module as backend 'fake' (loaded through the registry's own _load)."""
+
     def add(mod: types.ModuleType) -> tuple:
         monkeypatch.setitem(sys.modules, mod.__name__, mod)
         monkeypatch.setitem(ops._MODULES, "fake", mod.__name__)
         monkeypatch.delitem(ops._loaded, "fake", raising=False)
         return ops._load("fake")
+
     yield add
     ops._loaded.pop("fake", None)
 
@@ -65,26 +68,44 @@ def test_capabilities_are_declared_not_guessed_from_the_name():
 
 
 def test_a_backend_keeping_the_contract_loads(register):
-    mod, reason = register(_fake_backend(CAPABILITIES=frozenset({ops.DEVICE_ARRAYS}), to_device=lambda a, dtype=None: a))
+    mod, reason = register(
+        _fake_backend(CAPABILITIES=frozenset({ops.DEVICE_ARRAYS}), to_device=lambda a, dtype=None: a)
+    )
     assert mod is not None and reason == ""
     assert ops._wrap(mod).capabilities == {"device_arrays"}
 
 
-@pytest.mark.parametrize("attrs, why", [
-    (dict(OPS=("cosine_sim", "bt_fit")), "declares 'bt_fit' but does not define it"),
-    (dict(OPS=("cosine_sim", "softmax"), softmax=lambda x: x), "'softmax', which is not an op of the contract"),
-    (dict(cosine_sim=lambda Q, arena, out=None: None), "cosine_sim: parameters ['Q', 'arena', 'out'], expected (Q, X, out=...)"),
-    (dict(cosine_sim=lambda Q, X: None), "cosine_sim: parameters ['Q', 'X'], expected (Q, X, out=...)"),
-    (dict(cosine_sim=lambda Q, X, out: None), "parameter 'out' needs a default"),
-    (dict(cosine_sim=lambda Q, X, out=None, scale=1.0: None), ""),  # extra optional parameters are fine
-    (dict(cosine_sim=lambda Q, X, out=None, *, scale: None), "extra parameter 'scale' has no default"),
-    (dict(CAPABILITIES=frozenset({"warp_drive"})), "unknown capability 'warp_drive'"),
-    (dict(CAPABILITIES=frozenset({"device_arrays"})), "declares 'device_arrays' but has no to_device()"),
-    (dict(CAPABILITIES=frozenset({"fused_sw_stats"}), sw_weighted_stats=lambda E, arena, A, sharpness=None: None),
-     "declares 'fused_sw_stats' but has no dense_stats_matrix()"),
-    (dict(CAPABILITIES=frozenset({"fused_sw_stats"}), sw_weighted_stats=lambda E, arena, A: None,
-          dense_stats_matrix=lambda A, device=None: None), "sw_weighted_stats (fused_sw_stats): parameters"),
-])
+@pytest.mark.parametrize(
+    "attrs, why",
+    [
+        (dict(OPS=("cosine_sim", "bt_fit")), "declares 'bt_fit' but does not define it"),
+        (dict(OPS=("cosine_sim", "softmax"), softmax=lambda x: x), "'softmax', which is not an op of the contract"),
+        (
+            dict(cosine_sim=lambda Q, arena, out=None: None),
+            "cosine_sim: parameters ['Q', 'arena', 'out'], expected (Q, X, out=...)",
+        ),
+        (dict(cosine_sim=lambda Q, X: None), "cosine_sim: parameters ['Q', 'X'], expected (Q, X, out=...)"),
+        (dict(cosine_sim=lambda Q, X, out: None), "parameter 'out' needs a default"),
+        (dict(cosine_sim=lambda Q, X, out=None, scale=1.0: None), ""),  # extra optional parameters are fine
+        (dict(cosine_sim=lambda Q, X, out=None, *, scale: None), "extra parameter 'scale' has no default"),
+        (dict(CAPABILITIES=frozenset({"warp_drive"})), "unknown capability 'warp_drive'"),
+        (dict(CAPABILITIES=frozenset({"device_arrays"})), "declares 'device_arrays' but has no to_device()"),
+        (
+            dict(
+                CAPABILITIES=frozenset({"fused_sw_stats"}), sw_weighted_stats=lambda E, arena, A, sharpness=None: None
+            ),
+            "declares 'fused_sw_stats' but has no dense_stats_matrix()",
+        ),
+        (
+            dict(
+                CAPABILITIES=frozenset({"fused_sw_stats"}),
+                sw_weighted_stats=lambda E, arena, A: None,
+                dense_stats_matrix=lambda A, device=None: None,
+            ),
+            "sw_weighted_stats (fused_sw_stats): parameters",
+        ),
+    ],
+)
 def test_a_backend_breaking_the_contract_is_unavailable(register, attrs, why):
     mod, reason = register(_fake_backend(**attrs))
     if not why:
@@ -123,7 +144,10 @@ def test_ops_imports_nothing_above_it():
             if isinstance(node, ast.ImportFrom) and node.level:
                 assert node.level == 1, (path.name, ast.unparse(node))  # its own package only
             elif isinstance(node, ast.ImportFrom) and node.module == "fastroute":
-                assert all(f"fastroute.{a.name}".startswith(allowed) for a in node.names), (path.name, ast.unparse(node))
+                assert all(f"fastroute.{a.name}".startswith(allowed) for a in node.names), (
+                    path.name,
+                    ast.unparse(node),
+                )
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:

@@ -6,6 +6,7 @@ deterministic function of the input text. It records every request, and a test
 can script its next responses. A guard on socket.create_connection fails any
 test that tries to reach an address other than 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import collections
@@ -68,12 +69,18 @@ class StubState:
         self.script.append(sleepy)
 
     def answer(self, req: dict, *, reverse: bool = False, width: "int | None" = None) -> dict:
-        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t, width or self.width)}
-                for i, t in enumerate(req["input"])]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(t, width or self.width)}
+            for i, t in enumerate(req["input"])
+        ]
         if reverse:
             data.reverse()
-        return {"object": "list", "data": data, "model": req.get("model"),
-                "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": req.get("model"),
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
     # inspection ------------------------------------------------------------------------
     def inputs(self) -> list[list[str]]:
@@ -111,8 +118,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = {"_raw": raw.decode("utf-8", "replace")}
-        req = {"method": "POST", "path": self.path, "body": body,
-               "headers": {k.lower(): v for k, v in self.headers.items()}}
+        req = {
+            "method": "POST",
+            "path": self.path,
+            "body": body,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+        }
         with state.lock:
             state.requests.append(req)
             n = len(state.requests)
@@ -300,8 +311,9 @@ def test_connection_refused_is_retried_then_raises(make):
 # ----------------------------------------------------------------------------- 4. non-retryable
 
 
-@pytest.mark.parametrize("status, message", [(401, "Incorrect API key provided: sk-te***123"),
-                                             (404, "The model `my-model` does not exist")])
+@pytest.mark.parametrize(
+    "status, message", [(401, "Incorrect API key provided: sk-te***123"), (404, "The model `my-model` does not exist")]
+)
 def test_non_retryable_status_fails_at_once(server, make, status, message):
     server.then(status, {"error": {"message": message, "type": "invalid_request_error"}})
     with pytest.raises(EmbeddingRequestError) as info:
@@ -336,9 +348,14 @@ def test_timeout_is_retried_then_raises(server, make):
 
 # ----------------------------------------------------------------------------- 6. input too long
 
-TOO_LONG = {"error": {"message": "This model's maximum context length is 8192 tokens, however you requested "
-                                 "9000 tokens (9000 in your prompt). Please reduce your prompt.",
-                      "type": "invalid_request_error", "code": None}}
+TOO_LONG = {
+    "error": {
+        "message": "This model's maximum context length is 8192 tokens, however you requested "
+        "9000 tokens (9000 in your prompt). Please reduce your prompt.",
+        "type": "invalid_request_error",
+        "code": None,
+    }
+}
 
 
 def test_too_long_400_retries_with_inputs_cut_in_half(server, make):
@@ -403,18 +420,23 @@ def _emb(i: int, vec) -> dict:
     return {"object": "embedding", "index": i, "embedding": vec}
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param({"object": "list", "model": "my-model"}, id="missing-data"),
-    pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH)]}, id="too-few-embeddings"),
-    pytest.param({"object": "list", "data": [_emb(i, [0.0] * WIDTH) for i in range(3)]}, id="too-many-embeddings"),
-    pytest.param({"object": "list", "data": [{"embedding": [0.0] * WIDTH}] * 2}, id="no-index"),
-    pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(0, [1.0] * WIDTH)]}, id="duplicate-index"),
-    pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, [0.0] * 3)]}, id="ragged-widths"),
-    pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, "not a vector")]}, id="not-a-vector"),
-    pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, None)]}, id="null-embedding"),
-    pytest.param(["not", "an", "object"], id="json-list"),
-    pytest.param("<html>gateway says hi</html>", id="not-json"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"object": "list", "model": "my-model"}, id="missing-data"),
+        pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH)]}, id="too-few-embeddings"),
+        pytest.param({"object": "list", "data": [_emb(i, [0.0] * WIDTH) for i in range(3)]}, id="too-many-embeddings"),
+        pytest.param({"object": "list", "data": [{"embedding": [0.0] * WIDTH}] * 2}, id="no-index"),
+        pytest.param(
+            {"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(0, [1.0] * WIDTH)]}, id="duplicate-index"
+        ),
+        pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, [0.0] * 3)]}, id="ragged-widths"),
+        pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, "not a vector")]}, id="not-a-vector"),
+        pytest.param({"object": "list", "data": [_emb(0, [0.0] * WIDTH), _emb(1, None)]}, id="null-embedding"),
+        pytest.param(["not", "an", "object"], id="json-list"),
+        pytest.param("<html>gateway says hi</html>", id="not-json"),
+    ],
+)
 def test_malformed_response(server, make, body):
     server.then(200, body)
     with pytest.raises(EmbeddingRequestError):
@@ -482,8 +504,9 @@ def test_get_embedder_openai(server):
     np.testing.assert_array_equal(E, expected(["via the registry", "second"]))
     assert server.requests[0]["body"]["model"] == "my-model"
     assert "authorization" not in server.requests[0]["headers"]
-    assert get_embedder("openai:my-model", base_url=server.base_url, api_key_env=None, dim=WIDTH,
-                        backoff=0.01) is emb  # cached per name and options
+    assert (
+        get_embedder("openai:my-model", base_url=server.base_url, api_key_env=None, dim=WIDTH, backoff=0.01) is emb
+    )  # cached per name and options
 
 
 def test_constructor_validates_arguments():

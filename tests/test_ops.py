@@ -1,4 +1,5 @@
 """Every kernel backend against the numpy reference, on awkward shapes, at every SIMD level."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,7 +66,9 @@ def test_cosine_sim_non_contiguous_and_zero_queries(backend):
     ops = get_backend(backend)
     for arena in (X, Xcols):
         got = ops.cosine_sim(Q, arena)
-        np.testing.assert_allclose(got, reference.cosine_sim(np.ascontiguousarray(Q), np.ascontiguousarray(arena)), atol=2e-6)
+        np.testing.assert_allclose(
+            got, reference.cosine_sim(np.ascontiguousarray(Q), np.ascontiguousarray(arena)), atol=2e-6
+        )
         assert np.all(got[2] == 0.0)
     Q64 = Q.astype(np.float64)  # other float dtypes are accepted
     np.testing.assert_allclose(ops.cosine_sim(Q64, X), reference.cosine_sim(Q, X), atol=2e-6)
@@ -154,8 +157,9 @@ def test_sw_stats_non_contiguous(backend):
     big = rng.uniform(-1, 1, (6, 200)).astype(np.float32)
     sims = big[::2, :100]
     A = _random_csr(rng, 10, 100, 150)
-    np.testing.assert_allclose(get_backend(backend).sw_stats(sims, A)[0],
-                               reference.sw_stats(np.ascontiguousarray(sims), A)[0], rtol=2e-6)
+    np.testing.assert_allclose(
+        get_backend(backend).sw_stats(sims, A)[0], reference.sw_stats(np.ascontiguousarray(sims), A)[0], rtol=2e-6
+    )
 
 
 @pytest.mark.parametrize("lengths", [[0], [1], [3, 0, 5], [200] * 3, list(range(70))])
@@ -172,7 +176,9 @@ def test_embedding_bag_i8(backend, lengths):
         if n == 0:
             assert np.all(got[b] == 0)
             continue
-        rows = table[ids[offsets[b]:offsets[b + 1]]].astype(np.float64) * scales[ids[offsets[b]:offsets[b + 1]], None]
+        rows = (
+            table[ids[offsets[b] : offsets[b + 1]]].astype(np.float64) * scales[ids[offsets[b] : offsets[b + 1]], None]
+        )
         mean = rows.mean(0)
         np.testing.assert_allclose(got[b], mean / np.linalg.norm(mean), atol=1e-6)
 
@@ -180,8 +186,9 @@ def test_embedding_bag_i8(backend, lengths):
 def test_embedding_bag_rejects_bad_ids(backend):
     table = np.zeros((4, 3), np.int8)
     with pytest.raises(ValueError, match="token id"):
-        get_backend(backend).embedding_bag_i8(table, np.ones(4, np.float32), np.array([1, 4], np.int32),
-                                              np.array([0, 2], np.int64))
+        get_backend(backend).embedding_bag_i8(
+            table, np.ones(4, np.float32), np.array([1, 4], np.int32), np.array([0, 2], np.int64)
+        )
 
 
 def test_half_to_float_matches_numpy():
@@ -210,7 +217,7 @@ def test_sw_stats_sharpness(backend, gamma):
     A = _random_csr(rng, 30, 301, 700)
     S, _ = get_backend(backend).sw_stats(sims, A, sharpness=gamma)
     s64 = sims.astype(np.float64)
-    w = np.maximum(np.exp(gamma * (s64 - s64.max(1, keepdims=True))), 2.0 ** -113)
+    w = np.maximum(np.exp(gamma * (s64 - s64.max(1, keepdims=True))), 2.0**-113)
     # float32 exponents: relative error ~1e-7 * |exponent|, i.e. up to ~1e-5 for weights near 2^-113
     np.testing.assert_allclose(S, w @ A.to_dense().T, rtol=1e-5)
     with pytest.raises(ValueError, match="sharpness"):
@@ -235,15 +242,18 @@ def _bag_inputs():
     return table, scales, ids
 
 
-@pytest.mark.parametrize("offsets,match", [
-    ([1, 2, 4], "offsets must start at 0"),
-    ([0, 3, 2, 4], "offsets must not decrease"),
-    ([0, 2, 7], "offsets must end at len\\(ids\\) = 4, got 7"),  # ASan: heap-buffer-overflow before the fix
-    ([0, 2, 3], "offsets must end at len\\(ids\\) = 4, got 3"),
-    ([], "offsets must be a 1-D integer array"),
-    ([[0, 4]], "offsets must be a 1-D integer array"),
-    ([0.0, 4.0], "offsets must be a 1-D integer array"),
-])
+@pytest.mark.parametrize(
+    "offsets,match",
+    [
+        ([1, 2, 4], "offsets must start at 0"),
+        ([0, 3, 2, 4], "offsets must not decrease"),
+        ([0, 2, 7], "offsets must end at len\\(ids\\) = 4, got 7"),  # ASan: heap-buffer-overflow before the fix
+        ([0, 2, 3], "offsets must end at len\\(ids\\) = 4, got 3"),
+        ([], "offsets must be a 1-D integer array"),
+        ([[0, 4]], "offsets must be a 1-D integer array"),
+        ([0.0, 4.0], "offsets must be a 1-D integer array"),
+    ],
+)
 def test_embedding_bag_rejects_bad_offsets(backend, offsets, match):
     table, scales, ids = _bag_inputs()
     with pytest.raises(ValueError, match=match):
@@ -287,14 +297,38 @@ def test_c_entry_points_return_status():
     ids = np.array([0, 1], np.int32)
     for offsets in ([0, 3], [1, 2], [0, 2, 1]):
         off = np.array(offsets, np.int64)
-        code = lib.fr_embedding_bag_i8(ffi.cast("int8_t *", table.ctypes.data), ffi.cast("float *", x.ctypes.data), 2, 3,
-                                       ffi.cast("int32_t *", ids.ctypes.data), 2, ffi.cast("int64_t *", off.ctypes.data),
-                                       off.size - 1, op, 1)
+        code = lib.fr_embedding_bag_i8(
+            ffi.cast("int8_t *", table.ctypes.data),
+            ffi.cast("float *", x.ctypes.data),
+            2,
+            3,
+            ffi.cast("int32_t *", ids.ctypes.data),
+            2,
+            ffi.cast("int64_t *", off.ctypes.data),
+            off.size - 1,
+            op,
+            1,
+        )
         assert code == lib.FR_EINVAL, offsets
     indptr = np.array([0, 2, 1], np.int64)  # decreasing CSR row pointer
     S = np.zeros((1, 2))
-    assert lib.fr_sw_stats(xp, 1, 3, 3, ffi.cast("int64_t *", indptr.ctypes.data), ffi.cast("int32_t *", ids.ctypes.data),
-                           xp, 2, 0.0, ffi.cast("double *", S.ctypes.data), op, 1) == lib.FR_EINVAL
+    assert (
+        lib.fr_sw_stats(
+            xp,
+            1,
+            3,
+            3,
+            ffi.cast("int64_t *", indptr.ctypes.data),
+            ffi.cast("int32_t *", ids.ctypes.data),
+            xp,
+            2,
+            0.0,
+            ffi.cast("double *", S.ctypes.data),
+            op,
+            1,
+        )
+        == lib.FR_EINVAL
+    )
 
 
 def test_allocation_failure_raises_memory_error():
@@ -311,8 +345,12 @@ def test_allocation_failure_raises_memory_error():
     from test_tiers_and_fit import _random_counts
 
     S = np.stack([_random_counts(rng, 4, True)])
-    calls = [lambda: c.cosine_sim(Q, X), lambda: c.cosine_sim(Q, X.astype(np.float16)),
-             lambda: c.sw_stats(np.abs(Q[:, :9]), A), lambda: c.bt_fit(S, 4)]
+    calls = [
+        lambda: c.cosine_sim(Q, X),
+        lambda: c.cosine_sim(Q, X.astype(np.float16)),
+        lambda: c.sw_stats(np.abs(Q[:, :9]), A),
+        lambda: c.bt_fit(S, 4),
+    ]
     try:
         for call in calls:
             c.lib.fr_debug_fail_allocs(0)
@@ -349,8 +387,11 @@ def test_parallel_paths_match_reference():
         scales = rng.uniform(0.01, 0.02, 300).astype(np.float32)
         ids = rng.integers(0, 300, 2500).astype(np.int32)
         offsets = np.linspace(0, 2500, 41).astype(np.int64)
-        np.testing.assert_allclose(c.embedding_bag_i8(table, scales, ids, offsets),
-                                   reference.embedding_bag_i8(table, scales, ids, offsets), atol=1e-6)
+        np.testing.assert_allclose(
+            c.embedding_bag_i8(table, scales, ids, offsets),
+            reference.embedding_bag_i8(table, scales, ids, offsets),
+            atol=1e-6,
+        )
     finally:
         c.set_num_threads(before)
 

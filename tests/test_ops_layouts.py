@@ -6,6 +6,7 @@ Tolerances are stated per op (float32 kernels are never bit-identical across CPU
 decisions (p >= threshold) must agree exactly wherever the reference is farther than the
 tolerance from the threshold.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,18 @@ from fastroute.ops.csr import CSRMatrix
 from conftest import CPU_BACKENDS
 from test_tiers_and_fit import _random_counts
 
-LAYOUTS_2D = ["c", "fortran", "negative", "step2", "broadcast_rows", "broadcast_cols", "odd_row_stride",
-              "unaligned", "big_endian", "read_only"]
+LAYOUTS_2D = [
+    "c",
+    "fortran",
+    "negative",
+    "step2",
+    "broadcast_rows",
+    "broadcast_cols",
+    "odd_row_stride",
+    "unaligned",
+    "big_endian",
+    "read_only",
+]
 LAYOUTS_1D = ["c", "negative", "step2", "broadcast", "unaligned", "big_endian", "read_only"]
 HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -106,7 +117,9 @@ def _unit_rows(rng, n, d):
 
 def _csr(rng, K, U):
     nnz = 2 * U + 1
-    return CSRMatrix.from_coo(rng.integers(0, K, nnz), rng.integers(0, U, nnz), rng.choice([1.0, 2.0, 0.5], nnz), (K, U))
+    return CSRMatrix.from_coo(
+        rng.integers(0, K, nnz), rng.integers(0, U, nnz), rng.choice([1.0, 2.0, 0.5], nnz), (K, U)
+    )
 
 
 # ---- the reported bug, end to end ------------------------------------------------------
@@ -177,9 +190,14 @@ def test_sw_stats_layouts(name, kind):
 def test_embedding_bag_layouts(name, kind):
     rng = np.random.default_rng(4)
     V, d = 40, 12
-    tv, table = layout_2d(rng.integers(-127, 128, (V, d)).astype(np.int8), "c" if kind in ("big_endian", "unaligned")
-                          else {"negative": "negative", "step2": "step2", "broadcast": "broadcast_rows",
-                                "read_only": "read_only"}.get(kind, "c"))
+    tv, table = layout_2d(
+        rng.integers(-127, 128, (V, d)).astype(np.int8),
+        "c"
+        if kind in ("big_endian", "unaligned")
+        else {"negative": "negative", "step2": "step2", "broadcast": "broadcast_rows", "read_only": "read_only"}.get(
+            kind, "c"
+        ),
+    )
     scv, sc = layout_1d(rng.uniform(0.01, 0.02, V).astype(np.float32), kind)
     idv, ids = layout_1d(rng.integers(0, V, 30).astype(np.int32), kind)
     off = np.array([0, 3, 3, 17, 30], np.int64)
@@ -302,7 +320,9 @@ def test_embedding_bag_hypothesis(name, data):
     id_dtype = data.draw(st.sampled_from([np.int32, np.int64, np.uint16, np.int16]), label="id dtype")
     kind = data.draw(st.sampled_from(LAYOUTS_1D), label="layout")
     table = rng.integers(-127, 128, (V, d)).astype(np.int8)
-    scv, sc = layout_1d(rng.uniform(0.001, 0.05, V).astype(data.draw(st.sampled_from(FLOATS), label="scale dtype")), kind)
+    scv, sc = layout_1d(
+        rng.uniform(0.001, 0.05, V).astype(data.draw(st.sampled_from(FLOATS), label="scale dtype")), kind
+    )
     idv, ids = layout_1d(rng.integers(0, V, sum(lengths)).astype(id_dtype), kind if sum(lengths) else "c")
     off = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     got = get_backend(name).embedding_bag_i8(table, sc, ids, off)
@@ -335,8 +355,16 @@ def test_c_row_stride_fast_path_kept_only_when_safe():
     assert np.shares_memory(a, big) and ld == 16
     a, ld = c_backend._rows(big[2:7, :5], np.float32, "x")
     assert np.shares_memory(a, big) and ld == 8
-    for kind in ["fortran", "negative", "step2", "broadcast_rows", "broadcast_cols", "odd_row_stride", "unaligned",
-                 "big_endian"]:
+    for kind in [
+        "fortran",
+        "negative",
+        "step2",
+        "broadcast_rows",
+        "broadcast_cols",
+        "odd_row_stride",
+        "unaligned",
+        "big_endian",
+    ]:
         _, v = layout_2d(np.ones((3, 4), np.float32), kind)
         a, ld = c_backend._rows(v, np.float32, "x")
         assert a.flags.c_contiguous and a.flags.aligned and a.dtype == np.dtype("=f4") and ld == 4, kind

@@ -1,4 +1,5 @@
 """Precomputed embeddings served by prompt text, and checked against the router's embedder."""
+
 from __future__ import annotations
 
 import numpy as np

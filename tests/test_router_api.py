@@ -1,4 +1,5 @@
 """The API every router shares: inputs, thresholds, threads."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -27,8 +28,8 @@ def test_threshold_outside_unit_interval(router, bad):
 def test_route_rule_is_greater_or_equal(router):
     E = np.random.default_rng(0).standard_normal((8, 24))
     p = router.win_rates(embeddings=E)
-    assert router.route(embeddings=E, threshold=float(p[3])) [3] == STRONG
-    assert router.route(embeddings=E, threshold=float(np.nextafter(p[3], 2))) [3] == WEAK
+    assert router.route(embeddings=E, threshold=float(p[3]))[3] == STRONG
+    assert router.route(embeddings=E, threshold=float(np.nextafter(p[3], 2)))[3] == WEAK
     assert router.decide(p, 0.0) == [STRONG] * 8
 
 

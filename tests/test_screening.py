@@ -1,5 +1,6 @@
 """Grading-failure screening of golden-label tables: the binomial tail, the group rule,
 and what it finds in RouteLLM's real MMLU responses."""
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,8 @@ def test_routellm_mmlu_high_school_mathematics_is_a_grading_failure(shared_data)
     _, scores, subjects = read_mmlu_dir(shared_data / "routellm" / "mmlu" / "responses")
     found = below_chance_groups(scores, subjects, MMLU_CHANCE)
     assert [(f.group, f.model, f.correct, f.total) for f in found] == [
-        ("high_school_mathematics", "gpt-4-1106-preview", 8, 270)]
+        ("high_school_mathematics", "gpt-4-1106-preview", 8, 270)
+    ]
 
 
 def test_default_recipe_leaves_the_failed_subject_out(shared_data):

@@ -1,5 +1,6 @@
 """The routing server with real parts: the real `openai` client talks to fastroute's server,
 which talks to a real upstream HTTP server on loopback that records what it received."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,13 @@ def routers():
 
 
 def _server(routers, upstream, **options):
-    cfg = ServeConfig(routers=routers, strong_model=STRONG, weak_model=WEAK,
-                      default_upstream=Upstream(f"{upstream.url}/v1", "STUB_UPSTREAM_KEY"), **options)
+    cfg = ServeConfig(
+        routers=routers,
+        strong_model=STRONG,
+        weak_model=WEAK,
+        default_upstream=Upstream(f"{upstream.url}/v1", "STUB_UPSTREAM_KEY"),
+        **options,
+    )
     return BackgroundServer(create_app(cfg))
 
 
@@ -48,8 +54,12 @@ def _client(server, key="unused"):
 
 
 def _post(url, body, headers=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if not isinstance(body, bytes) else body,
-                                 headers={"Content-Type": "application/json", **(headers or {})}, method="POST")
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if not isinstance(body, bytes) else body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())
@@ -61,9 +71,15 @@ def test_routed_completion_with_openai_client(server, upstream, routers, monkeyp
     monkeypatch.setenv("STUB_UPSTREAM_KEY", "sk-upstream")
     client = _client(server)
     raw = client.chat.completions.with_raw_response.create(
-        model="router-sw_ranking-0.0", messages=[{"role": "system", "content": "be brief"},
-                                                 {"role": "user", "content": "Prove that sqrt(2) is irrational."}],
-        temperature=0.3, max_tokens=50, extra_body={"custom_field": {"keep": [1, 2]}})
+        model="router-sw_ranking-0.0",
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "Prove that sqrt(2) is irrational."},
+        ],
+        temperature=0.3,
+        max_tokens=50,
+        extra_body={"custom_field": {"keep": [1, 2]}},
+    )
     completion = raw.parse()
     assert completion.model == STRONG  # threshold 0: every prompt goes to the strong model
     assert completion.choices[0].message.content == "echo: Prove that sqrt(2) is irrational."
@@ -79,8 +95,9 @@ def test_routed_completion_with_openai_client(server, upstream, routers, monkeyp
 
 def test_streamed_completion(server, upstream):
     client = _client(server)
-    stream = client.chat.completions.create(model="router-mf-1.0", stream=True,
-                                            messages=[{"role": "user", "content": "hello there"}])
+    stream = client.chat.completions.create(
+        model="router-mf-1.0", stream=True, messages=[{"role": "user", "content": "hello there"}]
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: hello there"
@@ -89,7 +106,9 @@ def test_streamed_completion(server, upstream):
 
 
 def test_plain_model_is_passed_through(server, upstream):
-    out = _client(server).chat.completions.create(model="some-upstream-model", messages=[{"role": "user", "content": "x"}])
+    out = _client(server).chat.completions.create(
+        model="some-upstream-model", messages=[{"role": "user", "content": "x"}]
+    )
     assert out.model == "some-upstream-model" and upstream.record[-1]["body"]["model"] == "some-upstream-model"
 
 
@@ -100,26 +119,47 @@ def test_route_endpoint(server, routers):
     expected = routers["sw_ranking"].win_rates(prompts)
     np.testing.assert_allclose([d["win_rate"] for d in body["decisions"]], expected, atol=1e-9)
     assert [d["model"] for d in body["decisions"]] == routers["sw_ranking"].decide(expected, 0.5)
-    status, _, body = _post(f"{server.url}/v1/route", {"model": "router-mf-0.5", "messages_batch": [
-        [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
-        [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]]})
+    status, _, body = _post(
+        f"{server.url}/v1/route",
+        {
+            "model": "router-mf-0.5",
+            "messages_batch": [
+                [
+                    {"role": "user", "content": "a"},
+                    {"role": "assistant", "content": "b"},
+                    {"role": "user", "content": "c"},
+                ],
+                [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+            ],
+        },
+    )
     assert status == 200
-    np.testing.assert_allclose([d["win_rate"] for d in body["decisions"]], routers["mf"].win_rates(["c", "hi"]), atol=1e-9)
-    status, _, body = _post(f"{server.url}/v1/route", {"model": "router-mf-0.5", "route_on": "conversation",
-                                                       "messages": [{"role": "user", "content": "a"},
-                                                                    {"role": "assistant", "content": "b"}]})
+    np.testing.assert_allclose(
+        [d["win_rate"] for d in body["decisions"]], routers["mf"].win_rates(["c", "hi"]), atol=1e-9
+    )
+    status, _, body = _post(
+        f"{server.url}/v1/route",
+        {
+            "model": "router-mf-0.5",
+            "route_on": "conversation",
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+        },
+    )
     assert body["decisions"][0]["win_rate"] == pytest.approx(routers["mf"].win_rates(["user: a\nassistant: b"])[0])
 
 
-@pytest.mark.parametrize("body,status,fragment", [
-    ({"model": "router-mf", "messages": [{"role": "user", "content": "x"}]}, 400, "router-<router>-<threshold>"),
-    ({"model": "router-mf-1.5", "messages": [{"role": "user", "content": "x"}]}, 400, "must be in [0, 1]"),
-    ({"model": "router-bert-0.5", "messages": [{"role": "user", "content": "x"}]}, 400, "unknown router 'bert'"),
-    ({"model": "router-mf-0.5"}, 400, "'messages' is required"),
-    ({"model": "router-mf-0.5", "messages": []}, 400, "non-empty list"),
-    ({"model": "router-mf-0.5", "messages": [{"role": "assistant", "content": "x"}]}, 400, "no user message"),
-    ({"messages": [{"role": "user", "content": "x"}]}, 400, "'model' is required"),
-])
+@pytest.mark.parametrize(
+    "body,status,fragment",
+    [
+        ({"model": "router-mf", "messages": [{"role": "user", "content": "x"}]}, 400, "router-<router>-<threshold>"),
+        ({"model": "router-mf-1.5", "messages": [{"role": "user", "content": "x"}]}, 400, "must be in [0, 1]"),
+        ({"model": "router-bert-0.5", "messages": [{"role": "user", "content": "x"}]}, 400, "unknown router 'bert'"),
+        ({"model": "router-mf-0.5"}, 400, "'messages' is required"),
+        ({"model": "router-mf-0.5", "messages": []}, 400, "non-empty list"),
+        ({"model": "router-mf-0.5", "messages": [{"role": "assistant", "content": "x"}]}, 400, "no user message"),
+        ({"messages": [{"role": "user", "content": "x"}]}, 400, "'model' is required"),
+    ],
+)
 def test_bad_requests(server, body, status, fragment):
     code, _, err = _post(f"{server.url}/v1/chat/completions", body)
     assert code == status and fragment in err["error"]["message"]
@@ -134,19 +174,24 @@ def test_malformed_json_and_openai_errors(server):
 
 
 def test_upstream_errors_pass_through(server):
-    code, headers, err = _post(f"{server.url}/v1/chat/completions",
-                               {"model": "router-mf-0.5", "messages": [{"role": "user", "content": "__429__"}]})
+    code, headers, err = _post(
+        f"{server.url}/v1/chat/completions",
+        {"model": "router-mf-0.5", "messages": [{"role": "user", "content": "__429__"}]},
+    )
     assert code == 429 and err == {"error": {"message": "rate limited", "type": "rate_limit"}}
     assert headers.get("Retry-After") == "7" and headers["x-fastroute-model"] in (STRONG, WEAK)
-    code, _, err = _post(f"{server.url}/v1/chat/completions",
-                         {"model": "gpt-x", "messages": [{"role": "user", "content": "__500__"}]})
+    code, _, err = _post(
+        f"{server.url}/v1/chat/completions", {"model": "gpt-x", "messages": [{"role": "user", "content": "__500__"}]}
+    )
     assert code == 500 and err["error"]["message"] == "boom"
 
 
 def test_upstream_timeout_is_504(server):
     t0 = time.perf_counter()
-    code, _, err = _post(f"{server.url}/v1/chat/completions",
-                         {"model": "router-mf-0.5", "messages": [{"role": "user", "content": "__sleep__"}]})
+    code, _, err = _post(
+        f"{server.url}/v1/chat/completions",
+        {"model": "router-mf-0.5", "messages": [{"role": "user", "content": "__sleep__"}]},
+    )
     assert code == 504 and err["error"]["type"] == "upstream_timeout"
     assert time.perf_counter() - t0 < 2.5
 
@@ -155,18 +200,25 @@ def test_unreachable_upstream_is_502(routers):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]  # closed once the block ends: nothing listens there
-    cfg = ServeConfig(routers=routers, strong_model=STRONG, weak_model=WEAK,
-                      default_upstream=Upstream(f"http://127.0.0.1:{dead}/v1"))
+    cfg = ServeConfig(
+        routers=routers, strong_model=STRONG, weak_model=WEAK, default_upstream=Upstream(f"http://127.0.0.1:{dead}/v1")
+    )
     with BackgroundServer(create_app(cfg)) as srv:
-        code, _, err = _post(f"{srv.url}/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "x"}]})
+        code, _, err = _post(
+            f"{srv.url}/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        )
     assert code == 502 and err["error"]["type"] == "upstream_error"
 
 
 def test_api_keys(routers, upstream):
     with _server(routers, upstream, api_keys=frozenset({"k1", "k2"})) as srv:
         with pytest.raises(openai.AuthenticationError):
-            _client(srv, "wrong").chat.completions.create(model="router-mf-0.5", messages=[{"role": "user", "content": "x"}])
-        ok = _client(srv, "k2").chat.completions.create(model="router-mf-0.5", messages=[{"role": "user", "content": "x"}])
+            _client(srv, "wrong").chat.completions.create(
+                model="router-mf-0.5", messages=[{"role": "user", "content": "x"}]
+            )
+        ok = _client(srv, "k2").chat.completions.create(
+            model="router-mf-0.5", messages=[{"role": "user", "content": "x"}]
+        )
         assert ok.choices[0].message.content == "echo: x"
         with urllib.request.urlopen(f"{srv.url}/health", timeout=5) as resp:  # health stays open
             assert resp.status == 200
@@ -190,14 +242,18 @@ class _SlowRouter:
 
 def test_full_queue_answers_503(upstream):
     with _server({"slow": _SlowRouter()}, upstream, max_queue=2, max_batch=1) as srv:
+
         async def burst():
             import aiohttp
 
             async with aiohttp.ClientSession() as s:
+
                 async def one(i):
-                    async with s.post(f"{srv.url}/v1/route", json={"router": "slow", "threshold": 0.5,
-                                                                   "prompt": f"p{i}"}) as r:
+                    async with s.post(
+                        f"{srv.url}/v1/route", json={"router": "slow", "threshold": 0.5, "prompt": f"p{i}"}
+                    ) as r:
                         return r.status, r.headers.get("Retry-After")
+
                 return await asyncio.gather(*(one(i) for i in range(8)))
 
         results = asyncio.run(burst())
@@ -208,23 +264,30 @@ def test_full_queue_answers_503(upstream):
 
 def test_hundreds_of_concurrent_requests(server, routers):
     """Nothing lost or mixed up: every answer matches its own request."""
+
     async def main():
         client = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
         import aiohttp
 
         async def chat(i):
-            out = await client.chat.completions.create(model=f"router-sw_ranking-{0.0 if i % 2 else 1.0}",
-                                                       messages=[{"role": "user", "content": f"request number {i}"}])
+            out = await client.chat.completions.create(
+                model=f"router-sw_ranking-{0.0 if i % 2 else 1.0}",
+                messages=[{"role": "user", "content": f"request number {i}"}],
+            )
             return i, out.choices[0].message.content, out.model
 
         async with aiohttp.ClientSession() as s:
+
             async def route(i):
-                async with s.post(f"{server.url}/v1/route", json={"router": "mf", "threshold": 0.5,
-                                                                  "prompt": f"question {i} about topic {i % 17}"}) as r:
+                async with s.post(
+                    f"{server.url}/v1/route",
+                    json={"router": "mf", "threshold": 0.5, "prompt": f"question {i} about topic {i % 17}"},
+                ) as r:
                     return i, (await r.json())["decisions"][0]["win_rate"]
 
-            chats, routes = await asyncio.gather(asyncio.gather(*(chat(i) for i in range(200))),
-                                                 asyncio.gather(*(route(i) for i in range(300))))
+            chats, routes = await asyncio.gather(
+                asyncio.gather(*(chat(i) for i in range(200))), asyncio.gather(*(route(i) for i in range(300)))
+            )
         await client.close()
         return chats, routes
 
@@ -256,9 +319,26 @@ def test_serve_command(upstream, tmp_path):
         port = s.getsockname()[1]
     keys = tmp_path / "keys.txt"
     keys.write_text("# clients\nsecret\n")
-    proc = subprocess.Popen([sys.executable, "-m", "fastroute.cli", "serve", "--routers", "mf", "random",
-                             "--base-url", f"{upstream.url}/v1", "--port", str(port), "--api-keys-file", str(keys)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fastroute.cli",
+            "serve",
+            "--routers",
+            "mf",
+            "random",
+            "--base-url",
+            f"{upstream.url}/v1",
+            "--port",
+            str(port),
+            "--api-keys-file",
+            str(keys),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(150):
             try:
@@ -294,7 +374,9 @@ api_key_env = "WEAK_KEY"
     with BackgroundServer(create_app(cfg)) as srv:
         ok = _client(srv).chat.completions.create(model="router-mf-0.0", messages=[{"role": "user", "content": "q"}])
         assert ok.model == STRONG
-        code, _, err = _post(f"{srv.url}/v1/chat/completions", {"model": "unlisted", "messages": [{"role": "user", "content": "q"}]})
+        code, _, err = _post(
+            f"{srv.url}/v1/chat/completions", {"model": "unlisted", "messages": [{"role": "user", "content": "q"}]}
+        )
         assert code == 400 and "no upstream serves model 'unlisted'" in err["error"]["message"]
         with urllib.request.urlopen(f"{srv.url}/metrics", timeout=5) as resp:
             text = resp.read().decode()
@@ -307,17 +389,31 @@ api_key_env = "WEAK_KEY"
 
 
 def test_serve_without_aiohttp_says_how_to_install():
-    code = ("import sys; sys.modules['aiohttp'] = None\n"
-            "from fastroute.cli import main\n"
-            "sys.exit(main(['serve', '--routers', 'random']))")
+    code = (
+        "import sys; sys.modules['aiohttp'] = None\n"
+        "from fastroute.cli import main\n"
+        "sys.exit(main(['serve', '--routers', 'random']))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "pip install 'fastroute[serve]'" in out.stderr
 
 
 def test_serve_refuses_credentials_in_the_base_url():
-    out = subprocess.run([sys.executable, "-m", "fastroute.cli", "serve", "--routers", "random",
-                          "--base-url", "http://user:hunter2@127.0.0.1:9/v1"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastroute.cli",
+            "serve",
+            "--routers",
+            "random",
+            "--base-url",
+            "http://user:hunter2@127.0.0.1:9/v1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "credentials" in out.stderr and "--api-key-env" in out.stderr
     assert "hunter2" not in out.stderr + out.stdout

@@ -1,5 +1,6 @@
 """Upstream faults, client hang-ups, slow clients, secrets and metrics: each fault kind, for
 streamed and plain completions, answers something the client can read, and is counted once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,13 @@ def fault():
 
 
 def _cfg(base_url: str, **options) -> ServeConfig:
-    return ServeConfig(routers={"random": RandomRouter(seed=0)}, strong_model=STRONG, weak_model=WEAK,
-                       default_upstream=Upstream(base_url, "FAULT_UPSTREAM_KEY"), **options)
+    return ServeConfig(
+        routers={"random": RandomRouter(seed=0)},
+        strong_model=STRONG,
+        weak_model=WEAK,
+        default_upstream=Upstream(base_url, "FAULT_UPSTREAM_KEY"),
+        **options,
+    )
 
 
 @pytest.fixture
@@ -51,12 +57,14 @@ def _dead_port() -> int:
 async def _chat(url: str, prompt: str, stream: bool, model: str = STRONG, client_timeout: float = 15):
     """Status, headers, body (JSON, or the list of SSE data payloads of a stream)."""
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{url}/v1/chat/completions", json={
-                "model": model, "stream": stream, "messages": [{"role": "user", "content": prompt}]},
-                timeout=aiohttp.ClientTimeout(total=client_timeout)) as r:
+        async with s.post(
+            f"{url}/v1/chat/completions",
+            json={"model": model, "stream": stream, "messages": [{"role": "user", "content": prompt}]},
+            timeout=aiohttp.ClientTimeout(total=client_timeout),
+        ) as r:
             raw = await r.read()
             if r.content_type == "text/event-stream":
-                events = [e[len("data: "):] for e in raw.decode().split("\n\n") if e.startswith("data: ")]
+                events = [e[len("data: ") :] for e in raw.decode().split("\n\n") if e.startswith("data: ")]
                 return r.status, r.headers, [e if e == "[DONE]" else json.loads(e) for e in events]
             assert r.content_type == "application/json", raw[:200]
             return r.status, r.headers, json.loads(raw)
@@ -108,7 +116,9 @@ def test_stream_broken_midway_ends_with_an_error_event(server, marker):
 
 def test_openai_client_sees_the_stream_error(server):
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
-    stream = client.chat.completions.create(model=STRONG, stream=True, messages=[{"role": "user", "content": "__cut__"}])
+    stream = client.chat.completions.create(
+        model=STRONG, stream=True, messages=[{"role": "user", "content": "__cut__"}]
+    )
     got = []
     with pytest.raises(openai.APIError, match="connection broke"):
         for chunk in stream:
@@ -136,7 +146,11 @@ def test_stall_past_the_idle_timeout(server, stream):
     elapsed = time.perf_counter() - t0
     assert 0.9 < elapsed < 8.0  # the upstream stalls for 20 s; slack for a loaded CI machine
     if stream:
-        assert status == 200 and body[-2]["error"]["type"] == "upstream_timeout" and "stalled" in body[-2]["error"]["message"]
+        assert (
+            status == 200
+            and body[-2]["error"]["type"] == "upstream_timeout"
+            and "stalled" in body[-2]["error"]["message"]
+        )
         kind = "stream_timeout"
     else:
         assert status == 504 and body["error"]["type"] == "upstream_timeout"
@@ -178,7 +192,9 @@ def test_client_disconnect_cancels_the_upstream_call(server, fault, stream):
         if len(fault.events) > n_before:
             break
         time.sleep(0.05)
-    assert fault.events[n_before:] and fault.events[n_before][0] == "hung_up" and fault.events[n_before][1] < 5.0  # of 10 s
+    assert (
+        fault.events[n_before:] and fault.events[n_before][0] == "hung_up" and fault.events[n_before][1] < 5.0
+    )  # of 10 s
     time.sleep(0.1)
     text = _metrics(server.url)
     assert _count(text, "fastroute_requests_total", endpoint="/v1/chat/completions", status="499") == 1
@@ -212,12 +228,15 @@ def test_slow_clients_are_disconnected():
             s.close()
         assert len(closed_at) == len(socks) and max(closed_at.values()) < 8.0, closed_at  # 1 s timeout
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
-            s.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 100\r\nConnection: close\r\n\r\n{\"router\"")
+            s.sendall(
+                b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\nConnection: close\r\n\r\n{"router"'
+            )
             t1 = time.perf_counter()
             data = b""
             while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
-                    re.search(rb"(?i)content-length: (\d+)", data).group(1)):
+                re.search(rb"(?i)content-length: (\d+)", data).group(1)
+            ):
                 data += s.recv(65536)
         assert data.startswith(b"HTTP/1.1 408") and time.perf_counter() - t1 < 8.0
         assert b'"error"' in data and b"application/json" in data
@@ -226,8 +245,12 @@ def test_slow_clients_are_disconnected():
 def test_credentials_in_the_base_url_are_refused_at_start_up():
     # Passwords holding '/', '?' or '#' once parsed as a host or port: one was accepted with
     # host 'user', another put part of the password into the start-up error.
-    for url in ("http://user:hunter2@example.com/v1", "https://user:hun/ter2@example.com/v1",
-                "https://user:12345/hunter2@api.example.com/v1", "https://user:hu?nter2@example.com/v1"):
+    for url in (
+        "http://user:hunter2@example.com/v1",
+        "https://user:hun/ter2@example.com/v1",
+        "https://user:12345/hunter2@api.example.com/v1",
+        "https://user:hu?nter2@example.com/v1",
+    ):
         with pytest.raises(ValueError, match="credentials") as info:
             Upstream(url, "SOME_KEY")
         assert "hunter2" not in str(info.value) and "hun" not in str(info.value).replace("--api-key-env", "")
@@ -247,10 +270,14 @@ def test_query_string_is_sent_upstream(fault):
 def test_metric_labels_are_bounded(server):
     async def many():
         async with aiohttp.ClientSession() as s:
+
             async def one(i):
-                async with s.post(f"{server.url}/v1/chat/completions", json={
-                        "model": f"client-chosen-{i}", "messages": [{"role": "user", "content": "x"}]}) as r:
+                async with s.post(
+                    f"{server.url}/v1/chat/completions",
+                    json={"model": f"client-chosen-{i}", "messages": [{"role": "user", "content": "x"}]},
+                ) as r:
                     return r.status
+
             return await asyncio.gather(*(one(i) for i in range(300)))
 
     assert set(asyncio.run(many())) == {200}
@@ -333,8 +360,15 @@ def test_odd_token_counts_are_not_counted(server):
     up = Upstream("http://127.0.0.1:9/v1")
     reg = Registry()
     account_usage(reg, up, STRONG, {"usage": {"prompt_tokens": 7, "completion_tokens": 3}})
-    for usage in ({"prompt_tokens": -5, "completion_tokens": 1}, {"prompt_tokens": 1e300}, {"prompt_tokens": True},
-                  {"prompt_tokens": float("inf")}, {"prompt_tokens": "12"}, "lots", None):
+    for usage in (
+        {"prompt_tokens": -5, "completion_tokens": 1},
+        {"prompt_tokens": 1e300},
+        {"prompt_tokens": True},
+        {"prompt_tokens": float("inf")},
+        {"prompt_tokens": "12"},
+        "lots",
+        None,
+    ):
         account_usage(reg, up, STRONG, {"usage": usage})
     text = reg.render()
     assert _count(text, "fastroute_upstream_tokens_total", kind="input", model=STRONG) == 7

@@ -1,5 +1,6 @@
 """One request must never fail another: malformed requests mixed into a concurrent load get
 their own 4xx, and every well-formed request still gets 200 and its own decision."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,11 @@ def _poison(i: int) -> dict:
     if kind == 1:
         return {"router": "mf", "threshold": 0.5, "messages": [{"role": "user", "content": f"x{LONE}"}]}
     if kind == 2:
-        return {"router": "mf", "threshold": 0.5, "messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}]}
+        return {
+            "router": "mf",
+            "threshold": 0.5,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": 7}]}],
+        }
     if kind == 3:
         return {"router": ["mf"], "threshold": 0.5, "prompt": "p"}
     return {"router": "mf", "threshold": True, "prompt": "p"}
@@ -61,8 +66,13 @@ def test_poisoned_load_fails_no_innocent_request(upstream, where):
     requests whose scoring fails inside a batch shared with innocent ones."""
     router = load_router("mf")
     served = _FailsInTheBatch(router) if where == "batch" else router
-    cfg = ServeConfig(routers={"mf": served}, strong_model=STRONG, weak_model=WEAK,
-                      default_upstream=Upstream(f"{upstream.url}/v1"), max_wait=0.002)
+    cfg = ServeConfig(
+        routers={"mf": served},
+        strong_model=STRONG,
+        weak_model=WEAK,
+        default_upstream=Upstream(f"{upstream.url}/v1"),
+        max_wait=0.002,
+    )
     n, concurrency = 600, 48
     prompts = [f"question {i}: explain topic {i % 23} in depth" for i in range(n)]
     poisoned = {i for i in range(n) if i % 50 == 7}
@@ -70,19 +80,25 @@ def test_poisoned_load_fails_no_innocent_request(upstream, where):
     async def main(url):
         sem = asyncio.Semaphore(concurrency)
         async with aiohttp.ClientSession() as s:
+
             async def one(i):
                 if i in poisoned:
-                    body = _poison(i) if where == "request" else {"router": "mf", "threshold": 0.5,
-                                                                  "prompt": f"BATCHPOISON {i}"}
+                    body = (
+                        _poison(i)
+                        if where == "request"
+                        else {"router": "mf", "threshold": 0.5, "prompt": f"BATCHPOISON {i}"}
+                    )
                 elif i % 3 == 0:
                     body = {"model": "router-mf-0.5", "messages": [{"role": "user", "content": prompts[i]}]}
                 else:
                     body = {"router": "mf", "threshold": 0.5, "prompt": prompts[i]}
                 path = "/v1/chat/completions" if i % 3 == 0 and i not in poisoned else "/v1/route"
                 async with sem:
-                    async with s.post(url + path, data=json.dumps(body).encode(),
-                                      headers={"Content-Type": "application/json"}) as r:
+                    async with s.post(
+                        url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+                    ) as r:
                         return i, r.status, r.headers.get("x-fastroute-win-rate"), await r.json()
+
             return await asyncio.gather(*(one(i) for i in range(n)))
 
     with fastroute_server(cfg) as srv:
@@ -106,18 +122,35 @@ def test_poisoned_load_fails_no_innocent_request(upstream, where):
 
 
 def test_lone_surrogate_is_a_400_naming_the_field(upstream):
-    cfg = ServeConfig(routers={"mf": load_router("mf")}, strong_model=STRONG, weak_model=WEAK,
-                      default_upstream=Upstream(f"{upstream.url}/v1"))
+    cfg = ServeConfig(
+        routers={"mf": load_router("mf")},
+        strong_model=STRONG,
+        weak_model=WEAK,
+        default_upstream=Upstream(f"{upstream.url}/v1"),
+    )
 
     async def main(url):
         async with aiohttp.ClientSession() as s:
             out = []
-            for path, body in [("/v1/route", {"router": "mf", "threshold": 0.5, "prompts": ["ok", f"a{LONE}"]}),
-                               ("/v1/chat/completions", {"model": "router-mf-0.5", "messages": [
-                                   {"role": "user", "content": "fine"}, {"role": "user", "content": f"b{LONE}"}]}),
-                               ("/v1/chat/completions", {"model": "passthrough", "temperature": 0.1,
-                                                         "messages": [{"role": "user", "content": "x"}],
-                                                         "metadata": {"note": LONE}})]:
+            for path, body in [
+                ("/v1/route", {"router": "mf", "threshold": 0.5, "prompts": ["ok", f"a{LONE}"]}),
+                (
+                    "/v1/chat/completions",
+                    {
+                        "model": "router-mf-0.5",
+                        "messages": [{"role": "user", "content": "fine"}, {"role": "user", "content": f"b{LONE}"}],
+                    },
+                ),
+                (
+                    "/v1/chat/completions",
+                    {
+                        "model": "passthrough",
+                        "temperature": 0.1,
+                        "messages": [{"role": "user", "content": "x"}],
+                        "metadata": {"note": LONE},
+                    },
+                ),
+            ]:
                 async with s.post(url + path, data=json.dumps(body).encode()) as r:
                     out.append((r.status, (await r.json())["error"]))
             return out
@@ -174,14 +207,21 @@ def test_batcher_fails_only_the_request_that_broke_the_batch():
 
 
 def test_router_failures_become_json_errors_for_that_request_only(upstream):
-    cfg = ServeConfig(routers={"picky": _Picky()}, strong_model=STRONG, weak_model=WEAK,
-                      default_upstream=Upstream(f"{upstream.url}/v1"), max_wait=0.01)
+    cfg = ServeConfig(
+        routers={"picky": _Picky()},
+        strong_model=STRONG,
+        weak_model=WEAK,
+        default_upstream=Upstream(f"{upstream.url}/v1"),
+        max_wait=0.01,
+    )
 
     async def main(url):
         async with aiohttp.ClientSession() as s:
+
             async def one(p):
                 async with s.post(url + "/v1/route", json={"router": "picky", "threshold": 0.5, "prompt": p}) as r:
                     return r.status, r.content_type, await r.json()
+
             return await asyncio.gather(*(one(p) for p in ["ok", "BAD", "fine", "CRASH", "good"]))
 
     with fastroute_server(cfg) as srv:

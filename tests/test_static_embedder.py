@@ -1,4 +1,5 @@
 """The default static embedder: shape, truncation, kernels, and fidelity to model2vec's pooling."""
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def test_kernel_matches_numpy_pooling(emb):
     ids, offsets = emb.token_ids(texts)
     table = emb._table.astype(np.float64) * emb._scales[:, None]
     for b in range(len(texts)):
-        v = table[ids[offsets[b]:offsets[b + 1]]].mean(0)
+        v = table[ids[offsets[b] : offsets[b + 1]]].mean(0)
         np.testing.assert_allclose(emb.encode([texts[b]])[0], v / np.linalg.norm(v), atol=1e-6)
     numpy_emb = StaticEmbedder(backend="numpy")
     np.testing.assert_allclose(numpy_emb.encode(texts), emb.encode(texts), atol=1e-6)
@@ -82,13 +83,20 @@ def test_unknown_embedder():
         spec_for("static", 300)
 
 
-@pytest.mark.parametrize("bad, index, message", [
-    (["fine", "also fine", "\ud800"], 2, r"prompt 2 is not valid Unicode text: '\\ud800' at character 0 is a lone "
-                                          r"surrogate"),
-    (["ok \udcff tail"], 0, r"prompt 0 .* at character 3"),
-    (["fine", None], 1, r"prompt 1 is NoneType, not str"),
-    (["fine", b"bytes"], 1, r"prompt 1 is bytes, not str"),
-])
+@pytest.mark.parametrize(
+    "bad, index, message",
+    [
+        (
+            ["fine", "also fine", "\ud800"],
+            2,
+            r"prompt 2 is not valid Unicode text: '\\ud800' at character 0 is a lone "
+            r"surrogate",
+        ),
+        (["ok \udcff tail"], 0, r"prompt 0 .* at character 3"),
+        (["fine", None], 1, r"prompt 1 is NoneType, not str"),
+        (["fine", b"bytes"], 1, r"prompt 1 is bytes, not str"),
+    ],
+)
 def test_bad_prompts_are_named_before_tokenizing(emb, bad, index, message):
     from fastroute.errors import InvalidPromptError
 
@@ -104,7 +112,7 @@ def test_batch_of_bytes_or_non_sequence(emb):
         emb.encode(b"hello")
     with pytest.raises(ValueError, match="prompts must be a str or a sequence of str, got int"):
         emb.encode(5)
-    assert emb.encode("caf\u00e9 \U0001F600").shape == (1, emb.dim)  # non-ASCII, valid: fine
+    assert emb.encode("caf\u00e9 \U0001f600").shape == (1, emb.dim)  # non-ASCII, valid: fine
 
 
 def test_precomputed_embedder_checks_prompts_too():

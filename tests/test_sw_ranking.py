@@ -1,4 +1,5 @@
 """sw_ranking against a scikit-learn reference set up exactly as RouteLLM's."""
+
 from __future__ import annotations
 
 import warnings
@@ -56,8 +57,10 @@ def test_win_rates_match_sklearn_refit(seed, same_model_rate, backend):
     rng = np.random.default_rng(seed + 100)
     Q = np.concatenate([rng.standard_normal((4, emb.shape[1])), emb[:2] + 0.1 * rng.standard_normal((2, emb.shape[1]))])
     ours = r.win_rates(embeddings=Q)
-    expected = [ref.sw_ranking_win_rate(q, emb, cols["model_a"], cols["model_b"], cols["winner"], tiers, STRONG, WEAK)
-                for q in Q]
+    expected = [
+        ref.sw_ranking_win_rate(q, emb, cols["model_a"], cols["model_b"], cols["winner"], tiers, STRONG, WEAK)
+        for q in Q
+    ]
     np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0)
     assert np.ptp(ours) > 1e-3, "the queries must give different win rates"
 
@@ -132,15 +135,16 @@ def test_tier_pair_without_battles_is_fine():
     r0 = _router(cols, emb)
     tiers = r0.tiers
     ta, tb = tiers[STRONG], tiers[WEAK]
-    keep = [i for i in range(len(cols["winner"]))
-            if {tiers[cols["model_a"][i]], tiers[cols["model_b"][i]]} != {ta, tb}]
+    keep = [i for i in range(len(cols["winner"])) if {tiers[cols["model_a"][i]], tiers[cols["model_b"][i]]} != {ta, tb}]
     sub = {k: [v[i] for i in keep] for k, v in cols.items()}
     r = _router(sub, emb[keep])
     if r.tiers != tiers:
         pytest.skip("dropping battles moved the tiers")
     q = np.random.default_rng(0).standard_normal((3, emb.shape[1]))
-    expected = [ref.sw_ranking_win_rate(x, emb[keep], sub["model_a"], sub["model_b"], sub["winner"], r.tiers, STRONG, WEAK)
-                for x in q]
+    expected = [
+        ref.sw_ranking_win_rate(x, emb[keep], sub["model_a"], sub["model_b"], sub["winner"], r.tiers, STRONG, WEAK)
+        for x in q
+    ]
     np.testing.assert_allclose(r.win_rates(embeddings=q), expected, atol=1e-4)
 
 
@@ -163,8 +167,11 @@ def test_unknown_model_and_bad_inputs():
 
 
 def test_players_without_finite_rating_are_reported():
-    cols = {"model_a": ["a", "a", "b", "c"], "model_b": ["b", "c", "c", "d"],
-            "winner": ["model_a", "model_a", "tie", "model_a"]}
+    cols = {
+        "model_a": ["a", "a", "b", "c"],
+        "model_b": ["b", "c", "c", "d"],
+        "winner": ["model_a", "model_a", "tie", "model_a"],
+    }
     emb = np.eye(4)
     with pytest.raises(ValueError, match="never won or never lost: a, d"):
         SWRankingRouter.from_battles(cols, emb, strong_model="a", weak_model="b", num_tiers=2, embedder="x")
@@ -190,17 +197,33 @@ def test_from_arena_applies_routellm_preprocessing():
     raw = []
     for i, (a, b, w) in enumerate(zip(cols["model_a"], cols["model_b"], cols["winner"])):
         first = f"  question number {i} about topic {i % 7}  " if i % 10 else "short"
-        raw.append({"id": i, "model_a": a, "model_b": b, "prompt": json.dumps([first, "follow-up"]),
-                    "response_a": "[]", "response_b": "[]",
-                    "winner_model_a": int(w == "model_a"), "winner_model_b": int(w == "model_b"),
-                    "winner_tie": int(w.startswith("tie"))})
+        raw.append(
+            {
+                "id": i,
+                "model_a": a,
+                "model_b": b,
+                "prompt": json.dumps([first, "follow-up"]),
+                "response_a": "[]",
+                "response_b": "[]",
+                "winner_model_a": int(w == "model_a"),
+                "winner_model_b": int(w == "model_b"),
+                "winner_tie": int(w.startswith("tie")),
+            }
+        )
     kept = [i for i in range(300) if i % 10]
     r = sw_ranking_from_arena(raw, emb[kept], num_tiers=10, embedder="test-embedder")
     assert len(r.battles) == len(kept)
     expected_winner = ["tie" if cols["winner"][i].startswith("tie") else cols["winner"][i] for i in kept]
-    direct = SWRankingRouter.from_battles({"model_a": [cols["model_a"][i] for i in kept],
-                                           "model_b": [cols["model_b"][i] for i in kept],
-                                           "winner": expected_winner}, emb[kept], num_tiers=10, embedder="test-embedder")
+    direct = SWRankingRouter.from_battles(
+        {
+            "model_a": [cols["model_a"][i] for i in kept],
+            "model_b": [cols["model_b"][i] for i in kept],
+            "winner": expected_winner,
+        },
+        emb[kept],
+        num_tiers=10,
+        embedder="test-embedder",
+    )
     q = rng.standard_normal((3, emb.shape[1]))
     np.testing.assert_allclose(r.win_rates(embeddings=q), direct.win_rates(embeddings=q), atol=1e-12)
     with pytest.raises(ValueError, match="remain after"):
@@ -259,7 +282,9 @@ def _sklearn_soft_fit(ta, tb, y, weights):
     Y = np.concatenate([np.ones(n), np.zeros(n)])
     sw = np.concatenate([2 * y * weights, 2 * (1 - y) * weights])
     keep = sw > 0
-    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=100_000).fit(X[keep], Y[keep], sample_weight=sw[keep])
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=100_000).fit(
+        X[keep], Y[keep], sample_weight=sw[keep]
+    )
     return {p: 400 * lr.coef_[0][col[p]] for p in players}
 
 

@@ -1,4 +1,5 @@
 """compute_tiers and the Bradley-Terry Newton fit against their references."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,7 @@ import routellm_reference as ref
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(800, 1300, allow_nan=False), min_size=3, max_size=14, unique=True),
-       st.integers(1, 6))
+@given(st.lists(st.floats(800, 1300, allow_nan=False), min_size=3, max_size=14, unique=True), st.integers(1, 6))
 def test_compute_tiers_matches_routellm(ratings, m):
     names = [f"m{i}" for i in range(len(ratings))]
     if len(ratings) < m:

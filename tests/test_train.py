@@ -1,4 +1,5 @@
 """Trainers: sw_ranking bundles with weighting chosen on validation, mf (torch), calibration."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,9 +11,14 @@ from fastroute.embedders import get_embedder
 from fastroute.train.sw import build_sw, rateable_battles
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
-TOPICS = ["prove the theorem about prime numbers", "write a haiku about autumn leaves",
-          "debug this python function that sorts a list", "summarise the history of rome",
-          "translate this sentence into french", "solve the integral of x squared"]
+TOPICS = [
+    "prove the theorem about prime numbers",
+    "write a haiku about autumn leaves",
+    "debug this python function that sorts a list",
+    "summarise the history of rome",
+    "translate this sentence into french",
+    "solve the integral of x squared",
+]
 
 
 def _battles(seed=0, n=1500, extra_group=False):
@@ -46,12 +52,15 @@ def test_rateable_battles_drop_disconnected_sources():
 def test_build_sw_chooses_weighting_on_validation(tmp_path):
     battles = _battles()
     emb = get_embedder("static")
-    router, report = build_sw(battles, emb, strong_model=STRONG, weak_model=WEAK, num_tiers=3,
-                              grid=(5.0, 50.0), folds=3)
+    router, report = build_sw(
+        battles, emb, strong_model=STRONG, weak_model=WEAK, num_tiers=3, grid=(5.0, 50.0), folds=3
+    )
     assert set(report.loglik) == {f"{b}/{g}" for b in ("battle", "prompt") for g in ("routellm", "g=5", "g=50")}
     scores = report.auc if report.criterion.startswith("AUC") else report.loglik
     best = max(scores, key=scores.get)
-    assert best == f"{report.chosen_balance}/" + ("routellm" if report.chosen_sharpness is None else f"g={report.chosen_sharpness:g}")
+    assert best == f"{report.chosen_balance}/" + (
+        "routellm" if report.chosen_sharpness is None else f"g={report.chosen_sharpness:g}"
+    )
     assert (router.sharpness, router.balance) == (report.chosen_sharpness, report.chosen_balance)
     p = router.win_rates([f"{TOPICS[0]} (case 3)", f"{TOPICS[4]} (case 3)"])
     assert p[0] > p[1], "the strong model's edge on the first topics must show"
@@ -65,7 +74,8 @@ def test_build_sw_chooses_weighting_on_validation(tmp_path):
     with pytest.raises(ValueError, match="stores no win-rate quantiles"):
         other.threshold_for(0.5)
     assert other.threshold_for(0.5, texts=["a", "b", "c"]) == pytest.approx(
-        np.quantile(other.win_rates(["a", "b", "c"]), 0.5))
+        np.quantile(other.win_rates(["a", "b", "c"]), 0.5)
+    )
 
 
 def test_train_mf_learns_and_is_reproducible(tmp_path):

@@ -1,5 +1,6 @@
 """Every Triton kernel against the numpy reference, under TRITON_INTERPRET=1 on the CPU
 (CI) or on a GPU, on awkward shapes (B=1, N=1, d not a multiple of the block)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,9 +38,13 @@ def test_cosine(tri, B, N, d):
     Q = rng.standard_normal((B, d)).astype(np.float32)
     Q[0] *= 0 if B > 2 else 1  # a zero query
     X = _unit(rng, N, d)
-    np.testing.assert_allclose(tri.cosine_sim(Q, X.astype(np.float32)), reference.cosine_sim(Q, X.astype(np.float32)), atol=2e-6)
+    np.testing.assert_allclose(
+        tri.cosine_sim(Q, X.astype(np.float32)), reference.cosine_sim(Q, X.astype(np.float32)), atol=2e-6
+    )
     # fp16 arenas feed tensor cores in fp16: the query is rounded to fp16 too
-    np.testing.assert_allclose(tri.cosine_sim(Q, X.astype(np.float16)), reference.cosine_sim(Q, X.astype(np.float16)), atol=2e-3)
+    np.testing.assert_allclose(
+        tri.cosine_sim(Q, X.astype(np.float16)), reference.cosine_sim(Q, X.astype(np.float16)), atol=2e-3
+    )
 
 
 @pytest.mark.parametrize("B,d", [(1, 1), (1, 7), (19, 64), (40, 130)])
@@ -53,7 +58,9 @@ def test_gemv_sigmoid(tri, B, d):
 
 
 def _csr(rng, K, N):
-    return CSRMatrix.from_coo(rng.integers(0, K, 3 * N), rng.integers(0, N, 3 * N), rng.choice([1.0, 2.0, 0.25], 3 * N), (K, N))
+    return CSRMatrix.from_coo(
+        rng.integers(0, K, 3 * N), rng.integers(0, N, 3 * N), rng.choice([1.0, 2.0, 0.25], 3 * N), (K, N)
+    )
 
 
 @pytest.mark.parametrize("B,N,d", SHAPES)
@@ -100,13 +107,24 @@ def test_routers_on_the_triton_backend():
     p = cpu.win_rates(embeddings=Q)
     assert np.ptp(p) > 1e-3
     np.testing.assert_allclose(gpu.win_rates(embeddings=Q), p, atol=1e-5)
-    np.testing.assert_allclose(gpu.with_sharpness(6.0).win_rates(embeddings=Q),
-                               cpu.with_sharpness(6.0).win_rates(embeddings=Q), atol=1e-5)
+    np.testing.assert_allclose(
+        gpu.with_sharpness(6.0).win_rates(embeddings=Q), cpu.with_sharpness(6.0).win_rates(embeddings=Q), atol=1e-5
+    )
     rng = np.random.default_rng(1)
-    kw = dict(P=rng.standard_normal((4, 8)), classifier=rng.standard_normal(8), text_proj=rng.standard_normal((8, 16)),
-              models=["a", "b", "c", "d"], strong_model="a", weak_model="b", embedder=EmbedderSpec("t", 16))
-    np.testing.assert_allclose(MFRouter(backend="triton", **kw).win_rates(embeddings=Q),
-                               MFRouter(backend="numpy", **kw).win_rates(embeddings=Q), atol=1e-6)
+    kw = dict(
+        P=rng.standard_normal((4, 8)),
+        classifier=rng.standard_normal(8),
+        text_proj=rng.standard_normal((8, 16)),
+        models=["a", "b", "c", "d"],
+        strong_model="a",
+        weak_model="b",
+        embedder=EmbedderSpec("t", 16),
+    )
+    np.testing.assert_allclose(
+        MFRouter(backend="triton", **kw).win_rates(embeddings=Q),
+        MFRouter(backend="numpy", **kw).win_rates(embeddings=Q),
+        atol=1e-6,
+    )
 
 
 def test_newton_reports_rows_it_does_not_finish(tri):
@@ -165,8 +183,13 @@ def test_kernels_use_int64_row_offsets():
 
     from fastroute.ops.triton_backend import kernel_module
 
-    for mod, needle in [("tiles", "rb.to(tl.int64)"), ("tiles", "rn.to(tl.int64)"), ("gemv_sigmoid", "rows.to(tl.int64)"),
-                        ("cosine_sim", "rb.to(tl.int64)"), ("sw_stats", "rn.to(tl.int64)")]:
+    for mod, needle in [
+        ("tiles", "rb.to(tl.int64)"),
+        ("tiles", "rn.to(tl.int64)"),
+        ("gemv_sigmoid", "rows.to(tl.int64)"),
+        ("cosine_sim", "rb.to(tl.int64)"),
+        ("sw_stats", "rn.to(tl.int64)"),
+    ]:
         assert needle in inspect.getsource(kernel_module(mod)), (mod, needle)
 
 
@@ -174,7 +197,10 @@ def test_gemv_past_two_to_the_31_elements():
     """On a GPU with room for it: a [2^21 + 64, 1024] fp16 E (2^31 + 65536 elements, 4.3 GB)."""
     import torch
 
-    if not torch.cuda.is_available() or torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory < 24e9:
+    if (
+        not torch.cuda.is_available()
+        or torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory < 24e9
+    ):
         pytest.skip("needs a GPU with >= 24 GB")
     from fastroute.ops.triton_backend import kernel_module
 
@@ -187,7 +213,9 @@ def test_gemv_past_two_to_the_31_elements():
     torch.testing.assert_close(p[:64].cpu(), torch.full((64,), 0.5))
 
 
-@pytest.mark.parametrize("kind", ["fortran", "negative", "step2", "broadcast_rows", "unaligned", "big_endian", "read_only"])
+@pytest.mark.parametrize(
+    "kind", ["fortran", "negative", "step2", "broadcast_rows", "unaligned", "big_endian", "read_only"]
+)
 def test_host_array_layouts(tri, kind):
     """Host arrays in any layout reach the kernels as their values (big-endian was refused by
     torch.from_numpy, read-only data warned)."""
@@ -215,17 +243,23 @@ def test_hypothesis_small_layouts(tri):
     @settings(max_examples=10, deadline=None)
     # A [1, 1] view with an odd row stride counts as C-contiguous; torch.from_numpy refused it.
     @example(B=1, N=1, d=1, kind="odd_row_stride", dtype=np.float32, seed=0)
-    @given(B=st.integers(1, 20), N=st.integers(1, 20), d=st.integers(1, 40),
-           kind=st.sampled_from(LAYOUTS_2D),
-           dtype=st.sampled_from([np.float32, np.float64, np.float16]), seed=st.integers(0, 2**32 - 1))
+    @given(
+        B=st.integers(1, 20),
+        N=st.integers(1, 20),
+        d=st.integers(1, 40),
+        kind=st.sampled_from(LAYOUTS_2D),
+        dtype=st.sampled_from([np.float32, np.float64, np.float16]),
+        seed=st.integers(0, 2**32 - 1),
+    )
     def check(B, N, d, kind, dtype, seed):
         rng = np.random.default_rng(seed)
         Qv, Q = layout_2d(rng.standard_normal((B, d)).astype(dtype), kind)
         Xv, X = layout_2d(_unit(rng, N, d).astype(np.float32), kind)
         np.testing.assert_allclose(tri.cosine_sim(Q, X), reference.cosine_sim(Qv, Xv), atol=1e-5)
         u = (rng.standard_normal(d) / np.sqrt(d)).astype(np.float32)
-        np.testing.assert_allclose(tri.gemv_sigmoid(Q, u, 0.2), reference.gemv_sigmoid(np.asarray(Qv, np.float32), u, 0.2),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            tri.gemv_sigmoid(Q, u, 0.2), reference.gemv_sigmoid(np.asarray(Qv, np.float32), u, 0.2), atol=1e-6
+        )
 
     check()
 

@@ -1,4 +1,5 @@
 """`fastroute` command line: one sub-module per command group, loaded on demand."""
+
 from __future__ import annotations
 
 import argparse

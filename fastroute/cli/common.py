@@ -1,4 +1,5 @@
 """Options and helpers shared by the commands that load a router."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,12 +21,19 @@ def embedder_names_help() -> str:
 
 
 def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
-    p.add_argument("--router", default=default_router,
-                   help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})")
+    p.add_argument(
+        "--router",
+        default=default_router,
+        help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})",
+    )
     p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")
     p.add_argument("--weak-model", default=None, help="weak model (default: the bundle's)")
-    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"],
-                   help="kernel backend (default: automatic, or FASTROUTE_BACKEND)")
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["numpy", "c", "triton"],
+        help="kernel backend (default: automatic, or FASTROUTE_BACKEND)",
+    )
 
 
 def load_router_from_args(args: argparse.Namespace):

@@ -1,4 +1,5 @@
 """fastroute data: import battle sources into one table, and decontaminate it."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     dec = sub.add_parser("decontaminate", help="drop training prompts too close to evaluation prompts")
     dec.add_argument("--battles", required=True, type=Path, help="battles .jsonl")
     dec.add_argument("--eval", nargs="*", type=Path, default=[], help="evaluation prompt files (.txt/.jsonl/.csv)")
-    dec.add_argument("--benchmark", nargs="*", default=[], choices=["mmlu", "mt-bench"],
-                     help="RouteLLM benchmarks to protect (their files under --data)")
+    dec.add_argument(
+        "--benchmark",
+        nargs="*",
+        default=[],
+        choices=["mmlu", "mt-bench"],
+        help="RouteLLM benchmarks to protect (their files under --data)",
+    )
     dec.add_argument("--data", type=Path, default=Path("../shared/data"))
     dec.add_argument("--threshold", type=float, default=0.95)
     dec.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
@@ -43,7 +49,9 @@ def _import(args: argparse.Namespace):
     if args.source == "mt_bench":
         from ..data.mt_bench import judgment_battles, read_judgments, read_questions
 
-        return judgment_battles(read_questions(args.path / "question.jsonl"), read_judgments(args.path / "judgements.jsonl"))
+        return judgment_battles(
+            read_questions(args.path / "question.jsonl"), read_judgments(args.path / "judgements.jsonl")
+        )
     from ..data.correctness import correctness_battles, read_correctness_csv, read_llmrouter
 
     if args.source == "mmlu":

@@ -1,4 +1,5 @@
 """fastroute eval: RouteLLM's benchmarks (or your own file) for routers and baselines."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,15 +12,27 @@ DEFAULT_DATA = {"mmlu": "../shared/data/routellm/mmlu", "mt-bench": "../shared/d
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--routers", nargs="+", required=True,
-                   help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
-                        "are always shown as baselines")
+    p.add_argument(
+        "--routers",
+        nargs="+",
+        required=True,
+        help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
+        "are always shown as baselines",
+    )
     p.add_argument("--benchmark", required=True, help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file")
-    p.add_argument("--data", type=Path, default=None,
-                   help="benchmark data (mmlu/mt-bench: RouteLLM's directory, default ../shared/data/routellm/...; "
-                        "gsm8k: the responses CSV)")
-    p.add_argument("--mmlu-split", choices=["eval", "all"], default="eval",
-                   help="mmlu: the evaluation half only (default) or every prompt")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="benchmark data (mmlu/mt-bench: RouteLLM's directory, default ../shared/data/routellm/...; "
+        "gsm8k: the responses CSV)",
+    )
+    p.add_argument(
+        "--mmlu-split",
+        choices=["eval", "all"],
+        default="eval",
+        help="mmlu: the evaluation half only (default) or every prompt",
+    )
     p.add_argument("--strong-model", default=DEFAULT_STRONG)
     p.add_argument("--weak-model", default=DEFAULT_WEAK)
     p.add_argument("--output", type=Path, default=None, help="directory for results.json, results.md and the plot")
@@ -78,8 +91,15 @@ def run(args: argparse.Namespace) -> int:
             p = router.win_rates(es.prompts)
             cache.put(rkey, dkey, p)
         win_rates[label] = p
-    report = evaluate(es, routers, args.strong_model, args.weak_model, num_results=args.num_results,
-                      n_boot=args.bootstrap, win_rates=win_rates)
+    report = evaluate(
+        es,
+        routers,
+        args.strong_model,
+        args.weak_model,
+        num_results=args.num_results,
+        n_boot=args.bootstrap,
+        win_rates=win_rates,
+    )
     print(text_table(report))
     if args.output:
         for path in write_all(report, args.output, with_plot=not args.no_plot):

@@ -1,4 +1,5 @@
 """fastroute info: what this installation has and which kernels are active."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,22 @@ def run(args: argparse.Namespace) -> int:
     for name, state in status.items():
         mark = "*" if name == active else " "
         print(f"  {mark} {name:7s} {state}")
-    print(f"packages: numpy {_version('numpy')}, faiss-cpu {_version('faiss-cpu')}, "
-          f"tokenizers {_version('tokenizers')}, torch {_version('torch')}, triton {_version('triton')}")
-    shipped = sorted(p.name for p in DEFAULTS_DIR.glob("*") if (p / META_FILE).is_file()) if DEFAULTS_DIR.is_dir() else []
+    print(
+        f"packages: numpy {_version('numpy')}, faiss-cpu {_version('faiss-cpu')}, "
+        f"tokenizers {_version('tokenizers')}, torch {_version('torch')}, triton {_version('triton')}"
+    )
+    shipped = (
+        sorted(p.name for p in DEFAULTS_DIR.glob("*") if (p / META_FILE).is_file()) if DEFAULTS_DIR.is_dir() else []
+    )
     print(f"default routers: {', '.join(shipped) if shipped else 'none shipped'} (+ random)")
     print("router kinds: " + ", ".join(f"{k} ({r.summary})" for k, r in ROUTERS.items()))
-    print("embedders: " + ", ".join(f"{e.usage}" + (f" (needs fastroute[{e.extra}])" if e.extra and not _extra_installed(e.extra)
-                                                   else "") for e in EMBEDDERS.values()))
+    print(
+        "embedders: "
+        + ", ".join(
+            f"{e.usage}" + (f" (needs fastroute[{e.extra}])" if e.extra and not _extra_installed(e.extra) else "")
+            for e in EMBEDDERS.values()
+        )
+    )
     if args.require_c and not status["c"].startswith("available"):
         print("error: the C kernels are not built")
         return 1

@@ -1,4 +1,5 @@
 """fastroute route: the model each prompt should go to."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,11 +11,14 @@ from .common import add_router_arguments, load_router_from_args
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=float, default=None,
-                   help="strong model when win rate >= threshold, in [0, 1]")
-    g.add_argument("--strong-pct", type=float, default=None,
-                   help="calibrated threshold sending this share of the bundle's training prompts to the strong "
-                        "model (default 0.5 when the bundle stores its win-rate quantiles, else threshold 0.5)")
+    g.add_argument("--threshold", type=float, default=None, help="strong model when win rate >= threshold, in [0, 1]")
+    g.add_argument(
+        "--strong-pct",
+        type=float,
+        default=None,
+        help="calibrated threshold sending this share of the bundle's training prompts to the strong "
+        "model (default 0.5 when the bundle stores its win-rate quantiles, else threshold 0.5)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="also print the win rate and the threshold")
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts (default: one per line on stdin)")
 

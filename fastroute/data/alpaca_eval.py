@@ -5,6 +5,7 @@ missing (no valid judgment: dropped and counted). The `weighted_*` annotators
 give a continuous 1 + P(generator_2 better), kept as the soft label
 P(model_a wins) = 2 - preference.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

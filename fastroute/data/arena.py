@@ -1,5 +1,6 @@
 """Chatbot Arena human-preference battles (`lmsys/lmsys-arena-human-preference-55k`
 schema) and RouteLLM's preprocessing of them for sw_ranking."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,9 @@ def preprocess_arena(battles: Any) -> dict[str, list]:
     return out
 
 
-def sw_ranking_from_arena(arena_battles: Any, embeddings: "np.ndarray | None" = None,
-                          **kwargs: Any) -> "SWRankingRouter":
+def sw_ranking_from_arena(
+    arena_battles: Any, embeddings: "np.ndarray | None" = None, **kwargs: Any
+) -> "SWRankingRouter":
     """An sw_ranking router from raw Chatbot Arena battles (`prompt` JSON list of turns,
     `winner_model_a/_b/_tie`, `model_a`, `model_b`) with RouteLLM's preprocessing: the
     first turn, stripped, at least 16 characters. `embeddings` are row-aligned with the
@@ -104,15 +106,23 @@ def read_arena(source: Any = None, *, hub_file: str = "train.csv") -> "BattleTab
         try:
             from huggingface_hub import hf_hub_download
         except ImportError as exc:
-            raise ImportError("fetching the Arena battles needs huggingface_hub (pip install huggingface_hub), "
-                              "or pass a local file of the same schema") from exc
+            raise ImportError(
+                "fetching the Arena battles needs huggingface_hub (pip install huggingface_hub), "
+                "or pass a local file of the same schema"
+            ) from exc
         try:
             source = hf_hub_download(HUB_DATASET, hub_file, repo_type="dataset")
         except Exception as exc:  # noqa: BLE001 - offline, gated, renamed...
-            raise OSError(f"could not fetch {HUB_DATASET} from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
-                          "pass a local file of the same schema instead") from None
+            raise OSError(
+                f"could not fetch {HUB_DATASET} from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
+                "pass a local file of the same schema instead"
+            ) from None
     table = preprocess_arena(source)
     n = len(table["winner"])
-    return BattleTable(table["first_turn"], [canonical_model(m) for m in table["model_a"]],
-                       [canonical_model(m) for m in table["model_b"]], table["winner"],
-                       source=["chatbot_arena"] * n)
+    return BattleTable(
+        table["first_turn"],
+        [canonical_model(m) for m in table["model_a"]],
+        [canonical_model(m) for m in table["model_b"]],
+        table["winner"],
+        source=["chatbot_arena"] * n,
+    )

@@ -4,6 +4,7 @@ Columns: prompt, model_a, model_b, winner (model_a | model_b | tie | tie (bothba
 soft_label (P(model_a wins) in [0, 1], NaN when the source has only a hard label)
 and source (where the row came from).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,15 +64,23 @@ class BattleTable:
     def select(self, rows: "Sequence[int] | np.ndarray") -> "BattleTable":
         idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
         pick = lambda col: [col[i] for i in idx]  # noqa: E731
-        return BattleTable(pick(self.prompt), pick(self.model_a), pick(self.model_b), pick(self.winner),
-                           self.soft_label[idx], pick(self.source))
+        return BattleTable(
+            pick(self.prompt),
+            pick(self.model_a),
+            pick(self.model_b),
+            pick(self.winner),
+            self.soft_label[idx],
+            pick(self.source),
+        )
 
     @classmethod
     def concat(cls, tables: Iterable["BattleTable"]) -> "BattleTable":
         tables = list(tables)
         return cls(
-            [p for t in tables for p in t.prompt], [m for t in tables for m in t.model_a],
-            [m for t in tables for m in t.model_b], [w for t in tables for w in t.winner],
+            [p for t in tables for p in t.prompt],
+            [m for t in tables for m in t.model_a],
+            [m for t in tables for m in t.model_b],
+            [w for t in tables for w in t.winner],
             np.concatenate([t.soft_label for t in tables]) if tables else np.zeros(0),
             [s for t in tables for s in t.source],
         )
@@ -79,8 +88,13 @@ class BattleTable:
     def to_jsonl(self, path: "str | Path") -> None:
         with open(path, "w", encoding="utf-8") as fh:
             for i in range(len(self)):
-                row: dict[str, Any] = {"prompt": self.prompt[i], "model_a": self.model_a[i],
-                                       "model_b": self.model_b[i], "winner": self.winner[i], "source": self.source[i]}
+                row: dict[str, Any] = {
+                    "prompt": self.prompt[i],
+                    "model_a": self.model_a[i],
+                    "model_b": self.model_b[i],
+                    "winner": self.winner[i],
+                    "source": self.source[i],
+                }
                 if not np.isnan(self.soft_label[i]):
                     row["soft_label"] = float(self.soft_label[i])
                 fh.write(json.dumps(row) + "\n")
@@ -92,7 +106,11 @@ class BattleTable:
             missing = [k for k in needed if k not in r]
             if missing:
                 raise ValueError(f"{where}: row {i} lacks {missing}")
-        return cls([r["prompt"] for r in records], [r["model_a"] for r in records], [r["model_b"] for r in records],
-                   [r["winner"] for r in records],
-                   np.array([np.nan if r.get("soft_label") is None else float(r["soft_label"]) for r in records]),
-                   [r.get("source", "") for r in records])
+        return cls(
+            [r["prompt"] for r in records],
+            [r["model_a"] for r in records],
+            [r["model_b"] for r in records],
+            [r["winner"] for r in records],
+            np.array([np.nan if r.get("soft_label") is None else float(r["soft_label"]) for r in records]),
+            [r.get("source", "") for r in records],
+        )

@@ -7,6 +7,7 @@ plus one True/False column per model; GSM8K adds `<model>_response` columns),
 RouterBench wide tables (`prompt` plus per-model 0/1 columns, with `<model>|...`
 extras) and LLMRouter records (`question` plus a `scores` dict or dict string).
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,9 @@ def _as_score(value, where: str) -> float:
         raise ValueError(f"{where}: {value!r} is not a correctness value") from None
 
 
-def correctness_battles(prompts: Sequence[str], scores: dict[str, np.ndarray], source: str,
-                        pairs: "Sequence[tuple[str, str]] | None" = None) -> BattleTable:
+def correctness_battles(
+    prompts: Sequence[str], scores: dict[str, np.ndarray], source: str, pairs: "Sequence[tuple[str, str]] | None" = None
+) -> BattleTable:
     """Battles from per-model scores (1 = correct) on each prompt; NaN scores are skipped.
 
     `pairs` restricts the model pairs (default: every pair, in column order).
@@ -61,7 +63,9 @@ def correctness_battles(prompts: Sequence[str], scores: dict[str, np.ndarray], s
     return BattleTable(out_p, out_a, out_b, out_w, np.full(len(out_p), np.nan), [source] * len(out_p))
 
 
-def read_correctness_csv(path: "str | Path", models: "Sequence[str] | None" = None) -> tuple[list[str], dict[str, np.ndarray]]:
+def read_correctness_csv(
+    path: "str | Path", models: "Sequence[str] | None" = None
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """(prompts, {canonical model: scores}) from a RouteLLM MMLU/GSM8K CSV or a RouterBench table.
 
     Model columns are those with True/False or numeric values, other than index-like
@@ -87,8 +91,9 @@ def read_correctness_csv(path: "str | Path", models: "Sequence[str] | None" = No
     for m in models:
         if m not in records[0]:
             raise ValueError(f"{path}: no column {m!r}")
-        scores[canonical_model(m)] = np.array([_as_score(r[m], f"{path}: column {m!r}, row {i}")
-                                               for i, r in enumerate(records)])
+        scores[canonical_model(m)] = np.array(
+            [_as_score(r[m], f"{path}: column {m!r}, row {i}") for i, r in enumerate(records)]
+        )
     return prompts, scores
 
 
@@ -120,7 +125,7 @@ def read_mmlu_dir(path: "str | Path") -> tuple[list[str], dict[str, np.ndarray],
     for f in files:
         p, s = read_correctness_csv(f)
         prompts.extend(p)
-        subjects.extend([f.stem[len("mmlu_"):]] * len(p))
+        subjects.extend([f.stem[len("mmlu_") :]] * len(p))
         parts.append(s)
     models = list(parts[0])
     for f, s in zip(files, parts):

@@ -1,5 +1,6 @@
 """MT Bench: questions and GPT-4 single-answer judgments (RouteLLM's evaluation files),
 and the judgments as battles (on each question and turn, the higher score wins)."""
+
 from __future__ import annotations
 
 import itertools
@@ -31,8 +32,9 @@ def read_judgments(path: "str | Path") -> dict[tuple[int, str, int], float]:
     return out
 
 
-def judgment_battles(questions: list[dict], judgments: dict[tuple[int, str, int], float],
-                     source: str = "mt_bench") -> BattleTable:
+def judgment_battles(
+    questions: list[dict], judgments: dict[tuple[int, str, int], float], source: str = "mt_bench"
+) -> BattleTable:
     """Battles between every pair of judged models, per question and turn (the turn's user prompt)."""
     text = {int(q["question_id"]): q["turns"] for q in questions}
     by_qt: dict[tuple[int, int], dict[str, float]] = {}

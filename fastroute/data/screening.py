@@ -7,6 +7,7 @@ of 270 `high_school_mathematics` questions (chance is 1 in 4), against Mixtral's
 Trained on, such a group teaches a router that the strong model is worse there than
 the weak one, and the lesson spreads to every nearby prompt (math, in this case).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,10 @@ class BelowChance:
     p_value: float
 
     def describe(self) -> str:
-        return (f"{self.group}: {self.model} correct on {self.correct}/{self.total} "
-                f"({self.correct / self.total:.1%}), below chance {self.chance:.0%} (p = {self.p_value:.1e})")
+        return (
+            f"{self.group}: {self.model} correct on {self.correct}/{self.total} "
+            f"({self.correct / self.total:.1%}), below chance {self.chance:.0%} (p = {self.p_value:.1e})"
+        )
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:
@@ -43,14 +46,17 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
         return 0.0
     if k >= n:
         return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
-            for i in range(k + 1)]
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k + 1)
+    ]
     top = max(logs)
     return min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))
 
 
-def below_chance_groups(scores: dict[str, np.ndarray], groups: Sequence[str], chance: float,
-                        alpha: float = DEFAULT_ALPHA) -> list[BelowChance]:
+def below_chance_groups(
+    scores: dict[str, np.ndarray], groups: Sequence[str], chance: float, alpha: float = DEFAULT_ALPHA
+) -> list[BelowChance]:
     """Every (group, model) whose count of correct answers (scores are 0/1, NaN = missing)
     is below `chance` with a one-sided binomial p-value under `alpha`, in group order."""
     if not 0.0 < chance < 1.0:

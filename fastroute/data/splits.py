@@ -1,4 +1,5 @@
 """The fixed MMLU train/evaluation halves."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Reads small tabular files (CSV, JSON, JSONL, optionally gzipped; parquet with
 pyarrow) into a dict of columns, without pandas."""
+
 from __future__ import annotations
 
 import csv

@@ -4,6 +4,7 @@ no torch), `minilm` (sentence-transformers), `openai:<model>` (any OpenAI-compat
 
 Instances are cached per name and configuration, so routers share one table or client.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,8 +13,16 @@ from typing import Any
 from .base import Embedder, EmbedderSpec, as_text_batch
 from .registry import EMBEDDERS, known_embedders, lookup
 
-__all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "Embedder", "EmbedderSpec", "as_text_batch", "get_embedder", "known_embedders",
-           "spec_for"]
+__all__ = [
+    "DEFAULT_EMBEDDER",
+    "EMBEDDERS",
+    "Embedder",
+    "EmbedderSpec",
+    "as_text_batch",
+    "get_embedder",
+    "known_embedders",
+    "spec_for",
+]
 
 DEFAULT_EMBEDDER = "static"
 

@@ -1,4 +1,5 @@
 """The embedder protocol and the spec a router records of the embedder it was trained with."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -99,12 +100,16 @@ def as_text_batch(texts: "str | Sequence[str]") -> list[str]:
         try:
             batch = list(texts)
         except TypeError:
-            raise InvalidPromptError(f"prompts must be a str or a sequence of str, got {type(texts).__name__}") from None
+            raise InvalidPromptError(
+                f"prompts must be a str or a sequence of str, got {type(texts).__name__}"
+            ) from None
     for i, t in enumerate(batch):
         if not isinstance(t, str):
             raise InvalidPromptError(f"prompt {i} is {type(t).__name__}, not str")
         at = lone_surrogate(t)
         if at is not None:
-            raise InvalidPromptError(f"prompt {i} is not valid Unicode text: {t[at]!r} at character {at} "
-                                     "is a lone surrogate, which has no UTF-8 encoding")
+            raise InvalidPromptError(
+                f"prompt {i} is not valid Unicode text: {t[at]!r} at character {at} "
+                "is a lone surrogate, which has no UTF-8 encoding"
+            )
     return batch

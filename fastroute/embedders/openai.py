@@ -4,6 +4,7 @@ Standard library only (urllib), batched, with a per-request timeout and retries
 with exponential back-off on 429, 5xx and connection errors (honouring
 Retry-After). RouteLLM's published checkpoints need `openai:text-embedding-3-small`.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,19 @@ class OpenAIEmbedder:
         """(width, fingerprint) without a request: the width is known only for OpenAI's own models."""
         return KNOWN_DIMS.get(model or ""), None
 
-    def __init__(self, model: str, *, base_url: "str | None" = None, api_key_env: "str | None" = "OPENAI_API_KEY",
-                 dim: "int | None" = None, max_tokens: "int | None" = None, batch_size: int = 256,
-                 timeout: float = 30.0, max_retries: int = 4, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: "str | None" = None,
+        api_key_env: "str | None" = "OPENAI_API_KEY",
+        dim: "int | None" = None,
+        max_tokens: "int | None" = None,
+        batch_size: int = 256,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+    ) -> None:
         if batch_size < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("batch_size must be >= 1, max_retries >= 0 and timeout > 0")
         self.model = model
@@ -81,7 +92,7 @@ class OpenAIEmbedder:
         last = ""
         for attempt in range(self.max_retries + 1):
             req = urllib.request.Request(url, data=body, headers=self._headers(), method="POST")
-            delay = self.backoff * (2 ** attempt) * (0.5 + random.random())
+            delay = self.backoff * (2**attempt) * (0.5 + random.random())
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     payload = json.loads(resp.read())
@@ -121,7 +132,9 @@ class OpenAIEmbedder:
                 return self._post(clipped)
             except EmbeddingRequestError as err:
                 msg = str(err).lower()
-                if "http 400" not in msg or not any(s in msg for s in ("too long", "maximum", "context length", "token")):
+                if "http 400" not in msg or not any(
+                    s in msg for s in ("too long", "maximum", "context length", "token")
+                ):
                     raise
                 last = err
             # halve what was sent, not the cap: the inputs may all be shorter than it already

@@ -1,4 +1,5 @@
 """Embeddings computed elsewhere, looked up by exact prompt text."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -15,8 +16,14 @@ class PrecomputedEmbedder:
     the vectors, so routers accept them.
     """
 
-    def __init__(self, texts: Sequence[str], embeddings: np.ndarray, name: str,
-                 fingerprint: "str | None" = None, max_tokens: int = 0) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        name: str,
+        fingerprint: "str | None" = None,
+        max_tokens: int = 0,
+    ) -> None:
         E = np.asarray(embeddings)
         if E.ndim != 2 or E.shape[0] != len(texts):
             raise ValueError(f"{len(texts)} texts but embeddings of shape {E.shape}")

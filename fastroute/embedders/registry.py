@@ -5,6 +5,7 @@ A record names its class as "module:Class", imported on first use. The class ans
 `described(model)`: its (width, fingerprint) without loading weights or calling a network,
 which is what a bundle records and checks.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,14 +30,28 @@ class EmbedderKind(NamedTuple):
         return getattr(importlib.import_module(module), cls)
 
 
-EMBEDDERS: dict[str, EmbedderKind] = {e.name: e for e in (
-    EmbedderKind("static", "fastroute.embedders.static:StaticEmbedder",
-                 "a static token table shipped in the package (the default: no torch, sub-millisecond)"),
-    EmbedderKind("minilm", "fastroute.embedders.minilm:MiniLMEmbedder",
-                 "all-MiniLM-L6-v2 through sentence-transformers", extra="minilm"),
-    EmbedderKind("openai", "fastroute.embedders.openai:OpenAIEmbedder",
-                 "any OpenAI-compatible /v1/embeddings endpoint", takes_model=True),
-)}
+EMBEDDERS: dict[str, EmbedderKind] = {
+    e.name: e
+    for e in (
+        EmbedderKind(
+            "static",
+            "fastroute.embedders.static:StaticEmbedder",
+            "a static token table shipped in the package (the default: no torch, sub-millisecond)",
+        ),
+        EmbedderKind(
+            "minilm",
+            "fastroute.embedders.minilm:MiniLMEmbedder",
+            "all-MiniLM-L6-v2 through sentence-transformers",
+            extra="minilm",
+        ),
+        EmbedderKind(
+            "openai",
+            "fastroute.embedders.openai:OpenAIEmbedder",
+            "any OpenAI-compatible /v1/embeddings endpoint",
+            takes_model=True,
+        ),
+    )
+}
 
 
 def known_embedders() -> list[str]:

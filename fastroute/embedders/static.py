@@ -4,6 +4,7 @@ from all-MiniLM-L6-v2), mean-pooled and normalised. No torch, sub-millisecond.
 The table ships inside the package (static_model/, int8 with one scale per
 token) and is rebuilt by `python -m fastroute.embedders.distill_static`.
 """
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@
 * GSM8K: the MMLU CSV schema (plus `<model>_response` columns), one file.
 * Any JSONL/CSV of `prompt` plus one score column per model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -39,9 +40,12 @@ class EvalSet:
 
     def select(self, keep: np.ndarray, note: str = "") -> "EvalSet":
         keep = np.asarray(keep, dtype=bool)
-        return replace(self, prompts=[p for p, k in zip(self.prompts, keep) if k],
-                       scores={m: v[keep] for m, v in self.scores.items()},
-                       notes=self.notes + ([note] if note else []))
+        return replace(
+            self,
+            prompts=[p for p, k in zip(self.prompts, keep) if k],
+            scores={m: v[keep] for m, v in self.scores.items()},
+            notes=self.notes + ([note] if note else []),
+        )
 
     def without_hashes(self, hashes: np.ndarray, what: str = "training prompts") -> "EvalSet":
         """Drops prompts whose 64-bit hash is in `hashes` (e.g. a bundle's training prompts)."""
@@ -71,7 +75,9 @@ def load_mmlu(data_dir: "str | Path", split: str = "eval") -> EvalSet:
             raise ValueError(f"split must be 'eval', 'train' or 'all', got {split!r}")
         train = np.array([is_mmlu_train_prompt(p) for p in prompts])
         es = es.select(train if split == "train" else ~train, f"{split} half of MMLU (sha256 rule)")
-    bad = _contaminated(responses.parent / "contaminated_prompts.jsonl") | _contaminated(root / "contaminated_prompts.jsonl")
+    bad = _contaminated(responses.parent / "contaminated_prompts.jsonl") | _contaminated(
+        root / "contaminated_prompts.jsonl"
+    )
     keep = np.array([p not in bad for p in es.prompts])
     return es.select(keep, f"dropped {int((~keep).sum())} contaminated prompts") if (~keep).any() else es
 
@@ -94,9 +100,14 @@ def load_mt_bench(data_dir: "str | Path") -> EvalSet:
             rows.append(np.mean(turns) if turns else np.nan)
         scores[m] = np.array(rows)
     complete = np.all([~np.isnan(v) for v in scores.values()], axis=0)
-    es = EvalSet("mt-bench", [q["turns"][0] for q in kept], scores,
-                 extra_prompts=[t for q in kept for t in q["turns"][1:]], scale="mean GPT-4 grade (1-10)",
-                 notes=[f"dropped {len(questions) - len(kept)} contaminated questions"])
+    es = EvalSet(
+        "mt-bench",
+        [q["turns"][0] for q in kept],
+        scores,
+        extra_prompts=[t for q in kept for t in q["turns"][1:]],
+        scale="mean GPT-4 grade (1-10)",
+        notes=[f"dropped {len(questions) - len(kept)} contaminated questions"],
+    )
     return es.select(complete, "dropped questions without grades for every model") if not complete.all() else es
 
 

@@ -1,5 +1,6 @@
 """Win rates cached per (router bundle, model pair, prompts): evaluating a new router or
 re-plotting never recomputes the others."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ length (a longer prompt goes to the strong model), and the optimal router's curv
 Prompts any evaluated bundle was trained on (its recorded hashes) are left out for
 every router, so all are compared on the same prompts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ class RouterResult:
     metrics: dict[str, float]
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind: str = "router"  # router | baseline | optimal
-
 
 
 @dataclass
@@ -50,8 +50,17 @@ def _win_rates_in_chunks(router, prompts: list[str], chunk: int = 4096) -> np.nd
     return np.concatenate([router.win_rates(prompts[lo : lo + chunk]) for lo in range(0, len(prompts), chunk)])
 
 
-def _result(name: str, p: np.ndarray, sq, wq, num_results: int, n_boot: int, seed: int, kind: str = "router",
-            draw: "Callable[[np.random.Generator, int], np.ndarray] | None" = None) -> RouterResult:
+def _result(
+    name: str,
+    p: np.ndarray,
+    sq,
+    wq,
+    num_results: int,
+    n_boot: int,
+    seed: int,
+    kind: str = "router",
+    draw: "Callable[[np.random.Generator, int], np.ndarray] | None" = None,
+) -> RouterResult:
     s, w = float(np.mean(sq)), float(np.mean(wq))
     curve = M.routing_curve(p, sq, wq, num_results)
     res = RouterResult(name, curve, M.summarize(curve, s, w), kind=kind)
@@ -60,9 +69,18 @@ def _result(name: str, p: np.ndarray, sq, wq, num_results: int, n_boot: int, see
     return res
 
 
-def evaluate(evalset: EvalSet, routers: "Mapping[str, object]", strong_model: str, weak_model: str, *,
-             num_results: int = 10, n_boot: int = 1000, seed: int = 0, baselines: bool = True,
-             win_rates: "dict[str, np.ndarray] | None" = None) -> EvalReport:
+def evaluate(
+    evalset: EvalSet,
+    routers: "Mapping[str, object]",
+    strong_model: str,
+    weak_model: str,
+    *,
+    num_results: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+    baselines: bool = True,
+    win_rates: "dict[str, np.ndarray] | None" = None,
+) -> EvalReport:
     """`routers` maps a display name to a Router, or to the string "random" / "length".
     `win_rates` may supply precomputed win rates per name (e.g. from a cache)."""
     notes = list(evalset.notes)
@@ -87,15 +105,21 @@ def evaluate(evalset: EvalSet, routers: "Mapping[str, object]", strong_model: st
         wanted["prompt length"] = "length"
     for name, r in wanted.items():
         if r == "random":
-            runs = [_result(name, np.random.default_rng(seed + i).random(n), sq, wq, num_results, 0, seed)
-                    for i in range(RANDOM_RUNS)]
-            curve = M.Curve(np.mean([x.curve.thresholds for x in runs], 0), np.mean([x.curve.strong_share for x in runs], 0),
-                            np.mean([x.curve.quality for x in runs], 0))
+            runs = [
+                _result(name, np.random.default_rng(seed + i).random(n), sq, wq, num_results, 0, seed)
+                for i in range(RANDOM_RUNS)
+            ]
+            curve = M.Curve(
+                np.mean([x.curve.thresholds for x in runs], 0),
+                np.mean([x.curve.strong_share for x in runs], 0),
+                np.mean([x.curve.quality for x in runs], 0),
+            )
             metrics = {k: _mean_finite([x.metrics[k] for x in runs]) for k in runs[0].metrics}
             res = RouterResult(name, curve, metrics, kind="baseline")
             if n_boot:
-                res.intervals = M.bootstrap(np.zeros(n), sq, wq, num_results, n_boot, seed,
-                                            draw=lambda rng, size: rng.random(size))
+                res.intervals = M.bootstrap(
+                    np.zeros(n), sq, wq, num_results, n_boot, seed, draw=lambda rng, size: rng.random(size)
+                )
             results.append(res)
         elif r == "length":
             p = np.array([len(x) for x in evalset.prompts], dtype=np.float64)
@@ -110,11 +134,16 @@ def evaluate(evalset: EvalSet, routers: "Mapping[str, object]", strong_model: st
             if res.kind != "router":
                 continue
             res.intervals["APGR - prompt length"] = M.paired_apgr_difference(
-                computed[res.name], computed["prompt length"], sq, wq, num_results, n_boot, seed)
+                computed[res.name], computed["prompt length"], sq, wq, num_results, n_boot, seed
+            )
             res.intervals["APGR - random"] = M.paired_apgr_difference(
-                computed[res.name], None, sq, wq, num_results, n_boot, seed, draw_b=lambda rng, size: rng.random(size))
+                computed[res.name], None, sq, wq, num_results, n_boot, seed, draw_b=lambda rng, size: rng.random(size)
+            )
     shares = np.linspace(0.0, 1.0, num_results + 1)
     opt = M.Curve(shares, shares, np.array([M.optimal_quality(sq, wq, s) for s in shares]))
-    results.append(RouterResult("optimal", opt, M.summarize(opt, float(np.mean(sq)), float(np.mean(wq))), kind="optimal"))
-    return EvalReport(evalset.name, strong_model, weak_model, n, float(np.mean(sq)), float(np.mean(wq)),
-                      evalset.scale, results, notes)
+    results.append(
+        RouterResult("optimal", opt, M.summarize(opt, float(np.mean(sq)), float(np.mean(wq))), kind="optimal")
+    )
+    return EvalReport(
+        evalset.name, strong_model, weak_model, n, float(np.mean(sq)), float(np.mean(wq)), evalset.scale, results, notes
+    )

@@ -17,6 +17,7 @@ point routes nothing to the strong model). Each threshold gives a point
 
 Unlike RouteLLM's pd.qcut, tied win rates (duplicate bin edges) are allowed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ class Curve:
     quality: np.ndarray  # [k]
 
 
-def routing_curve(win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: np.ndarray,
-                  num_results: int = 10) -> Curve:
+def routing_curve(
+    win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: np.ndarray, num_results: int = 10
+) -> Curve:
     """Quality of routing each prompt by threshold; qualities are per prompt (e.g. 0/1 correctness)."""
     sq, wq = np.asarray(strong_quality, float), np.asarray(weak_quality, float)
     edges = thresholds(win_rates, num_results)
@@ -106,14 +108,25 @@ def optimal_quality(strong_quality: np.ndarray, weak_quality: np.ndarray, share:
 
 
 def summarize(curve: Curve, strong: float, weak: float) -> dict[str, float]:
-    return {"APGR": apgr(curve, strong, weak), "AUC": auc(curve),
-            "CPT(20%)": cpt(curve, 0.2, strong, weak), "CPT(50%)": cpt(curve, 0.5, strong, weak),
-            "CPT(80%)": cpt(curve, 0.8, strong, weak)}
+    return {
+        "APGR": apgr(curve, strong, weak),
+        "AUC": auc(curve),
+        "CPT(20%)": cpt(curve, 0.2, strong, weak),
+        "CPT(50%)": cpt(curve, 0.5, strong, weak),
+        "CPT(80%)": cpt(curve, 0.8, strong, weak),
+    }
 
 
-def bootstrap(win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: np.ndarray,
-              num_results: int = 10, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-              draw=None) -> dict[str, tuple[float, float]]:
+def bootstrap(
+    win_rates: np.ndarray,
+    strong_quality: np.ndarray,
+    weak_quality: np.ndarray,
+    num_results: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    draw=None,
+) -> dict[str, tuple[float, float]]:
     """Percentile intervals of APGR and CPT(50%), resampling prompts with replacement (the
     thresholds, strong and weak qualities are recomputed on each resample). `draw(rng, n)`,
     if given, draws fresh win rates per resample (the random router)."""
@@ -132,9 +145,17 @@ def bootstrap(win_rates: np.ndarray, strong_quality: np.ndarray, weak_quality: n
     return {k: (float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi))) for k, v in stats.items()}
 
 
-def paired_apgr_difference(p_a: np.ndarray, p_b: "np.ndarray | None", strong_quality: np.ndarray,
-                           weak_quality: np.ndarray, num_results: int = 10, n_boot: int = 1000, seed: int = 0,
-                           level: float = 0.95, draw_b=None) -> tuple[float, float]:
+def paired_apgr_difference(
+    p_a: np.ndarray,
+    p_b: "np.ndarray | None",
+    strong_quality: np.ndarray,
+    weak_quality: np.ndarray,
+    num_results: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    draw_b=None,
+) -> tuple[float, float]:
     """Percentile interval of APGR(a) - APGR(b) over the same prompt resamples (b may be
     drawn afresh per resample, for the random router)."""
     sq, wq = np.asarray(strong_quality, float), np.asarray(weak_quality, float)
@@ -145,7 +166,9 @@ def paired_apgr_difference(p_a: np.ndarray, p_b: "np.ndarray | None", strong_qua
         idx = rng.integers(0, sq.size, sq.size)
         s, w = sq[idx].mean(), wq[idx].mean()
         pb = draw_b(rng, sq.size) if draw_b is not None else np.asarray(p_b, float)[idx]
-        diffs.append(apgr(routing_curve(pa[idx], sq[idx], wq[idx], num_results), s, w)
-                     - apgr(routing_curve(pb, sq[idx], wq[idx], num_results), s, w))
+        diffs.append(
+            apgr(routing_curve(pa[idx], sq[idx], wq[idx], num_results), s, w)
+            - apgr(routing_curve(pb, sq[idx], wq[idx], num_results), s, w)
+        )
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     return float(np.nanpercentile(diffs, lo)), float(np.nanpercentile(diffs, hi))

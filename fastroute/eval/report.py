@@ -1,4 +1,5 @@
 """Evaluation outputs: a terminal table, results.json, results.md and a PNG plot."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,26 @@ def table(report: EvalReport) -> list[list[str]]:
         apgr_ci = f"[{ci['APGR'][0]:.3f}, {ci['APGR'][1]:.3f}]" if "APGR" in ci else ""
         cpt_ci = f"[{100 * ci['CPT(50%)'][0]:.1f}%, {100 * ci['CPT(50%)'][1]:.1f}%]" if "CPT(50%)" in ci else ""
         m = r.metrics
-        rows.append([r.name, _fmt(m["APGR"], False), apgr_ci, _fmt(m["CPT(20%)"], True), _fmt(m["CPT(50%)"], True),
-                     cpt_ci, _fmt(m["CPT(80%)"], True), _fmt(m["AUC"], False)])
+        rows.append(
+            [
+                r.name,
+                _fmt(m["APGR"], False),
+                apgr_ci,
+                _fmt(m["CPT(20%)"], True),
+                _fmt(m["CPT(50%)"], True),
+                cpt_ci,
+                _fmt(m["CPT(80%)"], True),
+                _fmt(m["AUC"], False),
+            ]
+        )
     return rows
 
 
 def header(report: EvalReport) -> list[str]:
-    lines = [f"{report.benchmark}: {report.n_prompts} prompts; strong {report.strong_model} = {report.strong_quality:.4f}, "
-             f"weak {report.weak_model} = {report.weak_quality:.4f} ({report.scale})"]
+    lines = [
+        f"{report.benchmark}: {report.n_prompts} prompts; strong {report.strong_model} = {report.strong_quality:.4f}, "
+        f"weak {report.weak_model} = {report.weak_quality:.4f} ({report.scale})"
+    ]
     lines += [f"note: {n}" for n in report.notes]
     for r in report.results:
         for k, (lo, hi) in r.intervals.items():
@@ -62,13 +75,28 @@ def to_json(report: EvalReport) -> dict:
         return None if isinstance(v, float) and math.isnan(v) else v
 
     return {
-        "benchmark": report.benchmark, "strong_model": report.strong_model, "weak_model": report.weak_model,
-        "n_prompts": report.n_prompts, "strong_quality": report.strong_quality, "weak_quality": report.weak_quality,
-        "scale": report.scale, "notes": report.notes,
-        "results": [{"router": r.name, "kind": r.kind, "metrics": {k: clean(v) for k, v in r.metrics.items()},
-                     "intervals_95": {k: list(v) for k, v in r.intervals.items()},
-                     "curve": {"thresholds": r.curve.thresholds.tolist(), "strong_share": r.curve.strong_share.tolist(),
-                               "quality": r.curve.quality.tolist()}} for r in report.results],
+        "benchmark": report.benchmark,
+        "strong_model": report.strong_model,
+        "weak_model": report.weak_model,
+        "n_prompts": report.n_prompts,
+        "strong_quality": report.strong_quality,
+        "weak_quality": report.weak_quality,
+        "scale": report.scale,
+        "notes": report.notes,
+        "results": [
+            {
+                "router": r.name,
+                "kind": r.kind,
+                "metrics": {k: clean(v) for k, v in r.metrics.items()},
+                "intervals_95": {k: list(v) for k, v in r.intervals.items()},
+                "curve": {
+                    "thresholds": r.curve.thresholds.tolist(),
+                    "strong_share": r.curve.strong_share.tolist(),
+                    "quality": r.curve.quality.tolist(),
+                },
+            }
+            for r in report.results
+        ],
     }
 
 
@@ -84,9 +112,16 @@ def plot(report: EvalReport, path: "str | Path") -> Path:
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for r in report.results:
         order = r.curve.strong_share.argsort()
-        style = {"optimal": dict(linestyle=":", marker="x", color="black"),
-                 "baseline": dict(linestyle="--", marker=".")}.get(r.kind, dict(linestyle="-", marker="o"))
-        ax.plot(100 * r.curve.strong_share[order], r.curve.quality[order], label=f"{r.name} (APGR {r.metrics['APGR']:.3f})", **style)
+        style = {
+            "optimal": dict(linestyle=":", marker="x", color="black"),
+            "baseline": dict(linestyle="--", marker="."),
+        }.get(r.kind, dict(linestyle="-", marker="o"))
+        ax.plot(
+            100 * r.curve.strong_share[order],
+            r.curve.quality[order],
+            label=f"{r.name} (APGR {r.metrics['APGR']:.3f})",
+            **style,
+        )
     ax.axhline(report.strong_quality, color="red", linestyle="--", linewidth=1, label=f"{report.strong_model} (strong)")
     ax.axhline(report.weak_quality, color="grey", linestyle="--", linewidth=1, label=f"{report.weak_model} (weak)")
     ax.set_xlabel("strong-model calls (%)")

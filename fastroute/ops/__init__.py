@@ -28,6 +28,7 @@ A backend declares what it offers beyond the ops in CAPABILITIES (`Backend.capab
 DEVICE_ARRAYS (its own device tensors, `to_device`) and FUSED_SW_STATS
 (`sw_weighted_stats`, `dense_stats_matrix`); routers test those, never a backend's name.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,8 +42,19 @@ from .checks import check_sharpness
 from .contract import CONTRACT, DEVICE_ARRAYS, FUSED_SW_STATS, OPS, check_backend
 from .csr import CSRMatrix
 
-__all__ = ["BackendUnavailable", "CONTRACT", "CSRMatrix", "Backend", "DEVICE_ARRAYS", "FUSED_SW_STATS", "OPS",
-           "available_backends", "backend_status", "check_sharpness", "get_backend"]
+__all__ = [
+    "BackendUnavailable",
+    "CONTRACT",
+    "CSRMatrix",
+    "Backend",
+    "DEVICE_ARRAYS",
+    "FUSED_SW_STATS",
+    "OPS",
+    "available_backends",
+    "backend_status",
+    "check_sharpness",
+    "get_backend",
+]
 
 _MODULES = {
     "numpy": "fastroute.ops.reference",
@@ -114,8 +126,11 @@ def _resolve_op(module: Any, op: str) -> Any:
             first = (name, op) not in _warned_ops
             _warned_ops.add((name, op))
         if first:
-            warnings.warn(f"fastroute: backend {name!r} has no {op!r}; using the {cand!r} backend for it",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"fastroute: backend {name!r} has no {op!r}; using the {cand!r} backend for it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
         def fallback(*args: Any, _fn: Any = fn, **kwargs: Any) -> Any:
             return _fn(*args, **kwargs)

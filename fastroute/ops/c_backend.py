@@ -7,6 +7,7 @@ data, is copied first), and call into fastroute._C with the GIL released (cffi
 does that for every call), so one router serves many threads. Every C entry
 point returns a status, raised here as ValueError or MemoryError.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,8 +71,10 @@ def cosine_sim(Q: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> n
             _cosine_blas(Qa, Xa, res)
         else:
             fn, xt = (lib.fr_cosine_sim_f16, "uint16_t *") if half else (lib.fr_cosine_sim_f32, "float *")
-            _status(fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(res, "float *"), ldo, _L._threads),
-                    "cosine_sim")
+            _status(
+                fn(_ptr(Qa, "float *"), B, ldq, _ptr(Xa, xt), N, d, ldx, _ptr(res, "float *"), ldo, _L._threads),
+                "cosine_sim",
+            )
     if res is not out:
         out[...] = res
     return out
@@ -101,8 +104,14 @@ def half_to_float(X: np.ndarray, out: np.ndarray | None = None, nthreads: int | 
     N, d = Xa.shape
     if out is None:
         out = np.empty((N, d), dtype=np.float32)
-    if (not isinstance(out, np.ndarray) or not out.flags.c_contiguous or not out.flags.aligned
-            or not out.flags.writeable or out.shape != (N, d) or out.dtype != np.float32):
+    if (
+        not isinstance(out, np.ndarray)
+        or not out.flags.c_contiguous
+        or not out.flags.aligned
+        or not out.flags.writeable
+        or out.shape != (N, d)
+        or out.dtype != np.float32
+    ):
         raise ValueError(f"out must be a writable, contiguous float32 [{N}, {d}] array")
     if N and d:
         nt = _L._threads if nthreads is None else nthreads
@@ -118,10 +127,19 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
         raise ValueError(f"vector of shape {ua.shape} does not match embedding width {Ea.shape[1]}")
     out = np.empty(Ea.shape[0], dtype=np.float32)
     if Ea.shape[0]:
-        _status(lib.fr_gemv_sigmoid_f32(
-            _ptr(Ea, "float *"), Ea.shape[0], Ea.shape[1], lde, _ptr(ua, "float *") if ua.size else ffi.NULL,
-            float(bias), _ptr(out, "float *"), _L._threads,
-        ), "gemv_sigmoid")
+        _status(
+            lib.fr_gemv_sigmoid_f32(
+                _ptr(Ea, "float *"),
+                Ea.shape[0],
+                Ea.shape[1],
+                lde,
+                _ptr(ua, "float *") if ua.size else ffi.NULL,
+                float(bias),
+                _ptr(out, "float *"),
+                _L._threads,
+            ),
+            "gemv_sigmoid",
+        )
     return out
 
 
@@ -142,12 +160,23 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     smax = np.empty(B, dtype=np.float32)
     if B:
         nnz = indices.size
-        _status(lib.fr_sw_stats(
-            _ptr(sa, "float *"), B, U, lds, _ptr(indptr, "int64_t *"),
-            _ptr(indices, "int32_t *") if nnz else ffi.NULL, _ptr(values, "float *") if nnz else ffi.NULL,
-            K, gamma, _ptr(S, "double *"),
-            _ptr(smax, "float *"), _L._threads,
-        ), "sw_stats")
+        _status(
+            lib.fr_sw_stats(
+                _ptr(sa, "float *"),
+                B,
+                U,
+                lds,
+                _ptr(indptr, "int64_t *"),
+                _ptr(indices, "int32_t *") if nnz else ffi.NULL,
+                _ptr(values, "float *") if nnz else ffi.NULL,
+                K,
+                gamma,
+                _ptr(S, "double *"),
+                _ptr(smax, "float *"),
+                _L._threads,
+            ),
+            "sw_stats",
+        )
     return S, smax
 
 
@@ -162,8 +191,12 @@ def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
         raise ValueError(f"expected {n_stats(T)} statistics for {T} players, got {Sa.shape[1]}")
     beta = np.zeros((Sa.shape[0], T))
     if Sa.shape[0]:
-        failed = _status(lib.fr_bt_fit(_ptr(Sa, "double *"), Sa.shape[0], T, BT_RIDGE, BT_TOL, BT_MAX_ITER,
-                                       _ptr(beta, "double *"), _L._threads), "bt_fit")
+        failed = _status(
+            lib.fr_bt_fit(
+                _ptr(Sa, "double *"), Sa.shape[0], T, BT_RIDGE, BT_TOL, BT_MAX_ITER, _ptr(beta, "double *"), _L._threads
+            ),
+            "bt_fit",
+        )
         if failed:  # those rows are NaN: the numpy solver (LU, more iterations) takes them
             from .reference_bt import bt_fit as reference_fit
 
@@ -172,9 +205,7 @@ def bt_fit(S: np.ndarray, T: int) -> np.ndarray:
     return beta
 
 
-def embedding_bag_i8(
-    table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
-) -> np.ndarray:
+def embedding_bag_i8(table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """[B, d] normalised mean of scales[t] * table[t] over each prompt's token ids."""
     table, scales, ids, offsets = check_embedding_bag_args(table, scales, ids, offsets)
     V, d = table.shape
@@ -189,9 +220,16 @@ def embedding_bag_i8(
     if B == 0 or d == 0:
         return out
     code = lib.fr_embedding_bag_i8(
-        _ptr(t, "int8_t *") if t.size else ffi.NULL, _ptr(sc, "float *") if sc.size else ffi.NULL, V, d,
-        _ptr(ids32, "int32_t *") if ids32.size else ffi.NULL, ids32.size, _ptr(off, "int64_t *"), B,
-        _ptr(out, "float *"), _L._threads,
+        _ptr(t, "int8_t *") if t.size else ffi.NULL,
+        _ptr(sc, "float *") if sc.size else ffi.NULL,
+        V,
+        d,
+        _ptr(ids32, "int32_t *") if ids32.size else ffi.NULL,
+        ids32.size,
+        _ptr(off, "int64_t *"),
+        B,
+        _ptr(out, "float *"),
+        _L._threads,
     )
     if code == lib.FR_ERANGE:
         check_ids_in_range(ids32, V)  # raises, naming the id

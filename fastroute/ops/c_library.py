@@ -1,5 +1,6 @@
 """The C library behind the c backend: loading fastroute._C, thread count and SIMD level,
 and the helpers that hand numpy arrays to C (layout checks, pointers, status codes)."""
+
 from __future__ import annotations
 
 import os
@@ -150,8 +151,10 @@ def writable_out(out: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, i
     """The caller's float32 `out` if C can write it in place, else a fresh array to copy back
     from; and its row stride in elements."""
     if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.float32:
-        raise ValueError(f"out must be a float32 array of shape {shape}, got "
-                         f"{getattr(out, 'dtype', type(out).__name__)} of shape {getattr(out, 'shape', '?')}")
+        raise ValueError(
+            f"out must be a float32 array of shape {shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} of shape {getattr(out, 'shape', '?')}"
+        )
     if not out.flags.writeable:
         raise ValueError("out is read-only")
     n, d = shape

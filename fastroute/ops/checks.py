@@ -1,5 +1,6 @@
 """Argument checks every backend shares (numpy only: the backends differ in what they
 compute, never in what they accept)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,9 @@ def check_real(a: np.ndarray, name: str, ndim: int) -> np.ndarray:
     return a
 
 
-def check_embedding_bag_args(table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
-                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def check_embedding_bag_args(
+    table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validated (table int8 [V, d], scales [V], ids [n] integers, offsets int64 [B + 1]).
 
     offsets must start at 0, never decrease and end at len(ids); ids are checked against
@@ -42,15 +44,17 @@ def check_embedding_bag_args(table: np.ndarray, scales: np.ndarray, ids: np.ndar
         raise ValueError(f"ids must be a 1-D integer array, got {ids.dtype} of shape {ids.shape}")
     offsets = np.asarray(offsets)
     if offsets.ndim != 1 or offsets.size < 1 or (offsets.dtype.kind not in "iu" and offsets.size > 1):
-        raise ValueError(f"offsets must be a 1-D integer array of length B + 1, got {offsets.dtype} "
-                         f"of shape {offsets.shape}")
+        raise ValueError(
+            f"offsets must be a 1-D integer array of length B + 1, got {offsets.dtype} of shape {offsets.shape}"
+        )
     offsets = offsets.astype(np.int64)
     if offsets[0] != 0:
         raise ValueError(f"offsets must start at 0, got {offsets[0]}")
     if offsets.size > 1 and np.any(offsets[1:] < offsets[:-1]):
         at = int(np.argmax(offsets[1:] < offsets[:-1]))
-        raise ValueError(f"offsets must not decrease, got offsets[{at}]={offsets[at]} > "
-                         f"offsets[{at + 1}]={offsets[at + 1]}")
+        raise ValueError(
+            f"offsets must not decrease, got offsets[{at}]={offsets[at]} > offsets[{at + 1}]={offsets[at + 1]}"
+        )
     if offsets[-1] != ids.size:
         raise ValueError(f"offsets must end at len(ids) = {ids.size}, got {offsets[-1]}")
     return table, scales, ids, offsets

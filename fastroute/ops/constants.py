@@ -4,6 +4,7 @@ C has the same values in csrc/fr_constants.h (tests/test_op_constants.py parses 
 and checks each value against this module); the Triton kernels take them from here as
 tl.constexpr globals. Change a value here, in the header, and nowhere else.
 """
+
 from __future__ import annotations
 
 import math

@@ -8,14 +8,26 @@ with that reason. To add an op: an OpSpec here, the numpy reference (ops/referen
 then any fast versions (csrc/<op>.c, kernels/<op>.py), and a case in
 tests/test_op_conformance.py (which fails for an op without one).
 """
+
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CAPABILITIES", "CONTRACT", "DEVICE_ARRAYS", "FUSED_SW_STATS", "Capability", "OPS", "OpSpec", "Param", "SPECS",
-           "check_backend", "signature_problem"]
+__all__ = [
+    "CAPABILITIES",
+    "CONTRACT",
+    "DEVICE_ARRAYS",
+    "FUSED_SW_STATS",
+    "Capability",
+    "OPS",
+    "OpSpec",
+    "Param",
+    "SPECS",
+    "check_backend",
+    "signature_problem",
+]
 
 # The backend computes on its own device tensors: it has `to_device(a)`, and its ops return
 # tensors on that device for tensor inputs (Triton). Routers keep data there between calls.
@@ -58,31 +70,61 @@ class Capability:
 
 _F = ("float32", "float64", "float16")
 CONTRACT: tuple[OpSpec, ...] = (
-    OpSpec("cosine_sim", (Param("Q", _F + ("int16",)), Param("X", ("float32", "float16")),
-                          Param("out", ("float32",), optional=True)),
-           "float32 [B, N]: cosine of each query with each unit-norm arena row (zero query: 0)"),
-    OpSpec("gemv_sigmoid", (Param("E", _F + ("int8",)), Param("u", ("float32", "float64")),
-                            Param("bias", ("float",), optional=True)),
-           "float32 [B]: sigmoid(E u + bias)"),
-    OpSpec("sw_stats", (Param("sims", ("float32", "float64")), Param("A", ("CSRMatrix",)),
-                        Param("sharpness", ("float", "None"), optional=True)),
-           "(float64 [B, K] statistics A w per row of weights, float32 [B] row maxima)"),
-    OpSpec("bt_fit", (Param("S", ("float64", "float32")), Param("T", ("int",))),
-           "float64 [B, T]: Bradley-Terry coefficients of each row of counts"),
-    OpSpec("embedding_bag_i8", (Param("table", ("int8",)), Param("scales", _F),
-                                Param("ids", ("int32", "int64", "uint16", "int16")), Param("offsets", ("int64", "int32"))),
-           "float32 [B, d]: normalised mean of scales[t] * table[t] over each bag of ids"),
+    OpSpec(
+        "cosine_sim",
+        (Param("Q", _F + ("int16",)), Param("X", ("float32", "float16")), Param("out", ("float32",), optional=True)),
+        "float32 [B, N]: cosine of each query with each unit-norm arena row (zero query: 0)",
+    ),
+    OpSpec(
+        "gemv_sigmoid",
+        (Param("E", _F + ("int8",)), Param("u", ("float32", "float64")), Param("bias", ("float",), optional=True)),
+        "float32 [B]: sigmoid(E u + bias)",
+    ),
+    OpSpec(
+        "sw_stats",
+        (
+            Param("sims", ("float32", "float64")),
+            Param("A", ("CSRMatrix",)),
+            Param("sharpness", ("float", "None"), optional=True),
+        ),
+        "(float64 [B, K] statistics A w per row of weights, float32 [B] row maxima)",
+    ),
+    OpSpec(
+        "bt_fit",
+        (Param("S", ("float64", "float32")), Param("T", ("int",))),
+        "float64 [B, T]: Bradley-Terry coefficients of each row of counts",
+    ),
+    OpSpec(
+        "embedding_bag_i8",
+        (
+            Param("table", ("int8",)),
+            Param("scales", _F),
+            Param("ids", ("int32", "int64", "uint16", "int16")),
+            Param("offsets", ("int64", "int32")),
+        ),
+        "float32 [B, d]: normalised mean of scales[t] * table[t] over each bag of ids",
+    ),
 )
 SPECS = {op.name: op for op in CONTRACT}
 OPS: tuple[str, ...] = tuple(SPECS)
 
 CAPABILITIES = {
     DEVICE_ARRAYS: Capability(DEVICE_ARRAYS, (("to_device", (Param("a", _F),)),)),
-    FUSED_SW_STATS: Capability(FUSED_SW_STATS, (
-        ("sw_weighted_stats", (Param("E", _F), Param("arena", _F), Param("A", ("float32",)),
-                               Param("sharpness", ("float", "None"), optional=True))),
-        ("dense_stats_matrix", (Param("A", ("CSRMatrix",)), Param("device", ("None",), optional=True))),
-    )),
+    FUSED_SW_STATS: Capability(
+        FUSED_SW_STATS,
+        (
+            (
+                "sw_weighted_stats",
+                (
+                    Param("E", _F),
+                    Param("arena", _F),
+                    Param("A", ("float32",)),
+                    Param("sharpness", ("float", "None"), optional=True),
+                ),
+            ),
+            ("dense_stats_matrix", (Param("A", ("CSRMatrix",)), Param("device", ("None",), optional=True))),
+        ),
+    ),
 }
 
 
@@ -100,7 +142,7 @@ def signature_problem(fn: Any, params: "tuple[Param, ...]") -> str:
             return f"parameters {[q.name for q in sig]}, expected {want}"
         if (sig[i].default is not inspect.Parameter.empty) != p.optional:
             return f"parameter {p.name!r} {'needs' if p.optional else 'must not have'} a default, expected {want}"
-    for extra in sig[len(params):]:
+    for extra in sig[len(params) :]:
         required = extra.default is inspect.Parameter.empty
         if required and extra.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             return f"extra parameter {extra.name!r} has no default, expected {want}"

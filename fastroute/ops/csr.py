@@ -1,4 +1,5 @@
 """A minimal CSR matrix: the sparse statistics matrix A that sw_ranking multiplies."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

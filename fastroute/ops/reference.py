@@ -3,6 +3,7 @@
 They are also the fallback when the C kernels are not built, so they use
 float32 BLAS where that does not change the result beyond float32 rounding.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,22 @@ from .constants import EXP2_MIN, LOG2_10, LOG2_E
 from .csr import CSRMatrix
 from .reference_bt import bt_fit
 
-__all__ = ["CAPABILITIES", "DEVICES", "NAME", "OPS", "bt_fit", "check_embedding_bag_args", "check_ids_in_range",
-           "check_real", "cosine_sim", "embedding_bag_i8", "gemv_sigmoid", "normalize_rows", "sw_stats", "sw_weights"]
+__all__ = [
+    "CAPABILITIES",
+    "DEVICES",
+    "NAME",
+    "OPS",
+    "bt_fit",
+    "check_embedding_bag_args",
+    "check_ids_in_range",
+    "check_real",
+    "cosine_sim",
+    "embedding_bag_i8",
+    "gemv_sigmoid",
+    "normalize_rows",
+    "sw_stats",
+    "sw_weights",
+]
 
 NAME = "numpy"
 DEVICES = ("cpu",)
@@ -90,9 +105,7 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     return S, m
 
 
-def embedding_bag_i8(
-    table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray
-) -> np.ndarray:
+def embedding_bag_i8(table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """[B, d] normalised mean of scales[t] * table[t] over each prompt's token ids."""
     table, scales, ids, offsets = check_embedding_bag_args(table, scales, ids, offsets)
     check_ids_in_range(ids, table.shape[0])
@@ -103,4 +116,3 @@ def embedding_bag_i8(
     out = np.zeros((B, table.shape[1]), dtype=np.float64)
     np.add.at(out, seg, rows)
     return normalize_rows(out)
-

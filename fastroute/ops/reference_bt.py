@@ -4,6 +4,7 @@ The model (what the counts S mean, the degenerate cases) is documented in
 fastroute/sw/bradley_terry.py, which builds S; this is the solver every backend's
 bt_fit is tested against (C: csrc/bt_fit.c, GPU: kernels/bt_fit.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,11 @@ def bt_objective(beta, C, Dp, Dm, lam):
     """The ridge-penalised log-likelihood of coefficients beta [B, T]."""
     z = LN10 * (beta[:, :, None] - beta[:, None, :])
     kb = LN10 * beta
-    return ((C * log_sigmoid(z)).sum(axis=(1, 2)) + (Dp * log_sigmoid(-kb) + Dm * log_sigmoid(kb)).sum(1)
-            - 0.5 * lam * (beta * beta).sum(1))
+    return (
+        (C * log_sigmoid(z)).sum(axis=(1, 2))
+        + (Dp * log_sigmoid(-kb) + Dm * log_sigmoid(kb)).sum(1)
+        - 0.5 * lam * (beta * beta).sum(1)
+    )
 
 
 def bt_fit(S: np.ndarray, T: int, *, tol: float = BT_TOL, max_iter: int = BT_MAX_ITER) -> np.ndarray:

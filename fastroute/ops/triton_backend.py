@@ -4,6 +4,7 @@ Functions take and return torch tensors on the GPU; numpy inputs are moved there
 results brought back) so the same tests run every backend. Under TRITON_INTERPRET=1
 the kernels run on the CPU, on CPU tensors: that is how CI tests them.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -37,8 +38,10 @@ def _kernels_package() -> None:
     here = Path(__file__).resolve().parents[2] / "kernels"
     init = here / "__init__.py"
     if not init.is_file():
-        raise ModuleNotFoundError("fastroute.kernels is not installed and no kernels/ directory is beside fastroute/",
-                                  name="fastroute.kernels")
+        raise ModuleNotFoundError(
+            "fastroute.kernels is not installed and no kernels/ directory is beside fastroute/",
+            name="fastroute.kernels",
+        )
     spec = importlib.util.spec_from_file_location("fastroute.kernels", init, submodule_search_locations=[str(here)])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -5,6 +5,7 @@ prompt; `route` applies RouteLLM's rule (strong if p >= threshold). Routers
 hold no per-request state (the embedder is created once, under a lock), so one
 router serves many threads.
 """
+
 from __future__ import annotations
 
 import abc
@@ -51,8 +52,15 @@ class Router(abc.ABC):
     kind: ClassVar[str]
     _ops: Any  # the kernel backend module, set by the routers that run kernels (mf, sw_ranking)
 
-    def __init__(self, *, strong_model: str, weak_model: str, models: Sequence[str],
-                 embedder: "EmbedderSpec | None", backend: "str | None" = None) -> None:
+    def __init__(
+        self,
+        *,
+        strong_model: str,
+        weak_model: str,
+        models: Sequence[str],
+        embedder: "EmbedderSpec | None",
+        backend: "str | None" = None,
+    ) -> None:
         self.models = tuple(models)
         for name in (strong_model, weak_model):
             if name not in self.models:
@@ -113,7 +121,8 @@ class Router(abc.ABC):
             if E.ndim != 2 or (self.embedder_spec is not None and E.shape[1] != self.embedder_spec.dim):
                 raise EmbeddingMismatchError(
                     f"embeddings have shape {tuple(E.shape)}; this {self.kind} router expects [batch, "
-                    f"{self.embedder_spec.dim if self.embedder_spec else 'dim'}]")
+                    f"{self.embedder_spec.dim if self.embedder_spec else 'dim'}]"
+                )
             return E
         E = np.asarray(embeddings)
         if E.dtype.kind != "f":
@@ -140,18 +149,23 @@ class Router(abc.ABC):
         return self._ops
 
     # -- scoring ----------------------------------------------------------
-    def win_rates(self, texts: "str | Sequence[str] | None" = None, *,
-                  embeddings: "np.ndarray | None" = None) -> np.ndarray:
+    def win_rates(
+        self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
+    ) -> np.ndarray:
         """P(strong model beats weak model) per prompt, float64 [B]."""
         E = self._prepare(texts, embeddings)
         if E.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         bad = _nonfinite_rows(E)
         if bad:  # the input's fault: say so before any kernel runs
-            source = f"the {self.embedder_spec.name!r} embedder's output" if texts is not None and \
-                self.embedder_spec is not None else "embeddings"
-            raise EmbeddingMismatchError(f"{source} for prompts {bad[:10]}{' ...' if len(bad) > 10 else ''} "
-                                         "contain NaN or infinity")
+            source = (
+                f"the {self.embedder_spec.name!r} embedder's output"
+                if texts is not None and self.embedder_spec is not None
+                else "embeddings"
+            )
+            raise EmbeddingMismatchError(
+                f"{source} for prompts {bad[:10]}{' ...' if len(bad) > 10 else ''} contain NaN or infinity"
+            )
         p = self._win_rates(E)
         if _is_torch(p):
             p = p.detach().double().cpu().numpy()
@@ -161,11 +175,17 @@ class Router(abc.ABC):
             backend = getattr(getattr(self, "_ops", None), "NAME", self.backend)
             raise RouterOutputError(
                 f"the {self.kind} router (kernel backend {backend!r}) produced non-finite win rates for prompts "
-                f"{rows} from finite embeddings: a fault in the router's weights or the backend, not the input")
+                f"{rows} from finite embeddings: a fault in the router's weights or the backend, not the input"
+            )
         return p
 
-    def route(self, texts: "str | Sequence[str] | None" = None, threshold: float = 0.5, *,
-              embeddings: "np.ndarray | None" = None) -> list[str]:
+    def route(
+        self,
+        texts: "str | Sequence[str] | None" = None,
+        threshold: float = 0.5,
+        *,
+        embeddings: "np.ndarray | None" = None,
+    ) -> list[str]:
         """Model name per prompt: the strong model where the win rate >= threshold."""
         check_threshold(threshold)
         return self.decide(self.win_rates(texts, embeddings=embeddings), threshold)
@@ -192,8 +212,10 @@ class Router(abc.ABC):
             return float(np.quantile(p, 1.0 - float(strong_pct)))
         q = self.win_rate_quantiles
         if q is None:
-            raise ValueError(f"this {self.kind} router stores no win-rate quantiles for "
-                             f"{self.strong_model} vs {self.weak_model}: pass prompts to calibrate on")
+            raise ValueError(
+                f"this {self.kind} router stores no win-rate quantiles for "
+                f"{self.strong_model} vs {self.weak_model}: pass prompts to calibrate on"
+            )
         return float(np.interp(1.0 - float(strong_pct), np.linspace(0.0, 1.0, q.size), q))
 
     def record_training_prompts(self, prompts: Sequence[str], n_quantiles: int = 1001) -> None:
@@ -227,8 +249,9 @@ class Router(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "Router": ...
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "Router": ...
 
     def _base_meta(self) -> dict[str, Any]:
         return {

@@ -2,6 +2,7 @@
 (label 0: the stronger side wins, 1: tie, 2: the weaker side wins); the win rate is
 1 - P(labels 1 and 2). Batched (padding per batch, truncation to the model's maximum
 length) where RouteLLM scores one prompt at a time."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ from .hf_checkpoint import confined_checkpoint, load_model
 class BERTRouter(TextClassifierRouter):
     kind = "bert"
 
-    def __init__(self, model, tokenizer, *, max_length: "int | None" = None, device: str = "cpu", **kwargs: Any) -> None:
+    def __init__(
+        self, model, tokenizer, *, max_length: "int | None" = None, device: str = "cpu", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         num_labels = getattr(model.config, "num_labels", None)
         if num_labels != 3:
@@ -31,16 +34,33 @@ class BERTRouter(TextClassifierRouter):
         self.device = device
 
     @classmethod
-    def from_pretrained(cls, path: "str | Path", strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                        *, device: str = "cpu", batch_size: int = 32, max_length: "int | None" = None,
-                        extra_meta: "dict | None" = None) -> "BERTRouter":
+    def from_pretrained(
+        cls,
+        path: "str | Path",
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        max_length: "int | None" = None,
+        extra_meta: "dict | None" = None,
+    ) -> "BERTRouter":
         """Loads a local checkpoint directory (RouteLLM's bert_gpt4_augmented layout)."""
         _, transformers = require_transformers()
         root = checkpoint_dir(path)
         model = load_model(transformers.AutoModelForSequenceClassification, root, "sequence classifier")
         tokenizer = load_tokenizer(root)
-        return cls(model, tokenizer, strong_model=strong_model, weak_model=weak_model, device=device,
-                   batch_size=batch_size, max_length=max_length, source=root, extra_meta=extra_meta)
+        return cls(
+            model,
+            tokenizer,
+            strong_model=strong_model,
+            weak_model=weak_model,
+            device=device,
+            batch_size=batch_size,
+            max_length=max_length,
+            source=root,
+            extra_meta=extra_meta,
+        )
 
     def _score(self, texts: list[str]) -> np.ndarray:
         torch, _ = require_transformers()
@@ -59,10 +79,15 @@ class BERTRouter(TextClassifierRouter):
         return {"max_length": self.max_length}
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "BERTRouter":
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "BERTRouter":
         base = {"models", "strong_model", "weak_model", "embedder", "checkpoint", "batch_size", "max_length"}
-        return cls.from_pretrained(confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
-                                   meta["strong_model"], meta["weak_model"],
-                                   batch_size=int(meta.get("batch_size", 32)), max_length=meta.get("max_length"),
-                                   extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
+        return cls.from_pretrained(
+            confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
+            meta["strong_model"],
+            meta["weak_model"],
+            batch_size=int(meta.get("batch_size", 32)),
+            max_length=meta.get("max_length"),
+            extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS},
+        )

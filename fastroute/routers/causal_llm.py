@@ -10,6 +10,7 @@ with no grade token routes to the strong model (win rate 1; RouteLLM would crash
 RouteLLM's system and classifier texts belong to its checkpoints: they are read from the
 checkpoint directory (system_message.txt, classifier_message.txt), not shipped here.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,18 @@ GRADE_TOKENS = tuple(f"[[{i}]]" for i in range(1, 6))
 
 # Chat formats (RouteLLM's PromptFormat): the system text rides in the first user turn.
 PROMPT_FORMATS = {
-    "llama-2": {"system": "<<SYS>>\n{instruction}\n<</SYS>>\n\n", "user": "[INST] {system}{instruction} [/INST]",
-                "assistant": " {instruction} </s><s>", "system_in_user": True},
-    "mistral": {"system": "{instruction} + ", "user": "[INST] {system}{instruction} [/INST]",
-                "assistant": "{instruction}</s> ", "system_in_user": True},
+    "llama-2": {
+        "system": "<<SYS>>\n{instruction}\n<</SYS>>\n\n",
+        "user": "[INST] {system}{instruction} [/INST]",
+        "assistant": " {instruction} </s><s>",
+        "system_in_user": True,
+    },
+    "mistral": {
+        "system": "{instruction} + ",
+        "user": "[INST] {system}{instruction} [/INST]",
+        "assistant": "{instruction}</s> ",
+        "system_in_user": True,
+    },
 }
 
 
@@ -55,8 +64,19 @@ def render_prompt(fmt: dict, system: "str | None", user_turns: list[str]) -> str
 class CausalLLMRouter(TextClassifierRouter):
     kind = "causal_llm"
 
-    def __init__(self, model, tokenizer, *, system_message: str, classifier_message: str, prompt_format: dict,
-                 score_threshold: int = 4, max_new_tokens: int = 6, device: str = "cpu", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        system_message: str,
+        classifier_message: str,
+        prompt_format: dict,
+        score_threshold: int = 4,
+        max_new_tokens: int = 6,
+        device: str = "cpu",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if "{question}" not in classifier_message:
             raise BundleError("the classifier message must contain {question}")
@@ -78,10 +98,21 @@ class CausalLLMRouter(TextClassifierRouter):
         self.score_threshold, self.max_new_tokens, self.device = int(score_threshold), int(max_new_tokens), device
 
     @classmethod
-    def from_pretrained(cls, path: "str | Path", strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                        *, system_message: "str | None" = None, classifier_message: "str | None" = None,
-                        prompt_format: "str | dict | None" = None, score_threshold: int = 4, device: str = "cpu",
-                        dtype: "str | None" = None, batch_size: int = 8, extra_meta: "dict | None" = None) -> "CausalLLMRouter":
+    def from_pretrained(
+        cls,
+        path: "str | Path",
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        *,
+        system_message: "str | None" = None,
+        classifier_message: "str | None" = None,
+        prompt_format: "str | dict | None" = None,
+        score_threshold: int = 4,
+        device: str = "cpu",
+        dtype: "str | None" = None,
+        batch_size: int = 8,
+        extra_meta: "dict | None" = None,
+    ) -> "CausalLLMRouter":
         """Loads a local checkpoint directory. The system and classifier messages come from
         the arguments or the directory's system_message.txt / classifier_message.txt; the
         prompt format from the argument (a preset name or a dict) or prompt_format.json."""
@@ -108,31 +139,49 @@ class CausalLLMRouter(TextClassifierRouter):
                 raise ValueError(f"unknown prompt format {fmt!r}; known: {sorted(PROMPT_FORMATS)} or a dict")
             fmt = PROMPT_FORMATS[fmt]
         if not isinstance(fmt, dict) or not all(isinstance(fmt.get(k), str) for k in ("system", "user")):
-            raise BundleError(f"{root}: the prompt format must be a preset name or an object with string 'system' "
-                              f"and 'user' templates, got {type(fmt).__name__}")
+            raise BundleError(
+                f"{root}: the prompt format must be a preset name or an object with string 'system' "
+                f"and 'user' templates, got {type(fmt).__name__}"
+            )
         if dtype is not None and not isinstance(getattr(torch, str(dtype), None), torch.dtype):
             raise ValueError(f"dtype must name a torch dtype such as 'bfloat16', got {dtype!r}")
         kw = {"torch_dtype": getattr(torch, dtype)} if dtype else {}
         model = load_model(transformers.AutoModelForCausalLM, root, "causal language model", **kw)
         tokenizer = load_tokenizer(root)
-        return cls(model, tokenizer, system_message=text(system_message, "system_message.txt"),
-                   classifier_message=text(classifier_message, "classifier_message.txt"), prompt_format=fmt,
-                   score_threshold=score_threshold, device=device, strong_model=strong_model, weak_model=weak_model,
-                   batch_size=batch_size, source=root, extra_meta=extra_meta)
+        return cls(
+            model,
+            tokenizer,
+            system_message=text(system_message, "system_message.txt"),
+            classifier_message=text(classifier_message, "classifier_message.txt"),
+            prompt_format=fmt,
+            score_threshold=score_threshold,
+            device=device,
+            strong_model=strong_model,
+            weak_model=weak_model,
+            batch_size=batch_size,
+            source=root,
+            extra_meta=extra_meta,
+        )
 
     def render(self, prompt: str) -> str:
         return render_prompt(self.prompt_format, self.system_message, [self.classifier_message.format(question=prompt)])
 
     def _score(self, texts: list[str]) -> np.ndarray:
         torch, _ = require_transformers()
-        enc = self.tokenizer([self.render(t) for t in texts], return_tensors="pt", padding=True,
-                             add_special_tokens=True)
+        enc = self.tokenizer(
+            [self.render(t) for t in texts], return_tensors="pt", padding=True, add_special_tokens=True
+        )
         enc = {k: v.to(self.device) for k, v in enc.items()}
         with torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id, output_scores=True,
-                                      return_dict_in_generate=True)
-        new = out.sequences[:, enc["input_ids"].shape[1]:].cpu().numpy()
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+        new = out.sequences[:, enc["input_ids"].shape[1] :].cpu().numpy()
         scores = torch.stack(out.scores, dim=1).double().cpu().numpy()  # [B, steps, vocab]
         p = np.ones(len(texts))  # no grade token: the strong model (RouteLLM would crash)
         is_grade = np.isin(new, self.grade_ids)
@@ -155,12 +204,24 @@ class CausalLLMRouter(TextClassifierRouter):
         return {"score_threshold": self.score_threshold, "max_new_tokens": self.max_new_tokens}
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "CausalLLMRouter":
-        base = {"models", "strong_model", "weak_model", "embedder", "checkpoint", "batch_size", "score_threshold",
-                "max_new_tokens"}
-        return cls.from_pretrained(confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
-                                   meta["strong_model"], meta["weak_model"],
-                                   score_threshold=int(meta.get("score_threshold", 4)),
-                                   batch_size=int(meta.get("batch_size", 8)),
-                                   extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "CausalLLMRouter":
+        base = {
+            "models",
+            "strong_model",
+            "weak_model",
+            "embedder",
+            "checkpoint",
+            "batch_size",
+            "score_threshold",
+            "max_new_tokens",
+        }
+        return cls.from_pretrained(
+            confined_checkpoint(where, meta.get("checkpoint", HF_DIR)),
+            meta["strong_model"],
+            meta["weak_model"],
+            score_threshold=int(meta.get("score_threshold", 4)),
+            batch_size=int(meta.get("batch_size", 8)),
+            extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS},
+        )

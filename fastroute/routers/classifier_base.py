@@ -1,6 +1,7 @@
 """What the text-classifier routers (bert, causal_llm) share: they read prompts, not
 embeddings; they load Hugging Face checkpoints with transformers (the `classifiers`
 extra); a bundle is fastroute.json plus the checkpoint in hf/."""
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,9 @@ def require_transformers():
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError("the bert and causal_llm routers need torch and transformers: "
-                          "pip install 'fastroute[classifiers]'") from exc
+        raise ImportError(
+            "the bert and causal_llm routers need torch and transformers: pip install 'fastroute[classifiers]'"
+        ) from exc
     return torch, transformers
 
 
@@ -48,11 +50,19 @@ def load_tokenizer(root: Path):
 class TextClassifierRouter(Router):
     """A router whose win rate comes from a transformer reading the prompt text."""
 
-    def __init__(self, *, strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 models: "Sequence[str] | None" = None, batch_size: int = 32, source: "Path | None" = None,
-                 extra_meta: "dict | None" = None) -> None:
-        super().__init__(strong_model=strong_model, weak_model=weak_model,
-                         models=models or (strong_model, weak_model), embedder=None)
+    def __init__(
+        self,
+        *,
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        models: "Sequence[str] | None" = None,
+        batch_size: int = 32,
+        source: "Path | None" = None,
+        extra_meta: "dict | None" = None,
+    ) -> None:
+        super().__init__(
+            strong_model=strong_model, weak_model=weak_model, models=models or (strong_model, weak_model), embedder=None
+        )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
@@ -99,8 +109,10 @@ class TextClassifierRouter(Router):
         raise NotImplementedError
 
     def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return self._base_meta() | {"checkpoint": HF_DIR, "batch_size": self.batch_size} | self._config() | \
-            self.extra_meta, {}
+        return self._base_meta() | {
+            "checkpoint": HF_DIR,
+            "batch_size": self.batch_size,
+        } | self._config() | self.extra_meta, {}
 
     def _config(self) -> dict[str, Any]:
         return {}

@@ -10,6 +10,7 @@
 
 A bundle's `checkpoint` key must name a directory inside the bundle.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,10 @@ def confined_checkpoint(bundle_dir: "str | Path", checkpoint: Any) -> Path:
         raise BundleError(f"{root}: key 'checkpoint': expected a relative directory name, got {checkpoint!r}")
     target = (root / checkpoint).resolve()
     if Path(checkpoint).is_absolute() or target == root or not target.is_relative_to(root):
-        raise BundleError(f"{root}: key 'checkpoint': {checkpoint!r} resolves to {target}, outside the bundle; "
-                          "it must name a directory inside the bundle (e.g. 'hf')")
+        raise BundleError(
+            f"{root}: key 'checkpoint': {checkpoint!r} resolves to {target}, outside the bundle; "
+            "it must name a directory inside the bundle (e.g. 'hf')"
+        )
     return target
 
 
@@ -46,22 +49,29 @@ def load_model(auto_class: Any, root: Path, what: str, **kwargs: Any) -> Any:
         raise BundleError(f"{config_path}: not a loadable {what} config ({type(exc).__name__}: {exc})") from exc
     explicit = getattr(config, "transformers_weights", None)
     if explicit is not None:
-        raise BundleError(f"{config_path}: sets transformers_weights={explicit!r}; fastroute loads only "
-                          f"{' or '.join(SAFE_FILES)} (or {TORCH_FILE} with weights_only=True)")
+        raise BundleError(
+            f"{config_path}: sets transformers_weights={explicit!r}; fastroute loads only "
+            f"{' or '.join(SAFE_FILES)} (or {TORCH_FILE} with weights_only=True)"
+        )
     try:
         if any((root / name).is_file() for name in SAFE_FILES):
             return auto_class.from_pretrained(str(root), config=config, use_safetensors=True, **kwargs)
         bin_path = root / TORCH_FILE
         if not bin_path.is_file():
-            raise BundleError(f"{root}: no {' or '.join(SAFE_FILES)} or {TORCH_FILE} (sharded .bin checkpoints "
-                              "are not read: convert them to safetensors)")
+            raise BundleError(
+                f"{root}: no {' or '.join(SAFE_FILES)} or {TORCH_FILE} (sharded .bin checkpoints "
+                "are not read: convert them to safetensors)"
+            )
         try:
             state = torch.load(str(bin_path), map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError, ...
-            raise BundleError(f"{bin_path}: not loadable with torch.load(weights_only=True), so not read "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
-        if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                  for k, v in state.items()):
+            raise BundleError(
+                f"{bin_path}: not loadable with torch.load(weights_only=True), so not read "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from exc
+        if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+        ):
             raise BundleError(f"{bin_path}: expected a state dict of tensors, got {type(state).__name__}")
         model = auto_class.from_config(config)
         result = model.load_state_dict(state, strict=False)

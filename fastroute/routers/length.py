@@ -5,6 +5,7 @@ servable like any router, e.g. to A/B a learned router against it in a gateway. 
 rate 1 - 2^(-chars / half_chars) rises with the prompt's length in characters and is 0.5
 at `half_chars`; as for every router, `threshold_for(strong_pct, texts)` calibrates it.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,15 +33,27 @@ def check_half_chars(half_chars: Any) -> float:
 class LengthRouter(Router):
     kind = "length"
 
-    def __init__(self, *, strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 models: "Sequence[str] | None" = None, half_chars: float = DEFAULT_HALF_CHARS,
-                 backend: "str | None" = None) -> None:
-        super().__init__(strong_model=strong_model, weak_model=weak_model,
-                         models=models or (strong_model, weak_model), embedder=None, backend=backend)
+    def __init__(
+        self,
+        *,
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        models: "Sequence[str] | None" = None,
+        half_chars: float = DEFAULT_HALF_CHARS,
+        backend: "str | None" = None,
+    ) -> None:
+        super().__init__(
+            strong_model=strong_model,
+            weak_model=weak_model,
+            models=models or (strong_model, weak_model),
+            embedder=None,
+            backend=backend,
+        )
         self.half_chars = check_half_chars(half_chars)
 
-    def win_rates(self, texts: "str | Sequence[str] | None" = None, *,
-                  embeddings: "np.ndarray | None" = None) -> np.ndarray:
+    def win_rates(
+        self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
+    ) -> np.ndarray:
         if embeddings is not None:
             raise TypeError("the length router reads the prompts' texts, not embeddings")
         if texts is None:
@@ -52,15 +65,25 @@ class LengthRouter(Router):
         raise NotImplementedError
 
     def with_pair(self, strong_model: str, weak_model: str) -> "LengthRouter":
-        return LengthRouter(strong_model=strong_model, weak_model=weak_model,
-                            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
-                            half_chars=self.half_chars, backend=self.backend)
+        return LengthRouter(
+            strong_model=strong_model,
+            weak_model=weak_model,
+            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
+            half_chars=self.half_chars,
+            backend=self.backend,
+        )
 
     def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return self._base_meta() | {"half_chars": self.half_chars}, {}
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "LengthRouter":
-        return cls(strong_model=meta["strong_model"], weak_model=meta["weak_model"], models=meta["models"],
-                   half_chars=meta.get("half_chars", DEFAULT_HALF_CHARS), backend=backend)
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "LengthRouter":
+        return cls(
+            strong_model=meta["strong_model"],
+            weak_model=meta["weak_model"],
+            models=meta["models"],
+            half_chars=meta.get("half_chars", DEFAULT_HALF_CHARS),
+            backend=backend,
+        )

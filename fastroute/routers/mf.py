@@ -6,6 +6,7 @@ which is linear in e: logit_m(e) = L[m] . e with L[m] = W_proj^T (w * normalize(
 The win rate sigmoid(logit_s - logit_w) is then sigmoid(e . u), u = L[s] - L[w]:
 computed once at load, so scoring is a memory-bound GEMV fused with the sigmoid.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,11 +36,22 @@ class MFRouter(Router):
     kind = "mf"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
-    def __init__(self, *, P: np.ndarray, classifier: np.ndarray, text_proj: "np.ndarray | None",
-                 models: Sequence[str], strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 embedder: EmbedderSpec, backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
-        super().__init__(strong_model=strong_model, weak_model=weak_model, models=models,
-                         embedder=embedder, backend=backend)
+    def __init__(
+        self,
+        *,
+        P: np.ndarray,
+        classifier: np.ndarray,
+        text_proj: "np.ndarray | None",
+        models: Sequence[str],
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        embedder: EmbedderSpec,
+        backend: "str | None" = None,
+        extra_meta: "dict | None" = None,
+    ) -> None:
+        super().__init__(
+            strong_model=strong_model, weak_model=weak_model, models=models, embedder=embedder, backend=backend
+        )
         P = np.asarray(P, dtype=np.float64)
         w = np.asarray(classifier, dtype=np.float64).reshape(-1)
         if P.ndim != 2 or P.shape[0] != len(self.models):
@@ -48,7 +60,9 @@ class MFRouter(Router):
             raise ValueError(f"classifier has {w.size} weights, expected {P.shape[1]}")
         if text_proj is None:
             if P.shape[1] != embedder.dim:
-                raise ValueError(f"without a projection the model dim {P.shape[1]} must equal the embedding dim {embedder.dim}")
+                raise ValueError(
+                    f"without a projection the model dim {P.shape[1]} must equal the embedding dim {embedder.dim}"
+                )
             W = None
         else:
             W = np.asarray(text_proj, dtype=np.float64)
@@ -67,9 +81,16 @@ class MFRouter(Router):
 
     # -- loading ------------------------------------------------------------
     @classmethod
-    def from_routellm(cls, path: "str | Path", strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK, *,
-                      models: Sequence[str] = ROUTELLM_MODELS, embedder: EmbedderSpec = ROUTELLM_EMBEDDER,
-                      backend: "str | None" = None) -> "MFRouter":
+    def from_routellm(
+        cls,
+        path: "str | Path",
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        *,
+        models: Sequence[str] = ROUTELLM_MODELS,
+        embedder: EmbedderSpec = ROUTELLM_EMBEDDER,
+        backend: "str | None" = None,
+    ) -> "MFRouter":
         """Reads a RouteLLM MF checkpoint directory (config.json + model.safetensors or pytorch_model.bin)."""
         root = Path(path)
         cfg_path = root / "config.json"
@@ -108,9 +129,17 @@ class MFRouter(Router):
         for name, t in (("P.weight", P), ("classifier weight", clf), ("text_proj weight", proj)):
             if t is not None:
                 check_finite(name, t, where)
-        return cls(P=P, classifier=clf[0], text_proj=proj, models=models, strong_model=strong_model,
-                   weak_model=weak_model, embedder=embedder, backend=backend,
-                   extra_meta={"source": {"routellm_checkpoint": str(root)}})
+        return cls(
+            P=P,
+            classifier=clf[0],
+            text_proj=proj,
+            models=models,
+            strong_model=strong_model,
+            weak_model=weak_model,
+            embedder=embedder,
+            backend=backend,
+            extra_meta={"source": {"routellm_checkpoint": str(root)}},
+        )
 
     # -- scoring ------------------------------------------------------------
     def _win_rates(self, E: Any) -> Any:
@@ -125,15 +154,25 @@ class MFRouter(Router):
             E = E.detach().cpu().numpy()
         return ops.gemv_sigmoid(E, self._u)
 
-    def logits(self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None) -> np.ndarray:
+    def logits(
+        self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
+    ) -> np.ndarray:
         """[B, M] RouteLLM logits of every model (columns in `self.models` order)."""
         E = self._prepare(texts, embeddings)
         return (E.astype(np.float64) @ self._L64.T) if E.shape[0] else np.zeros((0, len(self.models)))
 
     def with_pair(self, strong_model: str, weak_model: str) -> "MFRouter":
-        return MFRouter(P=self._P, classifier=self._classifier, text_proj=self._W, models=self.models,
-                        strong_model=strong_model, weak_model=weak_model, embedder=self.embedder_spec,
-                        backend=self.backend, extra_meta=self.extra_meta)
+        return MFRouter(
+            P=self._P,
+            classifier=self._classifier,
+            text_proj=self._W,
+            models=self.models,
+            strong_model=strong_model,
+            weak_model=weak_model,
+            embedder=self.embedder_spec,
+            backend=self.backend,
+            extra_meta=self.extra_meta,
+        )
 
     # -- bundles ------------------------------------------------------------
     def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -144,8 +183,9 @@ class MFRouter(Router):
         return meta, tensors
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "MFRouter":
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "MFRouter":
         for name in ("P", "classifier") + (("text_proj",) if meta.get("use_proj", True) else ()):
             if name not in tensors:
                 raise BundleError(f"{where}: missing tensor {name!r}")
@@ -153,10 +193,17 @@ class MFRouter(Router):
                 raise BundleError(f"{where}: tensor {name!r} must be floating point, got {tensors[name].dtype}")
         base = {"models", "strong_model", "weak_model", "embedder", "dim", "use_proj"}
         try:
-            return cls(P=tensors["P"], classifier=tensors["classifier"], text_proj=tensors.get("text_proj"),
-                       models=meta["models"], strong_model=meta["strong_model"], weak_model=meta["weak_model"],
-                       embedder=EmbedderSpec.from_json(meta["embedder"]), backend=backend,
-                       extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS})
+            return cls(
+                P=tensors["P"],
+                classifier=tensors["classifier"],
+                text_proj=tensors.get("text_proj"),
+                models=meta["models"],
+                strong_model=meta["strong_model"],
+                weak_model=meta["weak_model"],
+                embedder=EmbedderSpec.from_json(meta["embedder"]),
+                backend=backend,
+                extra_meta={k: v for k, v in meta.items() if k not in base | RESERVED_KEYS},
+            )
         except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, BundleError):
                 raise

@@ -3,6 +3,7 @@
 One generator per router, drawn under a lock, so results are reproducible for
 a given seed and call order and the router is safe to share between threads.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,16 +18,29 @@ from .base import Router
 class RandomRouter(Router):
     kind = "random"
 
-    def __init__(self, *, strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 models: "Sequence[str] | None" = None, seed: "int | None" = None, backend: "str | None" = None) -> None:
-        super().__init__(strong_model=strong_model, weak_model=weak_model,
-                         models=models or (strong_model, weak_model), embedder=None, backend=backend)
+    def __init__(
+        self,
+        *,
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        models: "Sequence[str] | None" = None,
+        seed: "int | None" = None,
+        backend: "str | None" = None,
+    ) -> None:
+        super().__init__(
+            strong_model=strong_model,
+            weak_model=weak_model,
+            models=models or (strong_model, weak_model),
+            embedder=None,
+            backend=backend,
+        )
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
 
-    def win_rates(self, texts: "str | Sequence[str] | None" = None, *,
-                  embeddings: "np.ndarray | None" = None) -> np.ndarray:
+    def win_rates(
+        self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
+    ) -> np.ndarray:
         if (texts is None) == (embeddings is None):
             raise TypeError("pass exactly one of texts or embeddings=")
         if texts is not None:
@@ -43,15 +57,25 @@ class RandomRouter(Router):
         raise NotImplementedError
 
     def with_pair(self, strong_model: str, weak_model: str) -> "RandomRouter":
-        return RandomRouter(strong_model=strong_model, weak_model=weak_model,
-                            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
-                            seed=self.seed, backend=self.backend)
+        return RandomRouter(
+            strong_model=strong_model,
+            weak_model=weak_model,
+            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
+            seed=self.seed,
+            backend=self.backend,
+        )
 
     def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return self._base_meta() | {"seed": self.seed}, {}
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "RandomRouter":
-        return cls(strong_model=meta["strong_model"], weak_model=meta["weak_model"], models=meta["models"],
-                   seed=meta.get("seed"), backend=backend)
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "RandomRouter":
+        return cls(
+            strong_model=meta["strong_model"],
+            weak_model=meta["weak_model"],
+            models=meta["models"],
+            seed=meta.get("seed"),
+            backend=backend,
+        )

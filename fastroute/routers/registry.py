@@ -5,6 +5,7 @@ Importing this module imports no router: each record names its class as "module:
 loaded on first use, so listing the kinds costs nothing (no torch, no kernels; a NamedTuple
 rather than a dataclass keeps `import fastroute` from importing dataclasses).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -38,20 +39,43 @@ class RouterKind(NamedTuple):
         return getattr(importlib.import_module(self.module), self.class_name)
 
 
-ROUTERS: dict[str, RouterKind] = {r.kind: r for r in (
-    RouterKind("mf", "fastroute.routers.mf:MFRouter",
-               "RouteLLM's matrix factorisation, collapsed to one GEMV", shipped_default=True),
-    RouterKind("sw_ranking", "fastroute.routers.sw_ranking:SWRankingRouter",
-               "similarity-weighted Bradley-Terry ratings over an arena of battles", shipped_default=True),
-    RouterKind("random", "fastroute.routers.random:RandomRouter",
-               "a uniform random win rate, RouteLLM's baseline", needs_bundle=False),
-    RouterKind("length", "fastroute.routers.length:LengthRouter",
-               "longer prompts to the strong model, the baseline to beat", needs_bundle=False),
-    RouterKind("bert", "fastroute.routers.bert:BERTRouter",
-               "a BERT sequence classifier; needs fastroute[classifiers]"),
-    RouterKind("causal_llm", "fastroute.routers.causal_llm:CausalLLMRouter",
-               "a causal LM scoring the prompt; needs fastroute[classifiers]"),
-)}
+ROUTERS: dict[str, RouterKind] = {
+    r.kind: r
+    for r in (
+        RouterKind(
+            "mf",
+            "fastroute.routers.mf:MFRouter",
+            "RouteLLM's matrix factorisation, collapsed to one GEMV",
+            shipped_default=True,
+        ),
+        RouterKind(
+            "sw_ranking",
+            "fastroute.routers.sw_ranking:SWRankingRouter",
+            "similarity-weighted Bradley-Terry ratings over an arena of battles",
+            shipped_default=True,
+        ),
+        RouterKind(
+            "random",
+            "fastroute.routers.random:RandomRouter",
+            "a uniform random win rate, RouteLLM's baseline",
+            needs_bundle=False,
+        ),
+        RouterKind(
+            "length",
+            "fastroute.routers.length:LengthRouter",
+            "longer prompts to the strong model, the baseline to beat",
+            needs_bundle=False,
+        ),
+        RouterKind(
+            "bert", "fastroute.routers.bert:BERTRouter", "a BERT sequence classifier; needs fastroute[classifiers]"
+        ),
+        RouterKind(
+            "causal_llm",
+            "fastroute.routers.causal_llm:CausalLLMRouter",
+            "a causal LM scoring the prompt; needs fastroute[classifiers]",
+        ),
+    )
+}
 
 
 def router_kinds() -> list[str]:

@@ -21,6 +21,7 @@ Degenerate cases (documented behaviour):
   (a warning is issued when the router is built);
 * an unknown model name: UnknownModelError listing the known models.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,13 +47,27 @@ class SWRankingRouter(Router):
     kind = "sw_ranking"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
-    def __init__(self, *, battles: CodedBattles, arena: np.ndarray, model_tiers: np.ndarray,
-                 model_ratings: np.ndarray, num_tiers: int, embedder: EmbedderSpec,
-                 strong_model: str = DEFAULT_STRONG, weak_model: str = DEFAULT_WEAK,
-                 ivf: "IVFIndex | None" = None, nprobe: "int | None" = None, sharpness: "float | None" = None,
-                 balance: str = "battle", backend: "str | None" = None, extra_meta: "dict | None" = None) -> None:
-        super().__init__(strong_model=strong_model, weak_model=weak_model, models=battles.models,
-                         embedder=embedder, backend=backend)
+    def __init__(
+        self,
+        *,
+        battles: CodedBattles,
+        arena: np.ndarray,
+        model_tiers: np.ndarray,
+        model_ratings: np.ndarray,
+        num_tiers: int,
+        embedder: EmbedderSpec,
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        ivf: "IVFIndex | None" = None,
+        nprobe: "int | None" = None,
+        sharpness: "float | None" = None,
+        balance: str = "battle",
+        backend: "str | None" = None,
+        extra_meta: "dict | None" = None,
+    ) -> None:
+        super().__init__(
+            strong_model=strong_model, weak_model=weak_model, models=battles.models, embedder=embedder, backend=backend
+        )
         if arena.ndim != 2 or arena.shape[1] != embedder.dim:
             raise ValueError(f"arena embeddings have shape {arena.shape}, expected [*, {embedder.dim}]")
         if arena.dtype not in (np.float32, np.float16):
@@ -89,7 +104,10 @@ class SWRankingRouter(Router):
         if self._strong_tier == self._weak_tier:
             warnings.warn(
                 f"{self.strong_model!r} and {self.weak_model!r} fall in the same tier: "
-                "sw_ranking will give a win rate of 0.5 to every prompt", RuntimeWarning, stacklevel=3)
+                "sw_ranking will give a win rate of 0.5 to every prompt",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     @property
     def tiers(self) -> dict[str, int]:
@@ -98,12 +116,24 @@ class SWRankingRouter(Router):
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_battles(cls, battles: Any, embeddings: np.ndarray, *, strong_model: str = DEFAULT_STRONG,
-                     weak_model: str = DEFAULT_WEAK, num_tiers: int = 10,
-                     embedder: "EmbedderSpec | str" = "static", storage: str = "float32",
-                     ivf_nlist: "int | None" = None, nprobe: "int | None" = None, seed: int = 0,
-                     sharpness: "float | None" = None, balance: str = "battle", backend: "str | None" = None,
-                     extra_meta: "dict | None" = None) -> "SWRankingRouter":
+    def from_battles(
+        cls,
+        battles: Any,
+        embeddings: np.ndarray,
+        *,
+        strong_model: str = DEFAULT_STRONG,
+        weak_model: str = DEFAULT_WEAK,
+        num_tiers: int = 10,
+        embedder: "EmbedderSpec | str" = "static",
+        storage: str = "float32",
+        ivf_nlist: "int | None" = None,
+        nprobe: "int | None" = None,
+        seed: int = 0,
+        sharpness: "float | None" = None,
+        balance: str = "battle",
+        backend: "str | None" = None,
+        extra_meta: "dict | None" = None,
+    ) -> "SWRankingRouter":
         """Builds the router from RouteLLM's preprocessed battles (model_a, model_b, winner,
         optionally soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned.
 
@@ -112,20 +142,41 @@ class SWRankingRouter(Router):
         Arena files go through fastroute.data.arena.sw_ranking_from_arena."""
         built = build_arena(battles, embeddings, num_tiers=num_tiers, storage=storage)
         spec = _spec(embedder, built.arena.shape[1])
-        router = cls(battles=built.battles, arena=built.arena, model_tiers=built.model_tiers,
-                     model_ratings=built.model_ratings, num_tiers=num_tiers, embedder=spec,
-                     strong_model=strong_model, weak_model=weak_model, sharpness=sharpness,
-                     balance=balance, backend=backend, extra_meta=extra_meta)
+        router = cls(
+            battles=built.battles,
+            arena=built.arena,
+            model_tiers=built.model_tiers,
+            model_ratings=built.model_ratings,
+            num_tiers=num_tiers,
+            embedder=spec,
+            strong_model=strong_model,
+            weak_model=weak_model,
+            sharpness=sharpness,
+            balance=balance,
+            backend=backend,
+            extra_meta=extra_meta,
+        )
         if ivf_nlist is not None or nprobe is not None:
             router = router.with_ivf(nlist=ivf_nlist, nprobe=nprobe or 32, seed=seed)
         return router
 
     def _rebuilt(self, **changes: Any) -> "SWRankingRouter":
         kwargs: dict[str, Any] = dict(
-            battles=self.battles, arena=self.arena, model_tiers=self.model_tiers, model_ratings=self.model_ratings,
-            num_tiers=self.num_tiers, embedder=self.embedder_spec, strong_model=self.strong_model,
-            weak_model=self.weak_model, ivf=self.ivf, nprobe=self.nprobe, sharpness=self.sharpness,
-            balance=self.balance, backend=self.backend, extra_meta=self.extra_meta)
+            battles=self.battles,
+            arena=self.arena,
+            model_tiers=self.model_tiers,
+            model_ratings=self.model_ratings,
+            num_tiers=self.num_tiers,
+            embedder=self.embedder_spec,
+            strong_model=self.strong_model,
+            weak_model=self.weak_model,
+            ivf=self.ivf,
+            nprobe=self.nprobe,
+            sharpness=self.sharpness,
+            balance=self.balance,
+            backend=self.backend,
+            extra_meta=self.extra_meta,
+        )
         return type(self)(**(kwargs | changes))
 
     def with_pair(self, strong_model: str, weak_model: str) -> "SWRankingRouter":
@@ -179,8 +230,9 @@ class SWRankingRouter(Router):
         beta = self.tier_betas(E)
         return bt.win_probability(beta[:, self._strong_tier], beta[:, self._weak_tier])
 
-    def ratings(self, texts: "str | Sequence[str] | None" = None, *,
-                embeddings: "np.ndarray | None" = None) -> np.ndarray:
+    def ratings(
+        self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
+    ) -> np.ndarray:
         """[B, T] per-query Elo ratings (400 b + 1000) of the tiers in use, ordered by tier id."""
         E = self._prepare(texts, embeddings)
         return bt.ratings(self.tier_betas(E)) if E.shape[0] else np.zeros((0, self.T))
@@ -190,16 +242,20 @@ class SWRankingRouter(Router):
         return sw_payload(self)
 
     @classmethod
-    def _from_bundle(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str,
-                     backend: "str | None" = None) -> "SWRankingRouter":
+    def _from_bundle(
+        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
+    ) -> "SWRankingRouter":
         return sw_from_bundle(cls, meta, tensors, where=where, backend=backend)
 
 
 def _spec(embedder: "EmbedderSpec | str", dim: int) -> EmbedderSpec:
     from ..embedders import spec_for
 
-    spec = spec_for(embedder, dim) if isinstance(embedder, str) else (
-        embedder if isinstance(embedder, EmbedderSpec) else EmbedderSpec.of(embedder))
+    spec = (
+        spec_for(embedder, dim)
+        if isinstance(embedder, str)
+        else (embedder if isinstance(embedder, EmbedderSpec) else EmbedderSpec.of(embedder))
+    )
     if spec.dim != dim:
         raise ValueError(f"embeddings have width {dim}, but embedder {spec.name!r} has dim {spec.dim}")
     return spec

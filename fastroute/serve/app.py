@@ -10,6 +10,7 @@ GET  /v1/models, /health, /metrics (Prometheus; behind the API key with `metrics
 Every answer that is not a success is an OpenAI-style JSON error (see errors.py); requests
 are validated whole (validation.py) before they join a batch or reach an upstream.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,9 @@ async def _json_body(request: web.Request) -> dict:
         else:
             raw = await asyncio.wait_for(request.read(), cfg.client_timeout)
     except asyncio.TimeoutError:
-        raise APIError(408, f"the request body did not arrive within {cfg.client_timeout:g} s",
-                       "invalid_request_error") from None
+        raise APIError(
+            408, f"the request body did not arrive within {cfg.client_timeout:g} s", "invalid_request_error"
+        ) from None
     charset = request.charset if "charset=" in request.headers.get("Content-Type", "").lower() else None
     return parse_json(raw, charset)
 
@@ -57,8 +59,10 @@ def _router_and_threshold(cfg: ServeConfig, model: Any, router: Any, threshold: 
         raise bad_request("give 'model' as router-<router>-<threshold>, or 'router' and 'threshold'")
     router = json_str(router, "router", "a string naming a router")
     if router not in cfg.routers:
-        raise bad_request(f"unknown router {router!r}; this server has {sorted(cfg.routers)}",
-                          "model" if model is not None else "router")
+        raise bad_request(
+            f"unknown router {router!r}; this server has {sorted(cfg.routers)}",
+            "model" if model is not None else "router",
+        )
     t = json_number(threshold, "threshold")
     if not 0.0 <= t <= 1.0:
         raise bad_request(f"threshold must be in [0, 1], got {threshold!r}", "threshold")
@@ -70,8 +74,12 @@ async def _decide(app: web.Application, router: str, texts: list[str]):
     try:
         p = await app[BATCHERS][router].submit(texts)
     except Overloaded:
-        raise APIError(503, "the routing queue is full; retry shortly", "server_overloaded",
-                       headers={"Retry-After": str(app[CONFIG].retry_after)}) from None
+        raise APIError(
+            503,
+            "the routing queue is full; retry shortly",
+            "server_overloaded",
+            headers={"Retry-After": str(app[CONFIG].retry_after)},
+        ) from None
     except ValueError as exc:  # this request's own prompts cannot be scored (batcher.py isolates it)
         raise bad_request(f"cannot route this request: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a scoring failure of this request only
@@ -94,8 +102,13 @@ def _texts(cfg: ServeConfig, body: dict, route_on: str) -> list[str]:
         if not isinstance(batch, list):
             raise bad_request("'messages_batch' must be a list of message lists", "messages_batch")
         if len(batch) > cfg.max_queue:
-            raise APIError(413, f"at most {cfg.max_queue} conversations per request (the routing queue's size); "
-                           f"got {len(batch)}: split it", "invalid_request_error", "messages_batch")
+            raise APIError(
+                413,
+                f"at most {cfg.max_queue} conversations per request (the routing queue's size); "
+                f"got {len(batch)}: split it",
+                "invalid_request_error",
+                "messages_batch",
+            )
         texts = [routing_text(m, route_on, f"messages_batch[{i}]") for i, m in enumerate(batch)]
         field_name = "messages_batch"
     elif "messages" in body:
@@ -105,8 +118,12 @@ def _texts(cfg: ServeConfig, body: dict, route_on: str) -> list[str]:
     if not texts:
         raise bad_request("no prompts to route", field_name)
     if len(texts) > cfg.max_queue:
-        raise APIError(413, f"at most {cfg.max_queue} prompts per request (the routing queue's size); "
-                       f"got {len(texts)}: split it", "invalid_request_error", field_name)
+        raise APIError(
+            413,
+            f"at most {cfg.max_queue} prompts per request (the routing queue's size); got {len(texts)}: split it",
+            "invalid_request_error",
+            field_name,
+        )
     return texts
 
 
@@ -124,8 +141,14 @@ async def route_handler(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     for m in models:
         metrics.decisions.inc(router=router, model=metrics.model(m))
-    return web.json_response({"object": "route", "router": router, "threshold": t,
-                              "decisions": [{"model": m, "win_rate": float(x)} for m, x in zip(models, p.tolist())]})
+    return web.json_response(
+        {
+            "object": "route",
+            "router": router,
+            "threshold": t,
+            "decisions": [{"model": m, "win_rate": float(x)} for m, x in zip(models, p.tolist())],
+        }
+    )
 
 
 async def chat_handler(request: web.Request) -> web.StreamResponse:
@@ -144,16 +167,28 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
         p = await _decide(request.app, router, [text])
         chosen = cfg.routers[router].decide(p, t)[0]
         metrics.decisions.inc(router=router, model=metrics.model(chosen))
-        extra_headers = {"x-fastroute-model": chosen, "x-fastroute-win-rate": f"{float(p[0]):.6f}",
-                         "x-fastroute-router": router}
+        extra_headers = {
+            "x-fastroute-model": chosen,
+            "x-fastroute-win-rate": f"{float(p[0]):.6f}",
+            "x-fastroute-router": router,
+        }
     else:
         routing_text(body["messages"], "conversation")  # validates the messages
         chosen = model
         extra_headers = {"x-fastroute-model": chosen}
     upstream = cfg.upstream_for(chosen)
     timeouts = Timeouts(connect=cfg.connect_timeout, idle=cfg.upstream_timeout)
-    return await forward(request, request.app[SESSION], metrics, upstream, chosen, dict(body, model=chosen), stream,
-                         timeouts, extra_headers)
+    return await forward(
+        request,
+        request.app[SESSION],
+        metrics,
+        upstream,
+        chosen,
+        dict(body, model=chosen),
+        stream,
+        timeouts,
+        extra_headers,
+    )
 
 
 async def models_handler(request: web.Request) -> web.Response:
@@ -161,25 +196,39 @@ async def models_handler(request: web.Request) -> web.Response:
     data = []
     for name, r in sorted(cfg.routers.items()):
         t = r.threshold_for(0.5) if getattr(r, "win_rate_quantiles", None) is not None else 0.5
-        data.append({"id": f"{PREFIX}{name}-{round(t, 5)}", "object": "model", "owned_by": "fastroute",
-                     "router": name, "strong_model": r.strong_model, "weak_model": r.weak_model,
-                     "note": f"any threshold in [0, 1] works: router-{name}-<threshold>"})
+        data.append(
+            {
+                "id": f"{PREFIX}{name}-{round(t, 5)}",
+                "object": "model",
+                "owned_by": "fastroute",
+                "router": name,
+                "strong_model": r.strong_model,
+                "weak_model": r.weak_model,
+                "note": f"any threshold in [0, 1] works: router-{name}-<threshold>",
+            }
+        )
     data += [{"id": m, "object": "model", "owned_by": "upstream"} for m in sorted(cfg.upstreams)]
     return web.json_response({"object": "list", "data": data})
 
 
 async def health_handler(request: web.Request) -> web.Response:
     cfg: ServeConfig = request.app[CONFIG]
-    return web.json_response({"status": "ok", "routers": sorted(cfg.routers),
-                              "queued": {k: b.waiting for k, b in request.app[BATCHERS].items()}})
+    return web.json_response(
+        {
+            "status": "ok",
+            "routers": sorted(cfg.routers),
+            "queued": {k: b.waiting for k, b in request.app[BATCHERS].items()},
+        }
+    )
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
     """Copies the values on the loop (cheap, bounded), formats them in a thread."""
     registry = request.app[METRICS]
     text = await asyncio.get_running_loop().run_in_executor(None, registry.render, registry.snapshot())
-    return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def create_app(cfg: ServeConfig) -> web.Application:
@@ -193,10 +242,13 @@ def create_app(cfg: ServeConfig) -> web.Application:
     app = web.Application(middlewares=[errors_and_auth], client_max_size=32 * 2**20)
     app[CONFIG] = cfg
     app[METRICS] = Registry(cfg.model_names())
-    app[EXECUTOR] = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(cfg.routers)),
-                                                          thread_name_prefix="fastroute-score")
-    app[BATCHERS] = {name: MicroBatcher(r, app[EXECUTOR], cfg.max_batch, cfg.max_wait, cfg.max_queue)
-                     for name, r in cfg.routers.items()}
+    app[EXECUTOR] = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, len(cfg.routers)), thread_name_prefix="fastroute-score"
+    )
+    app[BATCHERS] = {
+        name: MicroBatcher(r, app[EXECUTOR], cfg.max_batch, cfg.max_wait, cfg.max_queue)
+        for name, r in cfg.routers.items()
+    }
 
     async def session_ctx(app: web.Application):
         app[SESSION] = ClientSession(connector=TCPConnector(limit=0, ttl_dns_cache=300))

@@ -9,6 +9,7 @@ prompts, `submit` raises Overloaded (the server answers 503 with Retry-After).
 One request never fails another: if a shared batch raises, each of its requests is scored
 again on its own and gets its own result or its own exception.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,14 @@ class Overloaded(Exception):
 
 
 class MicroBatcher:
-    def __init__(self, router, executor: concurrent.futures.Executor, max_batch: int = 256,
-                 max_wait: float = 0.0, max_queue: int = 4096) -> None:
+    def __init__(
+        self,
+        router,
+        executor: concurrent.futures.Executor,
+        max_batch: int = 256,
+        max_wait: float = 0.0,
+        max_queue: int = 4096,
+    ) -> None:
         if max_batch < 1 or max_queue < 1 or max_wait < 0:
             raise ValueError("max_batch and max_queue must be >= 1, max_wait >= 0")
         self.router, self.executor = router, executor

@@ -1,4 +1,5 @@
 """The server's configuration and the keys under which the app holds its shared state."""
+
 from __future__ import annotations
 
 import concurrent.futures

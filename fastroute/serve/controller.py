@@ -6,6 +6,7 @@
 Routes on the last user message (as RouteLLM), then calls any OpenAI-compatible endpoint
 through the `openai` client (or LiteLLM with backend="litellm", for other providers).
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,9 +26,17 @@ class RoutingError(ValueError):
 
 
 class Controller:
-    def __init__(self, routers: Sequence[str], strong_model: str, weak_model: str,
-                 config: "dict[str, dict[str, Any]] | None" = None, base_url: "str | None" = None,
-                 api_key: "str | None" = None, backend: str = "openai", route_on: str = "last_user") -> None:
+    def __init__(
+        self,
+        routers: Sequence[str],
+        strong_model: str,
+        weak_model: str,
+        config: "dict[str, dict[str, Any]] | None" = None,
+        base_url: "str | None" = None,
+        api_key: "str | None" = None,
+        backend: str = "openai",
+        route_on: str = "last_user",
+    ) -> None:
         """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
         default of that name; {"backend": "numpy"} a kernel backend."""
         from ..loader import load_router
@@ -38,8 +47,12 @@ class Controller:
         self.routers = {}
         for name in routers:
             opts = dict(config.get(name, {}))
-            self.routers[name] = load_router(opts.pop("bundle", name), strong_model=strong_model,
-                                             weak_model=weak_model, backend=opts.pop("backend", None))
+            self.routers[name] = load_router(
+                opts.pop("bundle", name),
+                strong_model=strong_model,
+                weak_model=weak_model,
+                backend=opts.pop("backend", None),
+            )
             if opts:
                 raise ValueError(f"unknown options for router {name!r}: {sorted(opts)}")
         self.strong_model, self.weak_model = strong_model, weak_model

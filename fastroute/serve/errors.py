@@ -1,4 +1,5 @@
 """OpenAI-style error bodies: {"error": {"message", "type", "param", "code"}}."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,15 @@ import json
 class APIError(Exception):
     """An error answered to the client as JSON with its own HTTP status."""
 
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
-                 param: "str | None" = None, code: "str | None" = None, headers: "dict | None" = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: "str | None" = None,
+        code: "str | None" = None,
+        headers: "dict | None" = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
         self.headers = headers or {}

@@ -1,6 +1,7 @@
 """What a router sees of a chat request: the last user message (RouteLLM's choice), or
 optionally the whole conversation (turns joined; the embedder truncates). Malformed messages
 are 400s naming the field (e.g. 'messages[2].content[0].text')."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,9 @@ def routing_text(messages: Any, route_on: str = "last_user", field: str = "messa
         if not isinstance(m["role"], str):
             raise bad_request(f"{field}[{i}].role must be a string", f"{field}[{i}].role")
     if route_on == "conversation":
-        return "\n".join(f"{m['role']}: {_text(m.get('content'), f'{field}[{i}].content')}"
-                         for i, m in enumerate(messages))
+        return "\n".join(
+            f"{m['role']}: {_text(m.get('content'), f'{field}[{i}].content')}" for i, m in enumerate(messages)
+        )
     for i in range(len(messages) - 1, -1, -1):
         if messages[i]["role"] == "user":
             return _text(messages[i].get("content"), f"{field}[{i}].content")

@@ -1,5 +1,6 @@
 """The middleware every request passes: API-key auth, an OpenAI-style JSON error for every
 failure (a catch-all included, also inside a stream already started), one count per request."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,18 @@ def _error_response(err: APIError) -> web.Response:
 
 
 def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
-    if cfg.api_keys is None or not (request.path.startswith("/v1/") or (cfg.metrics_auth and request.path == "/metrics")):
+    if cfg.api_keys is None or not (
+        request.path.startswith("/v1/") or (cfg.metrics_auth and request.path == "/metrics")
+    ):
         return
     auth = request.headers.get("Authorization", "")
-    if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() not in cfg.api_keys:
-        raise APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                       "authentication_error", code="invalid_api_key")
+    if not auth.startswith("Bearer ") or auth[len("Bearer ") :].strip() not in cfg.api_keys:
+        raise APIError(
+            401,
+            "missing or invalid API key (send 'Authorization: Bearer <key>')",
+            "authentication_error",
+            code="invalid_api_key",
+        )
 
 
 async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
@@ -67,5 +74,6 @@ async def errors_and_auth(request: web.Request, handler):
         error = server_error(f"internal error ({type(exc).__name__}); the server log has the details")
         return await _end_started_stream(request, error) if PREPARED in request else _error_response(error)
     finally:
-        request.app[METRICS].requests.inc(endpoint=request.path if request.path in KNOWN_PATHS else "other",
-                                          status=status)
+        request.app[METRICS].requests.inc(
+            endpoint=request.path if request.path in KNOWN_PATHS else "other", status=status
+        )

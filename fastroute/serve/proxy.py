@@ -10,6 +10,7 @@ half of one). A client that hangs up cancels the upstream call.
 Timeouts: `connect` to open the connection, `idle` (sock_read) for the longest silence from
 the upstream; no total, so a long, healthy generation is never cut.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -91,32 +92,53 @@ class _EventTooLarge(Exception):
 
 
 class _Call:
-    def __init__(self, request: web.Request, session: ClientSession, metrics: Registry, upstream: Upstream,
-                 model: str, timeouts: Timeouts, extra_headers: dict) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        session: ClientSession,
+        metrics: Registry,
+        upstream: Upstream,
+        model: str,
+        timeouts: Timeouts,
+        extra_headers: dict,
+    ) -> None:
         self.request, self.session, self.metrics, self.upstream = request, session, metrics, upstream
         self.model, self.label, self.timeouts, self.extra_headers = model, metrics.model(model), timeouts, extra_headers
 
     def fail(self, status: int, kind: str, message: str, code: str) -> APIError:
         self.metrics.upstream_errors.inc(model=self.label, status=kind)
         type_ = "upstream_timeout" if status == 504 else "upstream_error"
-        return APIError(status, f"upstream {self.upstream.display}: {message}", type_, code=code,
-                        headers=self.extra_headers)
+        return APIError(
+            status, f"upstream {self.upstream.display}: {message}", type_, code=code, headers=self.extra_headers
+        )
 
     def transport_error(self, exc: BaseException, started: bool) -> APIError:
         prefix = "stream_" if started else ""
         if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
-            return self.fail(504, "timeout", f"could not connect within {self.timeouts.connect:g} s",
-                             "upstream_timeout")
+            return self.fail(
+                504, "timeout", f"could not connect within {self.timeouts.connect:g} s", "upstream_timeout"
+            )
         if isinstance(exc, asyncio.TimeoutError):
-            return self.fail(504, prefix + "timeout", f"sent nothing for {self.timeouts.idle:g} s"
-                             + (" (the stream stalled)" if started else ""), "upstream_timeout")
+            return self.fail(
+                504,
+                prefix + "timeout",
+                f"sent nothing for {self.timeouts.idle:g} s" + (" (the stream stalled)" if started else ""),
+                "upstream_timeout",
+            )
         if isinstance(exc, ClientConnectorError):
-            return self.fail(502, "connect", f"could not connect ({type(exc.os_error).__name__})", "upstream_unreachable")
+            return self.fail(
+                502, "connect", f"could not connect ({type(exc.os_error).__name__})", "upstream_unreachable"
+            )
         if isinstance(exc, (ClientPayloadError, ServerDisconnectedError)):
-            return self.fail(502, prefix + "cut", "the connection broke before the answer was complete "
-                             f"({type(exc).__name__})", "upstream_cut")
-        return self.fail(502, prefix + "cut" if started else "connect", f"request failed ({type(exc).__name__})",
-                         "upstream_error")
+            return self.fail(
+                502,
+                prefix + "cut",
+                f"the connection broke before the answer was complete ({type(exc).__name__})",
+                "upstream_cut",
+            )
+        return self.fail(
+            502, prefix + "cut" if started else "connect", f"request failed ({type(exc).__name__})", "upstream_error"
+        )
 
     def error_response(self, status: int, payload: bytes, headers) -> web.Response:
         """The upstream's own error, relayed with its status, as JSON, with secrets masked."""
@@ -128,8 +150,12 @@ class _Call:
             ok = False
         if not ok:
             text = payload[:600].decode("utf-8", "replace")
-            body = APIError(status, f"upstream {self.upstream.display} answered {status}: {text[:300]}",
-                            "upstream_error", code="upstream_http_error").body()
+            body = APIError(
+                status,
+                f"upstream {self.upstream.display} answered {status}: {text[:300]}",
+                "upstream_error",
+                code="upstream_http_error",
+            ).body()
         # Masked after serialising: a key the upstream wrote with JSON escapes is plain text by now.
         text = mask(json.dumps(body, ensure_ascii=True), self.upstream.secrets())
         out = {**response_headers(headers), **self.extra_headers}
@@ -152,12 +178,19 @@ class _Call:
         except ValueError:  # UnicodeDecodeError included
             parsed = None
         if status != 200 or not isinstance(parsed, dict):
-            raise self.fail(502, "bad_response", f"answered {status} with a body that is not a JSON object",
-                            "upstream_bad_response")
+            raise self.fail(
+                502, "bad_response", f"answered {status} with a body that is not a JSON object", "upstream_bad_response"
+            )
         account_usage(self.metrics, self.upstream, self.label, parsed)
-        return web.Response(body=payload, status=200, content_type="application/json",
-                            headers={**{k: v for k, v in response_headers(headers).items()
-                                        if k.lower() != "content-type"}, **self.extra_headers})
+        return web.Response(
+            body=payload,
+            status=200,
+            content_type="application/json",
+            headers={
+                **{k: v for k, v in response_headers(headers).items() if k.lower() != "content-type"},
+                **self.extra_headers,
+            },
+        )
 
     async def stream(self, forwarded: dict) -> web.StreamResponse:
         t0 = time.perf_counter()
@@ -167,8 +200,12 @@ class _Call:
                     payload = await _read_all(up, self.timeouts.idle)
                     if up.status >= 400:
                         return self.error_response(up.status, payload, up.headers)
-                    raise self.fail(502, "bad_response", f"answered {up.status} ({up.content_type}) to a streaming "
-                                    "request, not an event stream", "upstream_bad_response")
+                    raise self.fail(
+                        502,
+                        "bad_response",
+                        f"answered {up.status} ({up.content_type}) to a streaming request, not an event stream",
+                        "upstream_bad_response",
+                    )
                 return await self._relay(up, t0)
         except (asyncio.TimeoutError, ClientError) as exc:
             if PREPARED in self.request:  # raised while answering the client: not the upstream's fault
@@ -201,9 +238,16 @@ class _Call:
             except (asyncio.TimeoutError, ClientError, _EventTooLarge) as exc:
                 if isinstance(exc, ConnectionResetError):  # the client's side, not the upstream's
                     raise
-                err = (self.fail(502, "stream_bad_response", f"sent an event over {MAX_EVENT_BYTES} bytes",
-                                 "upstream_bad_response") if isinstance(exc, _EventTooLarge)
-                       else self.transport_error(exc, started=True))
+                err = (
+                    self.fail(
+                        502,
+                        "stream_bad_response",
+                        f"sent an event over {MAX_EVENT_BYTES} bytes",
+                        "upstream_bad_response",
+                    )
+                    if isinstance(exc, _EventTooLarge)
+                    else self.transport_error(exc, started=True)
+                )
                 log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
                 await resp.write(err.sse_event())
             else:
@@ -218,12 +262,26 @@ class _Call:
         for name in ("OpenAI-Organization", "OpenAI-Project"):
             if name in self.request.headers:
                 headers[name] = self.request.headers[name]
-        return self.session.post(self.upstream.chat_url, data=json.dumps(forwarded, allow_nan=False).encode(),
-                                 headers=headers, timeout=self.timeouts.client(), allow_redirects=False)
+        return self.session.post(
+            self.upstream.chat_url,
+            data=json.dumps(forwarded, allow_nan=False).encode(),
+            headers=headers,
+            timeout=self.timeouts.client(),
+            allow_redirects=False,
+        )
 
 
-async def forward(request: web.Request, session: ClientSession, metrics: Registry, upstream: Upstream, model: str,
-                  forwarded: dict, stream: bool, timeouts: Timeouts, extra_headers: dict) -> web.StreamResponse:
+async def forward(
+    request: web.Request,
+    session: ClientSession,
+    metrics: Registry,
+    upstream: Upstream,
+    model: str,
+    forwarded: dict,
+    stream: bool,
+    timeouts: Timeouts,
+    extra_headers: dict,
+) -> web.StreamResponse:
     """Sends `forwarded` to `upstream` and answers the client (see the module docstring)."""
     call = _Call(request, session, metrics, upstream, model, timeouts, extra_headers)
     return await (call.stream(forwarded) if stream else call.complete(forwarded))

@@ -15,6 +15,7 @@ environment variable named by `api_key_env` (sent as `Authorization: Bearer <key
 string (e.g. Azure's `?api-version=`) is kept and sent, but never shown: errors and metrics
 name an upstream by scheme://host:port only.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,11 @@ def _check_base_url(url: str) -> None:
     if "@" in url:
         # Refused before any parsing: a password holding '/', '?' or '#' is misparsed as a host,
         # port or path, and could then be echoed in an error message.
-        raise ValueError("upstream base URL holds '@': credentials (user:password@) are not supported; put the key "
-                         "in the environment variable named by --api-key-env / api_key_env (write an '@' in a "
-                         "path or query as %40)")
+        raise ValueError(
+            "upstream base URL holds '@': credentials (user:password@) are not supported; put the key "
+            "in the environment variable named by --api-key-env / api_key_env (write an '@' in a "
+            "path or query as %40)"
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -102,7 +105,7 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
         raise ValueError(f"{p}: unreadable upstreams file ({exc})") from None
     models = doc.get("models")
     if not isinstance(models, dict) or not models:
-        raise ValueError(f"{p}: expected a [models.\"<name>\"] table per model")
+        raise ValueError(f'{p}: expected a [models."<name>"] table per model')
     out = {}
     for name, spec in models.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("base_url"), str):
@@ -111,8 +114,12 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
         if unknown:
             raise ValueError(f"{p}: model {name!r} has unknown keys {sorted(unknown)}")
         try:
-            out[name] = Upstream(spec["base_url"].rstrip("/"), spec.get("api_key_env"),
-                                 spec.get("price_per_1m_input"), spec.get("price_per_1m_output"))
+            out[name] = Upstream(
+                spec["base_url"].rstrip("/"),
+                spec.get("api_key_env"),
+                spec.get("price_per_1m_input"),
+                spec.get("price_per_1m_output"),
+            )
         except ValueError as exc:
             raise ValueError(f"{p}: model {name!r}: {exc}") from None
     return out

@@ -1,6 +1,7 @@
 """Reading a request body strictly, so that nothing malformed reaches a router or an upstream:
 UTF-8 only, no NaN/Infinity, bounded nesting, no text that cannot be encoded as UTF-8 (a lone
 surrogate from a "\\ud800" escape), and JSON types checked, never coerced."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ def parse_json(raw: bytes, charset: "str | None" = None) -> dict:
     except RecursionError:
         raise bad_request(f"the request body is JSON nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
-        raise bad_request(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise bad_request(
+            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except ValueError as exc:
         message = str(exc)
         if "integer string conversion" in message:

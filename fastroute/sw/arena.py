@@ -5,6 +5,7 @@ matrix the scoring engine reads (S = A w, see fastroute.sw.bradley_terry).
 Tiers come from RouteLLM's compute_tiers on the unweighted model ratings (anchored at
 llama-2-70b-chat = 1082 when present).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,9 +29,15 @@ BALANCES = ("battle", "prompt")
 def model_ratings(battles: CodedBattles) -> np.ndarray:
     """Unweighted Elo-scale rating of every model, as RouteLLM's compute_elo_mle_with_tie."""
     M = len(battles.models)
-    A = bt.stat_matrix(battles.model_a, battles.model_b, battles.outcome,
-                       np.zeros(len(battles), dtype=np.int64), M, 1,
-                       label=battles.labels() if battles.label is not None else None)
+    A = bt.stat_matrix(
+        battles.model_a,
+        battles.model_b,
+        battles.outcome,
+        np.zeros(len(battles), dtype=np.int64),
+        M,
+        1,
+        label=battles.labels() if battles.label is not None else None,
+    )
     S = A.to_dense()[:, 0]
     beta = bt.check_finite_fit(S, M, list(battles.models), "model")
     r = bt.ratings(beta)
@@ -95,9 +102,16 @@ def tier_statistics(battles: CodedBattles, model_tiers: np.ndarray, n_prompts: i
     weight = None
     if balance == "prompt":  # every prompt carries one unit of weight, however many battles it has
         weight = 1.0 / np.bincount(battles.prompt, minlength=n_prompts)[battles.prompt]
-    A = bt.stat_matrix(tier_of_model[battles.model_a], tier_of_model[battles.model_b], battles.outcome,
-                       battles.prompt, T, n_prompts, label=battles.labels() if battles.label is not None else None,
-                       weight=weight)
+    A = bt.stat_matrix(
+        tier_of_model[battles.model_a],
+        tier_of_model[battles.model_b],
+        battles.outcome,
+        battles.prompt,
+        T,
+        n_prompts,
+        label=battles.labels() if battles.label is not None else None,
+        weight=weight,
+    )
     unit = np.asarray(A.values, np.float64)
     S1 = np.bincount(np.repeat(np.arange(A.shape[0]), np.diff(A.indptr)), weights=unit, minlength=A.shape[0])
     names = [f"tier {int(t)} ({', '.join(m for m, x in zip(battles.models, model_tiers) if x == t)})" for t in used]
@@ -109,6 +123,12 @@ def reordered(battles: CodedBattles, arena: np.ndarray, order: np.ndarray) -> tu
     """The arena's rows in `order` (e.g. grouped by IVF cluster), battles pointing at them."""
     new_of_old = np.empty_like(order)
     new_of_old[order] = np.arange(order.size)
-    moved = CodedBattles(battles.models, battles.model_a, battles.model_b, battles.outcome,
-                         new_of_old[battles.prompt].astype(np.int32), battles.label)
+    moved = CodedBattles(
+        battles.models,
+        battles.model_a,
+        battles.model_b,
+        battles.outcome,
+        new_of_old[battles.prompt].astype(np.int32),
+        battles.label,
+    )
     return moved, arena[order]

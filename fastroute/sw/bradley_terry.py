@@ -35,6 +35,7 @@ Degenerate cases:
   system well-posed there (such a tier's rating stays near 0). Its effect on a
   RouteLLM-weighted fit is far below 1e-8 in the win rate.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,16 +44,32 @@ from ..ops.constants import LN10
 from ..ops.csr import CSRMatrix
 from ..ops.reference_bt import bt_fit, n_stats, sigmoid, split_counts
 
-__all__ = ["OUTCOME_A", "OUTCOME_B", "OUTCOME_TIE", "WINNER_CODES", "check_finite_fit", "n_stats", "rateable_players",
-           "ratings", "stat_matrix", "win_probability"]
+__all__ = [
+    "OUTCOME_A",
+    "OUTCOME_B",
+    "OUTCOME_TIE",
+    "WINNER_CODES",
+    "check_finite_fit",
+    "n_stats",
+    "rateable_players",
+    "ratings",
+    "stat_matrix",
+    "win_probability",
+]
 
 OUTCOME_A, OUTCOME_B, OUTCOME_TIE = 0, 1, 2
 WINNER_CODES = {"model_a": OUTCOME_A, "model_b": OUTCOME_B, "tie": OUTCOME_TIE, "tie (bothbad)": OUTCOME_TIE}
 
 
 def stat_matrix(
-    player_a: np.ndarray, player_b: np.ndarray, outcome: np.ndarray, column: np.ndarray,
-    n_players: int, n_columns: int, label: "np.ndarray | None" = None, weight: "np.ndarray | None" = None,
+    player_a: np.ndarray,
+    player_b: np.ndarray,
+    outcome: np.ndarray,
+    column: np.ndarray,
+    n_players: int,
+    n_columns: int,
+    label: "np.ndarray | None" = None,
+    weight: "np.ndarray | None" = None,
 ) -> CSRMatrix:
     """A (K x n_columns): how one unit of weight on each column (prompt) feeds each count.
 
@@ -144,8 +161,9 @@ def _outside_main_component(C: np.ndarray, Dp: np.ndarray, Dm: np.ndarray, start
     return [i for i in range(T) if not both[i]]
 
 
-def rateable_players(player_a: np.ndarray, player_b: np.ndarray, outcome: np.ndarray, n_players: int,
-                     anchor: int) -> np.ndarray:
+def rateable_players(
+    player_a: np.ndarray, player_b: np.ndarray, outcome: np.ndarray, n_players: int, anchor: int
+) -> np.ndarray:
     """Boolean mask of the players whose ratings relative to `anchor` are finite: the
     strongly connected component of `anchor` in the graph of who beat whom."""
     A = stat_matrix(player_a, player_b, outcome, np.zeros(len(player_a), dtype=np.int64), n_players, 1)

@@ -1,5 +1,6 @@
 """Battles coded for the sw_ranking math: integer model ids, outcome codes, and an index
 into the unique prompts (data.battles.BattleTable holds the same battles as text)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,11 @@ class CodedBattles:
 
 def get_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     """Columns of a DataFrame, a mapping of sequences, or a list of records."""
-    if isinstance(table, Sequence) and not isinstance(table, (str, bytes)) and (len(table) == 0 or isinstance(table[0], Mapping)):
+    if (
+        isinstance(table, Sequence)
+        and not isinstance(table, (str, bytes))
+        and (len(table) == 0 or isinstance(table[0], Mapping))
+    ):
         missing = [n for n in names if table and n not in table[0]]
         if missing:
             raise ValueError(f"battle records lack column(s) {missing}")
@@ -51,9 +56,9 @@ def get_columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def encode_battles(model_a: "Sequence[str] | np.ndarray", model_b: "Sequence[str] | np.ndarray",
-                   winner: "Sequence[str] | np.ndarray"
-                   ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+def encode_battles(
+    model_a: "Sequence[str] | np.ndarray", model_b: "Sequence[str] | np.ndarray", winner: "Sequence[str] | np.ndarray"
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """(models in first-appearance order of model_a then model_b, a ids, b ids, outcome codes).
 
     RouteLLM silently counts any unrecognised winner as a model_b win; here it is an error.
@@ -62,7 +67,9 @@ def encode_battles(model_a: "Sequence[str] | np.ndarray", model_b: "Sequence[str
     b = np.asarray(model_b, dtype=object)
     w = np.asarray(winner, dtype=object)
     if not (a.shape == b.shape == w.shape) or a.ndim != 1:
-        raise ValueError(f"model_a, model_b and winner must be equal-length columns, got {a.shape}, {b.shape}, {w.shape}")
+        raise ValueError(
+            f"model_a, model_b and winner must be equal-length columns, got {a.shape}, {b.shape}, {w.shape}"
+        )
     for name, col in (("model_a", a), ("model_b", b)):
         bad = [i for i, v in enumerate(col.tolist()) if not isinstance(v, str) or not v]
         if bad:

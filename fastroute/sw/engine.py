@@ -7,6 +7,7 @@ ways to the same S: an exact blocked scan (similarities, then the statistics ker
 IVF scan of the nearest clusters, or a backend's fused device kernel, which keeps nothing
 [B, N] in memory.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,15 +36,25 @@ class ArenaScorer:
     `variant` gives the same arena with another weighting sharpness or IVF probe count,
     sharing its memory and device copies."""
 
-    def __init__(self, arena: np.ndarray, stats: TierStatistics, *, ivf: "IVFIndex | None" = None,
-                 nprobe: "int | None" = None, sharpness: "float | None" = None) -> None:
+    def __init__(
+        self,
+        arena: np.ndarray,
+        stats: TierStatistics,
+        *,
+        ivf: "IVFIndex | None" = None,
+        nprobe: "int | None" = None,
+        sharpness: "float | None" = None,
+    ) -> None:
         if ivf is not None and int(ivf.offsets[-1]) != arena.shape[0]:
             raise ValueError("IVF index does not cover the arena")
         self.arena = np.ascontiguousarray(arena)
         # What the kernels scan: a float16 arena small enough is widened once here, since
         # batched scoring then goes straight to BLAS instead of widening it on every call.
-        self._scan = (self.arena.astype(np.float32) if self.arena.dtype == np.float16
-                      and self.arena.size * 4 <= _WIDEN_BYTES else self.arena)
+        self._scan = (
+            self.arena.astype(np.float32)
+            if self.arena.dtype == np.float16 and self.arena.size * 4 <= _WIDEN_BYTES
+            else self.arena
+        )
         self.stats = stats
         self.ivf = ivf
         self.nprobe: "int | None" = None

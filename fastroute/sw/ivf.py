@@ -9,6 +9,7 @@ convex in s, so far clusters are slightly under-weighted). The similarity
 maximum is taken over that mixed vector. The error against exact mode is
 measured in tests/test_ivf.py and benchmarks/README.md.
 """
+
 from __future__ import annotations
 
 import threading
@@ -63,8 +64,16 @@ def build_ivf(X: np.ndarray, nlist: int, *, seed: int = 0, niter: int = 20) -> t
     if not 1 <= nlist <= N:
         raise ValueError(f"nlist must be in [1, {N}], got {nlist}")
     X32 = np.ascontiguousarray(X, dtype=np.float32)
-    km = faiss.Kmeans(d, nlist, niter=niter, seed=seed, spherical=True, verbose=False,
-                      min_points_per_centroid=1, max_points_per_centroid=max(256, -(-N // nlist)))
+    km = faiss.Kmeans(
+        d,
+        nlist,
+        niter=niter,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        min_points_per_centroid=1,
+        max_points_per_centroid=max(256, -(-N // nlist)),
+    )
     km.train(X32)
     cent = np.ascontiguousarray(km.centroids, dtype=np.float32)
     _, assign = km.index.search(X32, 1)

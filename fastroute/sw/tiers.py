@@ -9,6 +9,7 @@ between equal costs go to the first split. Only the row of the DP table that
 starts at the best model is ever read back, so only that row is computed
 (O(n^2 m) instead of O(n^3 m)), with the same values.
 """
+
 from __future__ import annotations
 
 import numpy as np

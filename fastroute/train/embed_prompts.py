@@ -1,4 +1,5 @@
 """Embedding the distinct prompts of a battle table once."""
+
 from __future__ import annotations
 
 import numpy as np

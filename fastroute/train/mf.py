@@ -9,6 +9,7 @@ validation split of the prompts stops training early, and everything is seeded
 (single-threaded torch, deterministic algorithms) so a rebuild gives the same
 weights. The result is an MFRouter that the core loads without torch.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,9 +44,17 @@ def _progress(epoch: int, total: int, info: str) -> None:
         sys.stderr.flush()
 
 
-def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: str,
-             config: "MFTrainConfig | None" = None, prompt_embeddings: "np.ndarray | None" = None,
-             extra_meta: "dict | None" = None, verbose: bool = True):
+def train_mf(
+    battles: BattleTable,
+    embedder,
+    *,
+    strong_model: str,
+    weak_model: str,
+    config: "MFTrainConfig | None" = None,
+    prompt_embeddings: "np.ndarray | None" = None,
+    extra_meta: "dict | None" = None,
+    verbose: bool = True,
+):
     """An MFRouter trained on `battles`; `prompt_embeddings` may give the distinct prompts' embeddings."""
     try:
         import torch
@@ -120,9 +129,14 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
                 total += float(loss.detach()) * idx.numel()
             with torch.no_grad():
                 val = float(loss_fn(logits(va_idx, False), ty[va_idx])) if va_idx.numel() else total
-                acc = float(((logits(va_idx, False) > 0).float() == (ty[va_idx] > 0.5).float()).float().mean()) \
-                    if va_idx.numel() else float("nan")
-            history.append({"epoch": epoch, "train_loss": total / max(1, tr_idx.numel()), "val_loss": val, "val_acc": acc})
+                acc = (
+                    float(((logits(va_idx, False) > 0).float() == (ty[va_idx] > 0.5).float()).float().mean())
+                    if va_idx.numel()
+                    else float("nan")
+                )
+            history.append(
+                {"epoch": epoch, "train_loss": total / max(1, tr_idx.numel()), "val_loss": val, "val_acc": acc}
+            )
             if verbose:
                 _progress(epoch, cfg.max_epochs, f"train {history[-1]['train_loss']:.4f} val {val:.4f} acc {acc:.3f}")
             if val < best - 1e-6:
@@ -135,8 +149,10 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
         if verbose and sys.stderr.isatty():
             sys.stderr.write("\n")
         if best_state is None:  # every validation loss was NaN: diverged, or the data has no signal
-            raise ValueError("mf training diverged: no epoch had a finite validation loss (try a lower --lr, "
-                             "and check the battles for NaN soft labels)")
+            raise ValueError(
+                "mf training diverged: no epoch had a finite validation loss (try a lower --lr, "
+                "and check the battles for NaN soft labels)"
+            )
         with torch.no_grad():
             for t, saved in zip(params, best_state[0]):
                 t.copy_(saved)
@@ -145,9 +161,24 @@ def train_mf(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
         proj_np = proj.weight.detach().numpy().astype(np.float64) if proj is not None else None
     finally:
         torch.set_num_threads(threads)
-    meta = {"training": {"config": asdict(cfg), "battles_used": int(keep.sum()), "prompts": len(prompts),
-                         "best_epoch": best_state[1],
-                         "best_val_loss": best, "history": history}}
+    meta = {
+        "training": {
+            "config": asdict(cfg),
+            "battles_used": int(keep.sum()),
+            "prompts": len(prompts),
+            "best_epoch": best_state[1],
+            "best_val_loss": best,
+            "history": history,
+        }
+    }
     meta |= extra_meta or {}
-    return MFRouter(P=P_np, classifier=clf_np, text_proj=proj_np, models=models, strong_model=strong_model,
-                    weak_model=weak_model, embedder=EmbedderSpec.of(embedder), extra_meta=meta)
+    return MFRouter(
+        P=P_np,
+        classifier=clf_np,
+        text_proj=proj_np,
+        models=models,
+        strong_model=strong_model,
+        weak_model=weak_model,
+        embedder=EmbedderSpec.of(embedder),
+        extra_meta=meta,
+    )

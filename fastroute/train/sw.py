@@ -7,6 +7,7 @@ balanced per prompt, on a validation split of the prompts (the log-likelihood of
 held-out battles' outcomes under each query's fitted tier ratings), and reports
 RouteLLM's weighting beside every alternative.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,10 +35,14 @@ class WeightingReport:
     chosen_sharpness: "float | None"
 
     def lines(self) -> list[str]:
-        out = [f"validation: {self.validation_battles} held-out battles on {self.validation_prompts} held-out "
-               f"prompts; ranked by {self.criterion}"]
-        out += [f"  {k:>22s}: AUC {self.auc.get(k, float('nan')):.4f}, mean log-likelihood {v:.5f}"
-                for k, v in self.loglik.items()]
+        out = [
+            f"validation: {self.validation_battles} held-out battles on {self.validation_prompts} held-out "
+            f"prompts; ranked by {self.criterion}"
+        ]
+        out += [
+            f"  {k:>22s}: AUC {self.auc.get(k, float('nan')):.4f}, mean log-likelihood {v:.5f}"
+            for k, v in self.loglik.items()
+        ]
         g = "RouteLLM's 10*10^(s/max)" if self.chosen_sharpness is None else f"exp({self.chosen_sharpness:g} (s - max))"
         out.append(f"chosen: balance={self.chosen_balance}, weights {g}")
         return out
@@ -69,14 +74,34 @@ def rateable_battles(battles: BattleTable, strong: str, weak: str) -> tuple[Batt
     return battles.select(keep_model[a] & keep_model[b]), dropped
 
 
-def _router(battles: BattleTable, E: np.ndarray, pid: np.ndarray, spec: EmbedderSpec, strong: str, weak: str,
-            num_tiers: int, storage: str, sharpness, extra_meta=None, balance: str = "battle"):
+def _router(
+    battles: BattleTable,
+    E: np.ndarray,
+    pid: np.ndarray,
+    spec: EmbedderSpec,
+    strong: str,
+    weak: str,
+    num_tiers: int,
+    storage: str,
+    sharpness,
+    extra_meta=None,
+    balance: str = "battle",
+):
     from ..routers.sw_ranking import SWRankingRouter
 
     # from_battles dedupes rows of E[pid] again; passing the aligned rows keeps one code path.
-    return SWRankingRouter.from_battles(battles, E[pid], strong_model=strong, weak_model=weak,
-                                        num_tiers=num_tiers, embedder=spec, storage=storage,
-                                        sharpness=sharpness, balance=balance, extra_meta=extra_meta)
+    return SWRankingRouter.from_battles(
+        battles,
+        E[pid],
+        strong_model=strong,
+        weak_model=weak,
+        num_tiers=num_tiers,
+        embedder=spec,
+        storage=storage,
+        sharpness=sharpness,
+        balance=balance,
+        extra_meta=extra_meta,
+    )
 
 
 def heldout_loglik(router, battles: BattleTable, E_prompts: np.ndarray, pid: np.ndarray) -> float:
@@ -115,9 +140,20 @@ def _pair_outcomes(battles: BattleTable, strong: str) -> np.ndarray:
     return np.where(np.array(battles.model_a) == strong, battles.labels, 1.0 - battles.labels)
 
 
-def choose_weighting(battles: BattleTable, E_prompts: np.ndarray, pid: np.ndarray, spec: EmbedderSpec, *,
-                     strong: str, weak: str, num_tiers: int = 10, grid=DEFAULT_GRID, folds: int = 5,
-                     seed: int = 0, min_decisive: int = 100) -> WeightingReport:
+def choose_weighting(
+    battles: BattleTable,
+    E_prompts: np.ndarray,
+    pid: np.ndarray,
+    spec: EmbedderSpec,
+    *,
+    strong: str,
+    weak: str,
+    num_tiers: int = 10,
+    grid=DEFAULT_GRID,
+    folds: int = 5,
+    seed: int = 0,
+    min_decisive: int = 100,
+) -> WeightingReport:
     """Scores each (balance, weights) by K-fold cross-validation over the prompts.
 
     For every fold the router is built on the other folds' battles and scores the
@@ -162,14 +198,27 @@ def choose_weighting(battles: BattleTable, E_prompts: np.ndarray, pid: np.ndarra
         criterion = f"{folds}-fold mean log-likelihood of all held-out battles"
         best = max(keys, key=lambda k: loglik[k])
     balance, weights = best.split("/")
-    return WeightingReport(n_prompts, n_ll, criterion, loglik, auc, balance,
-                           None if weights == "routellm" else float(weights[2:]))
+    return WeightingReport(
+        n_prompts, n_ll, criterion, loglik, auc, balance, None if weights == "routellm" else float(weights[2:])
+    )
 
 
-def build_sw(battles: BattleTable, embedder, *, strong_model: str, weak_model: str, num_tiers: int = 10,
-             sharpness: "float | str | None" = "auto", balance: str = "battle", grid=DEFAULT_GRID,
-             folds: int = 5, seed: int = 0, storage: str = "float16",
-             prompt_embeddings: "np.ndarray | None" = None, extra_meta: "dict | None" = None):
+def build_sw(
+    battles: BattleTable,
+    embedder,
+    *,
+    strong_model: str,
+    weak_model: str,
+    num_tiers: int = 10,
+    sharpness: "float | str | None" = "auto",
+    balance: str = "battle",
+    grid=DEFAULT_GRID,
+    folds: int = 5,
+    seed: int = 0,
+    storage: str = "float16",
+    prompt_embeddings: "np.ndarray | None" = None,
+    extra_meta: "dict | None" = None,
+):
     """(SWRankingRouter on all rateable battles, WeightingReport or None).
 
     sharpness "auto" chooses the balance and the weights on a validation split
@@ -182,19 +231,33 @@ def build_sw(battles: BattleTable, embedder, *, strong_model: str, weak_model: s
     spec = EmbedderSpec.of(embedder)
     report = None
     if sharpness == "auto":
-        report = choose_weighting(battles, E, pid, spec, strong=strong_model, weak=weak_model, num_tiers=num_tiers,
-                                  grid=grid, folds=folds, seed=seed)
+        report = choose_weighting(
+            battles,
+            E,
+            pid,
+            spec,
+            strong=strong_model,
+            weak=weak_model,
+            num_tiers=num_tiers,
+            grid=grid,
+            folds=folds,
+            seed=seed,
+        )
         sharpness, balance = report.chosen_sharpness, report.chosen_balance
     meta = dict(extra_meta or {})
     if dropped:
         meta["unrateable_models_dropped"] = dropped
     if report is not None:
-        meta["weighting_selection"] = {"validation_prompts": report.validation_prompts,
-                                       "validation_battles": report.validation_battles,
-                                       "criterion": report.criterion, "mean_loglik": report.loglik,
-                                       "auc": report.auc,
-                                       "chosen_balance": report.chosen_balance,
-                                       "chosen_sharpness": report.chosen_sharpness,
-                                       "folds": folds, "seed": seed}
+        meta["weighting_selection"] = {
+            "validation_prompts": report.validation_prompts,
+            "validation_battles": report.validation_battles,
+            "criterion": report.criterion,
+            "mean_loglik": report.loglik,
+            "auc": report.auc,
+            "chosen_balance": report.chosen_balance,
+            "chosen_sharpness": report.chosen_sharpness,
+            "folds": folds,
+            "seed": seed,
+        }
     router = _router(battles, E, pid, spec, strong_model, weak_model, num_tiers, storage, sharpness, meta, balance)
     return router, report
