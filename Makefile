@@ -2,7 +2,8 @@
 #   make route PROMPT="..."   installs the core package and routes a prompt with the defaults
 #   make test                 installs everything (dev extras) and runs the test suite
 #   make asan                 builds the C kernels with ASan + UBSan (in build/asan) and runs their tests
-#   make lint                 ruff (lint rules only) on everything, mypy on fastroute/ and kernels/ (pyproject.toml)
+#   make lint                 ruff (lint rules and format check) on everything, mypy on fastroute/ and kernels/
+#   make test-fast            the tests without the slow ones (marked `slow`: the defaults rebuilds), for quick loops
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ CORE   := $(VENV)/.core-installed
 DEV    := $(VENV)/.dev-installed
 SOURCES := pyproject.toml setup.py csrc/build_ffi.py $(wildcard csrc/*.c csrc/*.h)
 
-.PHONY: route test asan bench lint clean
+.PHONY: route test test-fast asan bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ test: $(DEV)
 	$(BIN)/fastroute info --require-c
 	FASTROUTE_REQUIRE_C=1 $(BIN)/python -m pytest -q
 
+test-fast: $(DEV)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 # The sanitizer build goes to its own directory and is loaded through FASTROUTE_C_MODULE,
 # so the normal build is untouched. Python leaks by design: leak checks are off.
 # --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
@@ -52,6 +56,7 @@ lint:
 	@test -e $(DEV) || $(MAKE) $(DEV)
 	@test -x $(BIN)/ruff -a -x $(BIN)/mypy || $(BIN)/pip install -q "ruff>=0.6" "mypy>=1.10"
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: $(DEV)

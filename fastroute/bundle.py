@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .bundle_schema import check_format_version, check_tensors, read_json, validate_manifest
+from .bundle_schema import check_format_version, read_json, validate_manifest
+from .bundle_tensors import check_tensors
 from .errors import BundleError
 
 FORMAT_VERSION = 1

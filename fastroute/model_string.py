@@ -69,7 +69,7 @@ def parse_router_model(model: str, known: "Collection[str] | None" = None) -> tu
 
 def router_model(router: str, threshold: float) -> str:
     """The model string for `router` at `threshold`; it always parses back to the same pair."""
-    from .routers.base import check_threshold
+    from .routers.inputs import check_threshold
 
     if not isinstance(router, str):
         raise ValueError(f"router must be a string, got {type(router).__name__}")

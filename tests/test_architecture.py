@@ -23,7 +23,7 @@ MAX_LINES = 250
 LAYERS: list[tuple[str, ...]] = [
     ("fastroute._version", "fastroute.errors", "fastroute.routellm_models", "fastroute.prompt_hash"),
     ("fastroute.ops", "fastroute.kernels"),
-    ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema"),
+    ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema", "fastroute.bundle_tensors"),
     ("fastroute.bundle",),
     ("fastroute.routers",),
     ("fastroute.loader", "fastroute.model_string", "fastroute.data"),

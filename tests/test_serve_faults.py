@@ -327,12 +327,12 @@ def test_half_an_event_then_a_stall_ends_with_a_readable_error(server):
 
 
 def test_sse_event_boundaries():
-    from fastroute.serve.proxy import _events_end
+    from fastroute.serve.body_io import events_end
 
-    assert [_events_end(b) for b in (b"", b"abc", b"\n\nabc", b"data: x\n\n", b"x\r\n\r\ny")] == [0, 0, 2, 9, 5]
+    assert [events_end(b) for b in (b"", b"abc", b"\n\nabc", b"data: x\n\n", b"x\r\n\r\ny")] == [0, 0, 2, 9, 5]
     # Scanning from where the new bytes begin finds a boundary split across two chunks.
     old, new = b"data: x\r\n", b"\r\nmore"
-    assert _events_end(old + new, max(0, len(old) - 3)) == len(old) + 2
+    assert events_end(old + new, max(0, len(old) - 3)) == len(old) + 2
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -353,7 +353,7 @@ def test_deeply_nested_upstream_bodies_are_json_errors(server, marker, want):
 def test_odd_token_counts_are_not_counted(server):
     """A 200 whose usage holds negative or huge counts is still answered (it once became a
     500 for an infinite count), and the counts are left out of the counters."""
-    from fastroute.serve.proxy import account_usage
+    from fastroute.serve.metrics import account_usage
 
     status, _, body = asyncio.run(_chat(server.url, "__oddusage__", False))
     assert status == 200 and body["choices"][0]["message"]["content"] == "odd"

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_threshold(router, threshold: "float | None", strong_pct: "float | None") -> tuple[float, str]:
-    from ..routers.base import check_threshold
+    from ..routers.inputs import check_threshold
 
     if threshold is not None:
         return check_threshold(threshold), "given"

@@ -104,7 +104,7 @@ def write_rows(path: Path, rows: dict[str, list]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..routers.base import check_threshold
+    from ..routers.inputs import check_threshold
 
     if args.output.suffix not in (".jsonl", ".parquet"):
         raise ValueError(f"{args.output}: output must be .jsonl or .parquet")

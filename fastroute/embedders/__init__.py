@@ -21,6 +21,7 @@ __all__ = [
     "as_text_batch",
     "get_embedder",
     "known_embedders",
+    "resolve_spec",
     "spec_for",
 ]
 
@@ -62,3 +63,15 @@ def spec_for(name: str, dim: "int | None" = None) -> EmbedderSpec:
     if dim is not None and dim != known:
         raise ValueError(f"embeddings have width {dim}, but embedder {name!r} produces width {known}")
     return EmbedderSpec(name, int(known), fingerprint)
+
+
+def resolve_spec(embedder: "EmbedderSpec | Embedder | str", dim: int) -> EmbedderSpec:
+    """The spec of an embedder given by name, spec or instance, checked against the width of
+    the embeddings it is said to have produced."""
+    if isinstance(embedder, str):
+        spec = spec_for(embedder, dim)
+    else:
+        spec = embedder if isinstance(embedder, EmbedderSpec) else EmbedderSpec.of(embedder)
+    if spec.dim != dim:
+        raise ValueError(f"embeddings have width {dim}, but embedder {spec.name!r} has dim {spec.dim}")
+    return spec

@@ -17,33 +17,7 @@ import numpy as np
 
 from ..embedders.base import Embedder, EmbedderSpec, as_text_batch
 from ..errors import EmbeddingMismatchError, RouterOutputError, UnknownModelError
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x) is not np.ndarray and type(x).__module__.startswith("torch") and hasattr(x, "device")
-
-
-def _nonfinite_rows(E: Any) -> list[int]:
-    """Indices of the rows of a numpy or torch [B, d] array that hold NaN or infinity."""
-    if _is_torch(E):
-        import torch
-
-        return torch.nonzero(~torch.isfinite(E).all(dim=1)).flatten().cpu().tolist()
-    # Fast path, one pass and no temporary: a float64 sum of float32 or float16 values
-    # cannot overflow, so it is finite exactly when every element is.
-    if E.dtype.itemsize <= 4 and np.isfinite(E.sum(dtype=np.float64)):
-        return []
-    return np.flatnonzero(~np.isfinite(E).all(axis=1)).tolist()
-
-
-def check_threshold(threshold: float) -> float:
-    try:
-        t = float(threshold)
-    except (TypeError, ValueError):
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
-    if not 0.0 <= t <= 1.0:  # also rejects NaN
-        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
-    return t
+from .inputs import check_threshold, checked_embeddings, is_torch, nonfinite_rows
 
 
 class Router(abc.ABC):
@@ -114,35 +88,12 @@ class Router(abc.ABC):
     def check_embeddings(self, embeddings: Any) -> np.ndarray:
         """float32 [B, d] view of `embeddings`; a 1-D vector is one prompt. A torch tensor
         (e.g. on the GPU) stays a torch tensor, checked the same way."""
-        if _is_torch(embeddings):
-            E = embeddings if embeddings.ndim != 1 else embeddings[None, :]
-            if not E.is_floating_point():
-                raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
-            if E.ndim != 2 or (self.embedder_spec is not None and E.shape[1] != self.embedder_spec.dim):
-                raise EmbeddingMismatchError(
-                    f"embeddings have shape {tuple(E.shape)}; this {self.kind} router expects [batch, "
-                    f"{self.embedder_spec.dim if self.embedder_spec else 'dim'}]"
-                )
-            return E
-        E = np.asarray(embeddings)
-        if E.dtype.kind != "f":
-            raise EmbeddingMismatchError(f"embeddings must be floating point, got dtype {E.dtype}")
-        if E.ndim == 1:
-            E = E[None, :]
-        if E.ndim != 2:
-            raise EmbeddingMismatchError(f"embeddings must be [batch, dim], got shape {E.shape}")
-        spec = self.embedder_spec
-        if spec is not None and E.shape[1] != spec.dim:
-            raise EmbeddingMismatchError(
-                f"embeddings have width {E.shape[1]}, but this {self.kind} router was trained with "
-                f"embedder {spec.name!r} of width {spec.dim}"
-            )
-        return E if E.dtype == np.float32 else E.astype(np.float32)
+        return checked_embeddings(embeddings, self.embedder_spec, self.kind)
 
     def _kernels_for(self, embeddings: Any):
         """The router's kernels (resolved once, at construction), except that torch tensors
         on a GPU go to the Triton kernels when the backend was chosen automatically."""
-        if self.backend is None and _is_torch(embeddings) and embeddings.device.type == "cuda":
+        if self.backend is None and is_torch(embeddings) and embeddings.device.type == "cuda":
             from ..ops import get_backend
 
             return get_backend(None, "cuda")
@@ -156,7 +107,7 @@ class Router(abc.ABC):
         E = self._prepare(texts, embeddings)
         if E.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        bad = _nonfinite_rows(E)
+        bad = nonfinite_rows(E)
         if bad:  # the input's fault: say so before any kernel runs
             source = (
                 f"the {self.embedder_spec.name!r} embedder's output"
@@ -167,7 +118,7 @@ class Router(abc.ABC):
                 f"{source} for prompts {bad[:10]}{' ...' if len(bad) > 10 else ''} contain NaN or infinity"
             )
         p = self._win_rates(E)
-        if _is_torch(p):
+        if is_torch(p):
             p = p.detach().double().cpu().numpy()
         p = np.asarray(p, dtype=np.float64)
         if not np.isfinite(p).all():  # finite input, so the router's weights or kernel are at fault

@@ -15,12 +15,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bundle import RESERVED_KEYS
-from ..bundle_schema import check_finite, read_json
+from ..bundle_schema import read_json
+from ..bundle_tensors import check_finite
 from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
 from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
-from .base import Router, _is_torch
+from .base import Router
+from .inputs import is_torch
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
@@ -150,7 +152,7 @@ class MFRouter(Router):
             if u is None:  # once per GPU: queries on cuda:1 get a copy of u there
                 u = self._device_u[Et.device] = ops.to_device(self._u).to(Et.device)
             return ops.gemv_sigmoid(Et, u)
-        if _is_torch(E):
+        if is_torch(E):
             E = E.detach().cpu().numpy()
         return ops.gemv_sigmoid(E, self._u)
 

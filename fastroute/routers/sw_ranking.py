@@ -11,12 +11,7 @@ The work is split: fastroute.sw.arena builds the arena and its statistics,
 fastroute.sw.engine scores queries against it, this module picks the pair and
 reads and writes bundles (with fastroute.routers.sw_ranking_bundle).
 
-Degenerate cases (documented behaviour):
-* max similarity <= 0 (e.g. an all-zero query embedding): uniform weights,
-  i.e. the global tier ratings; RouteLLM would divide by zero or invert the
-  weighting;
-* a pair of tiers without battles: nothing to count, the fit goes through the
-  other tiers;
+Degenerate cases (documented behaviour; the scoring's own in fastroute.sw.engine):
 * strong and weak model in the same tier: the win rate is 0.5 for every prompt
   (a warning is issued when the router is built);
 * an unknown model name: UnknownModelError listing the known models.
@@ -30,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..embedders import resolve_spec
 from ..embedders.base import EmbedderSpec
 from ..errors import UnknownModelError
 from ..ops import get_backend
@@ -39,7 +35,8 @@ from ..sw.arena import BALANCES, build_arena, reordered, tier_statistics
 from ..sw.coded_battles import CodedBattles
 from ..sw.engine import ArenaScorer
 from ..sw.ivf import IVFIndex, build_ivf, default_nlist
-from .base import Router, _is_torch
+from .base import Router
+from .inputs import is_torch
 from .sw_ranking_bundle import sw_from_bundle, sw_payload
 
 
@@ -141,7 +138,7 @@ class SWRankingRouter(Router):
         exp(g (s - max s)) instead (see fastroute.train.sw for choosing g). Raw Chatbot
         Arena files go through fastroute.data.arena.sw_ranking_from_arena."""
         built = build_arena(battles, embeddings, num_tiers=num_tiers, storage=storage)
-        spec = _spec(embedder, built.arena.shape[1])
+        spec = resolve_spec(embedder, built.arena.shape[1])
         router = cls(
             battles=built.battles,
             arena=built.arena,
@@ -222,7 +219,7 @@ class SWRankingRouter(Router):
         ops = self._kernels_for(E)
         if self._engine.fuses(ops):
             return self._engine.fused_tier_betas(E, ops)
-        if _is_torch(E):
+        if is_torch(E):
             E = E.detach().cpu().numpy()
         return self._engine.tier_betas(E, self._ops)
 
@@ -246,16 +243,3 @@ class SWRankingRouter(Router):
         cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
     ) -> "SWRankingRouter":
         return sw_from_bundle(cls, meta, tensors, where=where, backend=backend)
-
-
-def _spec(embedder: "EmbedderSpec | str", dim: int) -> EmbedderSpec:
-    from ..embedders import spec_for
-
-    spec = (
-        spec_for(embedder, dim)
-        if isinstance(embedder, str)
-        else (embedder if isinstance(embedder, EmbedderSpec) else EmbedderSpec.of(embedder))
-    )
-    if spec.dim != dim:
-        raise ValueError(f"embeddings have width {dim}, but embedder {spec.name!r} has dim {spec.dim}")
-    return spec

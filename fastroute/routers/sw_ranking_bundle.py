@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..bundle import RESERVED_KEYS
-from ..bundle_schema import index_tensor
+from ..bundle_tensors import index_tensor
 from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
 from ..sw.coded_battles import CodedBattles

@@ -17,56 +17,21 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from typing import Any
 
 from aiohttp import ClientSession, TCPConnector, web
 
-from ..model_string import PREFIX, parse_router_model
+from ..model_string import PREFIX
 from .batcher import MicroBatcher, Overloaded
-from .config import BATCHERS, CONFIG, EXECUTOR, METRICS, SESSION, ServeConfig
+from .config import BATCHERS, CONFIG, EXECUTOR, METRICS, SESSION, ServeConfig, Timeouts
 from .errors import APIError, bad_request, server_error
 from .messages import ROUTE_ON, routing_text
 from .metrics import Registry
 from .middleware import errors_and_auth
-from .proxy import Timeouts, forward
-from .validation import json_bool, json_number, json_str, model_name, parse_json
+from .proxy import forward
+from .request_body import json_body, router_and_threshold, texts_to_route
+from .validation import json_bool, model_name
 
 log = logging.getLogger("fastroute.serve")
-
-
-async def _json_body(request: web.Request) -> dict:
-    cfg: ServeConfig = request.app[CONFIG]
-    try:
-        if request.content.is_eof():  # the whole body came with the head (the usual case): no timer
-            raw = await request.read()
-        else:
-            raw = await asyncio.wait_for(request.read(), cfg.client_timeout)
-    except asyncio.TimeoutError:
-        raise APIError(
-            408, f"the request body did not arrive within {cfg.client_timeout:g} s", "invalid_request_error"
-        ) from None
-    charset = request.charset if "charset=" in request.headers.get("Content-Type", "").lower() else None
-    return parse_json(raw, charset)
-
-
-def _router_and_threshold(cfg: ServeConfig, model: Any, router: Any, threshold: Any) -> tuple[str, float]:
-    if model is not None:
-        try:
-            router, threshold = parse_router_model(json_str(model, "model"))
-        except ValueError as exc:
-            raise bad_request(str(exc), "model") from None
-    if router is None or threshold is None:
-        raise bad_request("give 'model' as router-<router>-<threshold>, or 'router' and 'threshold'")
-    router = json_str(router, "router", "a string naming a router")
-    if router not in cfg.routers:
-        raise bad_request(
-            f"unknown router {router!r}; this server has {sorted(cfg.routers)}",
-            "model" if model is not None else "router",
-        )
-    t = json_number(threshold, "threshold")
-    if not 0.0 <= t <= 1.0:
-        raise bad_request(f"threshold must be in [0, 1], got {threshold!r}", "threshold")
-    return router, t
 
 
 async def _decide(app: web.Application, router: str, texts: list[str]):
@@ -89,52 +54,14 @@ async def _decide(app: web.Application, router: str, texts: list[str]):
     return p
 
 
-def _texts(cfg: ServeConfig, body: dict, route_on: str) -> list[str]:
-    if "prompts" in body:
-        texts = body["prompts"]
-        if not isinstance(texts, list) or not all(isinstance(x, str) for x in texts):
-            raise bad_request("'prompts' must be a list of strings", "prompts")
-        field_name = "prompts"
-    elif "prompt" in body:
-        texts, field_name = [json_str(body["prompt"], "prompt")], "prompt"
-    elif "messages_batch" in body:
-        batch = body["messages_batch"]
-        if not isinstance(batch, list):
-            raise bad_request("'messages_batch' must be a list of message lists", "messages_batch")
-        if len(batch) > cfg.max_queue:
-            raise APIError(
-                413,
-                f"at most {cfg.max_queue} conversations per request (the routing queue's size); "
-                f"got {len(batch)}: split it",
-                "invalid_request_error",
-                "messages_batch",
-            )
-        texts = [routing_text(m, route_on, f"messages_batch[{i}]") for i, m in enumerate(batch)]
-        field_name = "messages_batch"
-    elif "messages" in body:
-        texts, field_name = [routing_text(body["messages"], route_on)], "messages"
-    else:
-        raise bad_request("give 'prompt', 'prompts', 'messages' or 'messages_batch'")
-    if not texts:
-        raise bad_request("no prompts to route", field_name)
-    if len(texts) > cfg.max_queue:
-        raise APIError(
-            413,
-            f"at most {cfg.max_queue} prompts per request (the routing queue's size); got {len(texts)}: split it",
-            "invalid_request_error",
-            field_name,
-        )
-    return texts
-
-
 async def route_handler(request: web.Request) -> web.Response:
     cfg: ServeConfig = request.app[CONFIG]
-    body = await _json_body(request)
-    router, t = _router_and_threshold(cfg, body.get("model"), body.get("router"), body.get("threshold"))
+    body = await json_body(request)
+    router, t = router_and_threshold(cfg, body.get("model"), body.get("router"), body.get("threshold"))
     route_on = body.get("route_on", cfg.route_on)
     if route_on not in ROUTE_ON:
         raise bad_request(f"route_on must be one of {ROUTE_ON}", "route_on")
-    texts = _texts(cfg, body, route_on)
+    texts = texts_to_route(cfg, body, route_on)
     r = cfg.routers[router]
     p = await _decide(request.app, router, texts)
     models = r.decide(p, t)
@@ -153,7 +80,7 @@ async def route_handler(request: web.Request) -> web.Response:
 
 async def chat_handler(request: web.Request) -> web.StreamResponse:
     cfg: ServeConfig = request.app[CONFIG]
-    body = await _json_body(request)
+    body = await json_body(request)
     if body.get("model") in (None, ""):
         raise bad_request("'model' is required", "model")
     model = model_name(body["model"])
@@ -162,7 +89,7 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
     stream = json_bool(body, "stream")
     metrics = request.app[METRICS]
     if model.startswith(PREFIX):
-        router, t = _router_and_threshold(cfg, model, None, None)
+        router, t = router_and_threshold(cfg, model, None, None)
         text = routing_text(body["messages"], cfg.route_on)
         p = await _decide(request.app, router, [text])
         chosen = cfg.routers[router].decide(p, t)[0]

@@ -6,11 +6,21 @@ import concurrent.futures
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, ClientTimeout, web
 
 from .errors import bad_request
 from .metrics import Registry
 from .upstreams import Upstream
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    idle: float
+    total: "float | None" = None
+
+    def client(self) -> ClientTimeout:
+        return ClientTimeout(total=self.total, connect=self.connect, sock_read=self.idle)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..model_string import parse_router_model
-from ..routers.base import check_threshold
+from ..routers.inputs import check_threshold
 from .messages import routing_text
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from .upstreams import Upstream
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -137,3 +140,19 @@ class Registry:
         """Prometheus text format; with a snapshot, safe to call from any thread."""
         snapshot = self.snapshot() if snapshot is None else snapshot
         return "\n".join(line for m, values in zip(self._all, snapshot) for line in m.render(values)) + "\n"
+
+
+def account_usage(metrics: Registry, upstream: Upstream, label: str, payload: dict) -> None:
+    """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return
+    tin, tout = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    # Counters only go up by sane amounts: non-negative integers (not booleans), else not counted.
+    if not all(type(n) is int and 0 <= n < 2**53 for n in (tin, tout)):
+        return
+    metrics.tokens.inc(tin, model=label, kind="input")
+    metrics.tokens.inc(tout, model=label, kind="output")
+    if upstream.price_per_1m_input is not None or upstream.price_per_1m_output is not None:
+        cost = (tin * (upstream.price_per_1m_input or 0.0) + tout * (upstream.price_per_1m_output or 0.0)) / 1e6
+        metrics.cost.inc(cost, model=label)

@@ -17,21 +17,14 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
 
 import aiohttp
-from aiohttp import (
-    ClientConnectorError,
-    ClientError,
-    ClientPayloadError,
-    ClientSession,
-    ClientTimeout,
-    ServerDisconnectedError,
-    web,
-)
+from aiohttp import ClientConnectorError, ClientError, ClientPayloadError, ClientSession, ServerDisconnectedError, web
 
+from .body_io import MAX_EVENT_BYTES, EventTooLarge, events_end, next_chunk, read_all
+from .config import Timeouts
 from .errors import APIError
-from .metrics import Registry
+from .metrics import Registry, account_usage
 from .redact import mask, response_headers
 from .upstreams import Upstream
 from .validation import loads_strict
@@ -43,52 +36,6 @@ _Key = getattr(web, "RequestKey", None)  # aiohttp >= 3.12; plain strings before
 # differs from the response's ("499": the client hung up)
 PREPARED = _Key("fastroute_prepared", web.StreamResponse) if _Key else "fastroute_prepared"
 STATUS = _Key("fastroute_status", str) if _Key else "fastroute_status"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float
-    idle: float
-    total: "float | None" = None
-
-    def client(self) -> ClientTimeout:
-        return ClientTimeout(total=self.total, connect=self.connect, sock_read=self.idle)
-
-
-# An upstream event larger than this never ends: the stream is cut rather than buffered forever.
-MAX_EVENT_BYTES = 8 << 20
-
-
-def _events_end(buf: bytes, start: int = 0) -> int:
-    """Where the last complete SSE event in `buf` ends (0 if none), looking for the blank line
-    that ends an event from `start` on (the caller passes where the new bytes begin, less 3,
-    so a long event arriving in small chunks is scanned once, not once per chunk)."""
-    i, j = buf.rfind(b"\n\n", start), buf.rfind(b"\r\n\r\n", start)
-    return max(i + 2 if i >= 0 else 0, j + 4 if j >= 0 else 0)
-
-
-async def _next(chunks, idle: float) -> "bytes | None":
-    """The next chunk of a response body (None at its end), within `idle` seconds. aiohttp's
-    own sock_read timeout is not enough: after an invalid chunk-size line (aiohttp 3.14.5) the
-    body waits forever and sock_read never fires."""
-    try:
-        if hasattr(asyncio, "timeout"):  # Python >= 3.11
-            async with asyncio.timeout(idle):
-                return await chunks.__anext__()
-        return await asyncio.wait_for(chunks.__anext__(), idle)
-    except StopAsyncIteration:
-        return None
-
-
-async def _read_all(up, idle: float) -> bytes:
-    chunks, parts = up.content.iter_any().__aiter__(), []
-    while (chunk := await _next(chunks, idle)) is not None:
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-class _EventTooLarge(Exception):
-    """The upstream's current SSE event passed MAX_EVENT_BYTES without ending."""
 
 
 class _Call:
@@ -166,7 +113,7 @@ class _Call:
         t0 = time.perf_counter()
         try:
             async with self._post(forwarded) as up:
-                payload = await _read_all(up, self.timeouts.idle)
+                payload = await read_all(up, self.timeouts.idle)
                 status, headers = up.status, up.headers
         except (asyncio.TimeoutError, ClientError) as exc:
             raise self.transport_error(exc, started=False) from None
@@ -197,7 +144,7 @@ class _Call:
         try:
             async with self._post(forwarded) as up:
                 if up.status != 200 or up.content_type != "text/event-stream":
-                    payload = await _read_all(up, self.timeouts.idle)
+                    payload = await read_all(up, self.timeouts.idle)
                     if up.status >= 400:
                         return self.error_response(up.status, payload, up.headers)
                     raise self.fail(
@@ -224,18 +171,18 @@ class _Call:
             await resp.prepare(self.request)
             self.request[PREPARED] = resp
             try:
-                while (chunk := await _next(chunks, self.timeouts.idle)) is not None:
+                while (chunk := await next_chunk(chunks, self.timeouts.idle)) is not None:
                     scanned = max(0, len(pending) - 3)
                     pending += chunk
-                    end = _events_end(pending, scanned)
+                    end = events_end(pending, scanned)
                     if end:
                         await resp.write(pending[:end])
                         pending = pending[end:]
                     elif len(pending) > MAX_EVENT_BYTES:
-                        raise _EventTooLarge
+                        raise EventTooLarge
                 if pending:
                     await resp.write(pending)
-            except (asyncio.TimeoutError, ClientError, _EventTooLarge) as exc:
+            except (asyncio.TimeoutError, ClientError, EventTooLarge) as exc:
                 if isinstance(exc, ConnectionResetError):  # the client's side, not the upstream's
                     raise
                 err = (
@@ -245,7 +192,7 @@ class _Call:
                         f"sent an event over {MAX_EVENT_BYTES} bytes",
                         "upstream_bad_response",
                     )
-                    if isinstance(exc, _EventTooLarge)
+                    if isinstance(exc, EventTooLarge)
                     else self.transport_error(exc, started=True)
                 )
                 log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
@@ -285,19 +232,3 @@ async def forward(
     """Sends `forwarded` to `upstream` and answers the client (see the module docstring)."""
     call = _Call(request, session, metrics, upstream, model, timeouts, extra_headers)
     return await (call.stream(forwarded) if stream else call.complete(forwarded))
-
-
-def account_usage(metrics: Registry, upstream: Upstream, label: str, payload: dict) -> None:
-    """Counts the tokens an upstream reports and, with the upstreams file's prices, their cost."""
-    usage = payload.get("usage")
-    if not isinstance(usage, dict):
-        return
-    tin, tout = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-    # Counters only go up by sane amounts: non-negative integers (not booleans), else not counted.
-    if not all(type(n) is int and 0 <= n < 2**53 for n in (tin, tout)):
-        return
-    metrics.tokens.inc(tin, model=label, kind="input")
-    metrics.tokens.inc(tout, model=label, kind="output")
-    if upstream.price_per_1m_input is not None or upstream.price_per_1m_output is not None:
-        cost = (tin * (upstream.price_per_1m_input or 0.0) + tout * (upstream.price_per_1m_output or 0.0)) / 1e6
-        metrics.cost.inc(cost, model=label)

@@ -6,6 +6,11 @@ S = A w are gathered, and a T-dimensional Newton solve gives the tier coefficien
 ways to the same S: an exact blocked scan (similarities, then the statistics kernel), an
 IVF scan of the nearest clusters, or a backend's fused device kernel, which keeps nothing
 [B, N] in memory.
+
+Degenerate cases (documented behaviour):
+* max similarity <= 0 (e.g. an all-zero query embedding): uniform weights, i.e. the
+  global tier ratings; RouteLLM would divide by zero or invert the weighting;
+* a pair of tiers without battles: nothing to count, the fit goes through the other tiers.
 """
 
 from __future__ import annotations
