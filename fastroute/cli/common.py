@@ -20,6 +20,18 @@ def embedder_names_help() -> str:
     return ", ".join(known_embedders())
 
 
+def add_backend_argument(p: argparse.ArgumentParser) -> None:
+    """--backend, its choices from the kernel registry."""
+    from ..ops import known_backends
+
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=known_backends(),
+        help="kernel backend (default: automatic, or FASTROUTE_BACKEND)",
+    )
+
+
 def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
     p.add_argument(
         "--router",
@@ -28,12 +40,7 @@ def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_r
     )
     p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")
     p.add_argument("--weak-model", default=None, help="weak model (default: the bundle's)")
-    p.add_argument(
-        "--backend",
-        default=None,
-        choices=["numpy", "c", "triton"],
-        help="kernel backend (default: automatic, or FASTROUTE_BACKEND)",
-    )
+    add_backend_argument(p)
 
 
 def load_router_from_args(args: argparse.Namespace):

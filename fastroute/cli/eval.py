@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .common import router_names_help
+from .common import add_backend_argument, router_names_help
 
 DEFAULT_DATA = {"mmlu": "../shared/data/routellm/mmlu", "mt-bench": "../shared/data/routellm/mt_bench"}
 
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--cache-dir", type=Path, default=None, help="win-rate cache (default: OUTPUT/cache)")
-    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"])
+    add_backend_argument(p)
 
 
 def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", models: "list[str] | None" = None):

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from .common import add_backend_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "and again its body (else 408)",
     )
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an API key too (with --api-keys-file)")
-    p.add_argument("--backend", default=None, choices=["numpy", "c", "triton"])
+    add_backend_argument(p)
 
 
 INSTALL_HINT = "fastroute serve: the server needs the 'serve' extra: pip install 'fastroute[serve]'"

@@ -54,6 +54,7 @@ __all__ = [
     "backend_status",
     "check_sharpness",
     "get_backend",
+    "known_backends",
 ]
 
 _MODULES = {
@@ -212,6 +213,11 @@ def backend_status() -> dict[str, str]:
             extra = f"; falls back for {', '.join(missing)}" if missing else ""
             status[name] = "available" + (f" ({desc()}{extra})" if desc else (f" ({extra[2:]})" if extra else ""))
     return status
+
+
+def known_backends() -> list[str]:
+    """Every backend name the registry knows, available here or not."""
+    return list(_MODULES)
 
 
 def available_backends(device: str = "cpu") -> list[str]:
