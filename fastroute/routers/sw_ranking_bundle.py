@@ -5,7 +5,7 @@ Every tensor is checked against the manifest before a router is built from it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -16,11 +16,10 @@ from ..errors import BundleError
 from ..sw.coded_battles import CodedBattles
 from ..sw.ivf import IVFIndex
 
-if TYPE_CHECKING:
-    from .sw_ranking import SWRankingRouter
+R = TypeVar("R")  # the router class: this module needs no import of it
 
 
-def sw_payload(router: "SWRankingRouter") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def sw_payload(router: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(manifest entries, tensors) of a bundle of `router`."""
     meta = (
         router._base_meta()
@@ -59,13 +58,13 @@ def sw_payload(router: "SWRankingRouter") -> tuple[dict[str, Any], dict[str, np.
 
 
 def sw_from_bundle(
-    cls: "type[SWRankingRouter]",
+    cls: Callable[..., R],
     meta: dict[str, Any],
     tensors: dict[str, np.ndarray],
     *,
     where: str,
     backend: "str | None" = None,
-) -> "SWRankingRouter":
+) -> R:
     """The router stored in a bundle, every tensor checked against the manifest first."""
     needed = ("arena", "battle_model_a", "battle_model_b", "battle_outcome", "battle_prompt")
     for name in needed:
