@@ -15,7 +15,7 @@ import numpy as np
 
 from ..embedders.base import as_text_batch
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .base import Router
+from .embedder_free import EmbedderFreeRouter
 
 DEFAULT_HALF_CHARS = 500.0
 
@@ -30,8 +30,9 @@ def check_half_chars(half_chars: Any) -> float:
     return h
 
 
-class LengthRouter(Router):
+class LengthRouter(EmbedderFreeRouter):
     kind = "length"
+    PARAMS = ("half_chars",)
 
     def __init__(
         self,
@@ -42,13 +43,7 @@ class LengthRouter(Router):
         half_chars: float = DEFAULT_HALF_CHARS,
         backend: "str | None" = None,
     ) -> None:
-        super().__init__(
-            strong_model=strong_model,
-            weak_model=weak_model,
-            models=models or (strong_model, weak_model),
-            embedder=None,
-            backend=backend,
-        )
+        super().__init__(strong_model=strong_model, weak_model=weak_model, models=models, backend=backend)
         self.half_chars = check_half_chars(half_chars)
 
     def win_rates(
@@ -60,30 +55,3 @@ class LengthRouter(Router):
             raise TypeError("pass the prompts' texts")
         chars = np.fromiter((len(t) for t in as_text_batch(texts)), dtype=np.float64)
         return -np.expm1(-math.log(2.0) / self.half_chars * chars)  # 1 - 2^(-chars/half_chars)
-
-    def _win_rates(self, E: np.ndarray) -> np.ndarray:  # pragma: no cover - win_rates is overridden
-        raise NotImplementedError
-
-    def with_pair(self, strong_model: str, weak_model: str) -> "LengthRouter":
-        return LengthRouter(
-            strong_model=strong_model,
-            weak_model=weak_model,
-            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
-            half_chars=self.half_chars,
-            backend=self.backend,
-        )
-
-    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return self._base_meta() | {"half_chars": self.half_chars}, {}
-
-    @classmethod
-    def _from_bundle(
-        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
-    ) -> "LengthRouter":
-        return cls(
-            strong_model=meta["strong_model"],
-            weak_model=meta["weak_model"],
-            models=meta["models"],
-            half_chars=meta.get("half_chars", DEFAULT_HALF_CHARS),
-            backend=backend,
-        )

@@ -7,16 +7,17 @@ a given seed and call order and the router is safe to share between threads.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .base import Router
+from .embedder_free import EmbedderFreeRouter
 
 
-class RandomRouter(Router):
+class RandomRouter(EmbedderFreeRouter):
     kind = "random"
+    PARAMS = ("seed",)
 
     def __init__(
         self,
@@ -27,13 +28,7 @@ class RandomRouter(Router):
         seed: "int | None" = None,
         backend: "str | None" = None,
     ) -> None:
-        super().__init__(
-            strong_model=strong_model,
-            weak_model=weak_model,
-            models=models or (strong_model, weak_model),
-            embedder=None,
-            backend=backend,
-        )
+        super().__init__(strong_model=strong_model, weak_model=weak_model, models=models, backend=backend)
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
@@ -52,30 +47,3 @@ class RandomRouter(Router):
             n = 1 if E.ndim == 1 else int(E.shape[0])
         with self._rng_lock:
             return self._rng.uniform(0.0, 1.0, size=n)
-
-    def _win_rates(self, E: np.ndarray) -> np.ndarray:  # pragma: no cover - win_rates is overridden
-        raise NotImplementedError
-
-    def with_pair(self, strong_model: str, weak_model: str) -> "RandomRouter":
-        return RandomRouter(
-            strong_model=strong_model,
-            weak_model=weak_model,
-            models=self.models if {strong_model, weak_model} <= set(self.models) else None,
-            seed=self.seed,
-            backend=self.backend,
-        )
-
-    def _bundle_payload(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return self._base_meta() | {"seed": self.seed}, {}
-
-    @classmethod
-    def _from_bundle(
-        cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *, where: str, backend: "str | None" = None
-    ) -> "RandomRouter":
-        return cls(
-            strong_model=meta["strong_model"],
-            weak_model=meta["weak_model"],
-            models=meta["models"],
-            seed=meta.get("seed"),
-            backend=backend,
-        )
