@@ -39,7 +39,7 @@ def contaminated(
     count whatever the embedder says. `train_embeddings` (prompt -> vector) skips
     re-embedding training prompts already embedded."""
     from ..ops import get_backend
-    from ..ops.reference import normalize_rows
+    from ..ops.rows import normalize_rows
 
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")

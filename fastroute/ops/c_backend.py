@@ -81,7 +81,7 @@ def cosine_sim(Q: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> n
 
 
 def _cosine_blas(Q: np.ndarray, X: np.ndarray, out: np.ndarray) -> None:
-    from .reference import normalize_rows
+    from .rows import normalize_rows
 
     Qn = normalize_rows(Q)
     if X.dtype == np.float32:

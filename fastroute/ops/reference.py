@@ -12,6 +12,7 @@ from .checks import check_embedding_bag_args, check_ids_in_range, check_real, ch
 from .constants import EXP2_MIN, LOG2_10, LOG2_E
 from .csr import CSRMatrix
 from .reference_bt import bt_fit
+from .rows import normalize_rows
 
 __all__ = [
     "CAPABILITIES",
@@ -34,14 +35,6 @@ NAME = "numpy"
 DEVICES = ("cpu",)
 OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
 CAPABILITIES: frozenset[str] = frozenset()
-
-
-def normalize_rows(Q: np.ndarray) -> np.ndarray:
-    """Unit-norm rows in float32 (norms taken in float64); zero rows stay zero."""
-    q64 = np.asarray(Q, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", q64, q64))[:, None]
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return (q64 * inv).astype(np.float32)
 
 
 def cosine_sim(Q: np.ndarray, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -29,7 +29,7 @@ ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
 def _torch_normalize(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """torch.nn.functional.normalize(P, dim=1), as RouteLLM's MFModel: x / max(|x|, eps)
-    (unlike ops.reference.normalize_rows, the kernels' query normalisation)."""
+    (unlike ops.rows.normalize_rows, the kernels' normalisation: zero rows stay zero)."""
     norms = np.sqrt((P * P).sum(1, keepdims=True))
     return P / np.maximum(norms, eps)
 

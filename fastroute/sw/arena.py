@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from ..ops.csr import CSRMatrix
+from ..ops.rows import normalize_rows
 from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING
 from . import bradley_terry as bt
-from .coded_battles import CodedBattles, dedupe_rows, encode_battles, get_columns, unit_rows
+from .coded_battles import CodedBattles, dedupe_rows, encode_battles, get_columns
 from .tiers import compute_tiers
 
 STORAGE = {"float32": np.float32, "float16": np.float16}
@@ -73,7 +74,7 @@ def build_arena(battles: Any, embeddings: np.ndarray, *, num_tiers: int, storage
         raise ValueError("embeddings must be finite floating-point values")
     if storage not in STORAGE:
         raise ValueError(f"storage must be one of {sorted(STORAGE)}, got {storage!r}")
-    unit = unit_rows(E, np.float32)
+    unit = normalize_rows(E)
     first, prompt = dedupe_rows(unit)
     coded = CodedBattles(models, a, b, outcome, prompt, label)
     ratings = model_ratings(coded)

@@ -89,14 +89,6 @@ def encode_battles(
     return models, a_id, b_id, codes
 
 
-def unit_rows(E: np.ndarray, dtype: "type | np.dtype" = np.float32) -> np.ndarray:
-    """Rows scaled to unit norm (in float64), zero rows left zero, stored as `dtype`."""
-    E64 = np.asarray(E, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", E64, E64))[:, None]
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return np.ascontiguousarray(E64 * inv, dtype=dtype)
-
-
 def dedupe_rows(E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of the first occurrence of each distinct row, row -> distinct-row id)."""
     E = np.ascontiguousarray(E)

@@ -92,7 +92,7 @@ def build_ivf(X: np.ndarray, nlist: int, *, seed: int = 0, niter: int = 20) -> t
 
 def approximate_similarities(Q: np.ndarray, X: np.ndarray, ivf: IVFIndex, nprobe: int, ops) -> np.ndarray:
     """[B, U] similarities: exact inside each query's nprobe nearest clusters, cluster means elsewhere."""
-    from ..ops.reference import normalize_rows
+    from ..ops.rows import normalize_rows
 
     Qn = normalize_rows(Q)
     nprobe = int(min(max(nprobe, 1), ivf.nlist))
