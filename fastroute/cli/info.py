@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     shipped = (
         sorted(p.name for p in DEFAULTS_DIR.glob("*") if (p / META_FILE).is_file()) if DEFAULTS_DIR.is_dir() else []
     )
-    print(f"default routers: {', '.join(shipped) if shipped else 'none shipped'} (+ random)")
+    weightless = ", ".join(k for k, r in ROUTERS.items() if not r.needs_bundle)
+    print(f"default routers: {', '.join(shipped) if shipped else 'none shipped'} (+ {weightless})")
     print("router kinds: " + ", ".join(f"{k} ({r.summary})" for k, r in ROUTERS.items()))
     print(
         "embedders: "
