@@ -25,7 +25,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..embedders import resolve_spec
 from ..embedders.base import EmbedderSpec
 from ..errors import UnknownModelError
 from ..ops import get_backend
@@ -33,7 +32,7 @@ from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 from ..sw import bradley_terry as bt
 from ..sw.arena import BALANCES, build_arena, reordered, tier_statistics
 from ..sw.coded_battles import CodedBattles
-from ..sw.engine import ArenaScorer
+from ..sw.engine import ArenaScorer, check_scoring
 from ..sw.ivf import IVFIndex, build_ivf, default_nlist
 from .base import Router
 from .inputs import is_torch
@@ -74,6 +73,7 @@ class SWRankingRouter(Router):
         model_tiers = np.asarray(model_tiers, dtype=np.int64)
         if model_tiers.shape != (len(self.models),):
             raise ValueError(f"{model_tiers.size} tiers for {len(self.models)} models")
+        check_scoring(arena.shape[0], ivf, nprobe, sharpness)  # the arguments first, then the work
         if balance not in BALANCES:
             raise ValueError(f"balance must be one of {BALANCES}, got {balance!r}")
         stats = tier_statistics(battles, model_tiers, arena.shape[0], balance)
@@ -137,15 +137,14 @@ class SWRankingRouter(Router):
         sharpness None keeps RouteLLM's weights 10 * 10^(s / max s); a value g > 0 uses
         exp(g (s - max s)) instead (see fastroute.train.sw for choosing g). Raw Chatbot
         Arena files go through fastroute.data.arena.sw_ranking_from_arena."""
-        built = build_arena(battles, embeddings, num_tiers=num_tiers, storage=storage)
-        spec = resolve_spec(embedder, built.arena.shape[1])
+        built = build_arena(battles, embeddings, embedder=embedder, num_tiers=num_tiers, storage=storage)
         router = cls(
             battles=built.battles,
             arena=built.arena,
             model_tiers=built.model_tiers,
             model_ratings=built.model_ratings,
             num_tiers=num_tiers,
-            embedder=spec,
+            embedder=built.embedder,
             strong_model=strong_model,
             weak_model=weak_model,
             sharpness=sharpness,

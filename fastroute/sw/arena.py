@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..embedders import resolve_spec
+from ..embedders.base import Embedder, EmbedderSpec
 from ..ops.csr import CSRMatrix
 from ..ops.rows import normalize_rows
 from ..routellm_models import ANCHOR_MODEL, ANCHOR_RATING
@@ -53,11 +55,15 @@ class BuiltArena:
     arena: np.ndarray  # [U, d] unit rows, one per distinct prompt, in the storage dtype
     model_tiers: np.ndarray  # [M] RouteLLM tier id per model
     model_ratings: np.ndarray  # [M] unweighted Elo-scale ratings
+    embedder: EmbedderSpec  # what made the embeddings
 
 
-def build_arena(battles: Any, embeddings: np.ndarray, *, num_tiers: int, storage: str) -> BuiltArena:
+def build_arena(
+    battles: Any, embeddings: np.ndarray, *, embedder: "EmbedderSpec | Embedder | str", num_tiers: int, storage: str
+) -> BuiltArena:
     """The arena of RouteLLM's preprocessed battles (model_a, model_b, winner, optionally
-    soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned."""
+    soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned, made by
+    `embedder` (its width is checked before any work)."""
     cols = get_columns(battles, ["model_a", "model_b", "winner"])
     models, a, b, outcome = encode_battles(cols["model_a"], cols["model_b"], cols["winner"])
     label = None
@@ -72,6 +78,7 @@ def build_arena(battles: Any, embeddings: np.ndarray, *, num_tiers: int, storage
         raise ValueError(f"embeddings have shape {E.shape}; expected one row per battle ({a.size})")
     if not np.issubdtype(E.dtype, np.floating) or not np.isfinite(E).all():
         raise ValueError("embeddings must be finite floating-point values")
+    spec = resolve_spec(embedder, E.shape[1])
     if storage not in STORAGE:
         raise ValueError(f"storage must be one of {sorted(STORAGE)}, got {storage!r}")
     unit = normalize_rows(E)
@@ -79,7 +86,8 @@ def build_arena(battles: Any, embeddings: np.ndarray, *, num_tiers: int, storage
     coded = CodedBattles(models, a, b, outcome, prompt, label)
     ratings = model_ratings(coded)
     tier_map = compute_tiers(list(models), ratings, num_tiers)
-    return BuiltArena(coded, unit[first].astype(STORAGE[storage]), np.array([tier_map[m] for m in models]), ratings)
+    tiers = np.array([tier_map[m] for m in models])
+    return BuiltArena(coded, unit[first].astype(STORAGE[storage]), tiers, ratings, spec)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,20 @@ _WIDEN_BYTES = 256 << 20
 _FEW_QUERIES = 16
 
 
+def check_scoring(
+    n_rows: int, ivf: "IVFIndex | None", nprobe: "int | None", sharpness: "float | None"
+) -> "tuple[int | None, float | None]":
+    """(nprobe, sharpness) checked for an arena of `n_rows`: the IVF index covers it, nprobe
+    is a whole number >= 1 and needs the index, sharpness is > 0 or None."""
+    if ivf is not None and int(ivf.offsets[-1]) != n_rows:
+        raise ValueError("IVF index does not cover the arena")
+    if nprobe is not None and (
+        ivf is None or isinstance(nprobe, bool) or not isinstance(nprobe, (int, np.integer)) or nprobe < 1
+    ):
+        raise ValueError(f"nprobe needs an IVF index and must be a whole number >= 1; got {nprobe!r}")
+    return (None if nprobe is None else int(nprobe)), check_sharpness(sharpness)
+
+
 class ArenaScorer:
     """Scores queries against one arena (float32 or float16 unit rows, checked by the router);
     `variant` gives the same arena with another weighting sharpness or IVF probe count,
@@ -50,8 +64,7 @@ class ArenaScorer:
         nprobe: "int | None" = None,
         sharpness: "float | None" = None,
     ) -> None:
-        if ivf is not None and int(ivf.offsets[-1]) != arena.shape[0]:
-            raise ValueError("IVF index does not cover the arena")
+        nprobe, sharpness = check_scoring(arena.shape[0], ivf, nprobe, sharpness)
         self.arena = np.ascontiguousarray(arena)
         # What the kernels scan: a float16 arena small enough is widened once here, since
         # batched scoring then goes straight to BLAS instead of widening it on every call.
@@ -62,21 +75,13 @@ class ArenaScorer:
         )
         self.stats = stats
         self.ivf = ivf
-        self.nprobe: "int | None" = None
-        self.sharpness: "float | None" = None
-        self._set(nprobe, check_sharpness(sharpness))
+        self.nprobe, self.sharpness = nprobe, sharpness
         self._device: dict[Any, tuple[Any, Any]] = {}  # device -> (arena, dense A), shared by variants
         self._lock = threading.Lock()
 
-    def _set(self, nprobe: "int | None", sharpness: "float | None") -> None:
-        if nprobe is not None and (self.ivf is None or nprobe < 1):
-            raise ValueError("nprobe needs an IVF index and must be >= 1")
-        self.nprobe = None if nprobe is None else int(nprobe)
-        self.sharpness = None if sharpness is None else float(sharpness)
-
     def variant(self, *, nprobe: "int | None", sharpness: "float | None") -> "ArenaScorer":
         other = copy.copy(self)
-        other._set(nprobe, check_sharpness(sharpness))
+        other.nprobe, other.sharpness = check_scoring(self.arena.shape[0], self.ivf, nprobe, sharpness)
         return other
 
     def _device_operands(self, ops: Any, device: Any) -> tuple[Any, Any]:
