@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from ..routers.registry import shipped_defaults
 from .common import embedder_names_help
 
 
@@ -61,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = sub.add_parser("defaults", help="rebuild the default bundles from the shared data")
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
-    d.add_argument("--routers", nargs="+", default=["mf", "sw_ranking"], choices=["mf", "sw_ranking"])
+    shipped = shipped_defaults()
+    d.add_argument("--routers", nargs="+", default=shipped, choices=shipped, help="which defaults (default: all)")
     d.add_argument(
         "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
     )
