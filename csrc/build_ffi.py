@@ -19,7 +19,15 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 HEADER = (HERE / "fastroute_ops.h").read_text()
 # One C file per op (csrc/<op>.c, entry points fr_<op>*), plus the library's runtime.
-SOURCES = ["fr_runtime.c", "cosine_sim.c", "gemv_sigmoid.c", "sw_stats.c", "bt_fit.c", "embedding_bag_i8.c"]
+SOURCES = [
+    "fr_runtime.c",
+    "cosine_sim.c",
+    "gemv_sigmoid.c",
+    "linear_scores.c",
+    "sw_stats.c",
+    "bt_fit.c",
+    "embedding_bag_i8.c",
+]
 HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h"]
 
 # Portable flags only: the SIMD levels are chosen at run time (fr_levels.h),

@@ -49,6 +49,11 @@ int fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, 
 int fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde,
                          const float *u, double bias, float *out, int nthreads);
 
+/* out[b, m] = <E[b], W[m]>, accumulated in double (E: B x d, row stride lde; W: M x d,
+ * row stride ldw; out: B x M, row stride ldo). */
+int fr_linear_scores_f32(const float *E, int64_t B, int64_t d, int64_t lde, const float *W, int64_t M,
+                         int64_t ldw, float *out, int64_t ldo, int nthreads);
+
 /* Similarity weighting fused with the sufficient statistics S = A w.
  * For each query b: m = max_u sims[b, u]; with gamma <= 0, RouteLLM's weights
  * w_u = 10 * 10^(sims[b, u] / m) (uniform w_u = 10 when m <= 0); with gamma > 0,

@@ -111,7 +111,6 @@ def test_every_backend_defines_or_resolves_every_op():
     it lacks resolves to a fallback backend, never to an AttributeError."""
     import warnings
 
-    assert set(ops.OPS) == {"cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8"}
     for name, device in _backends_here():
         mod = ops._load(name)[0]
         declared = set(getattr(mod, "OPS", ()))

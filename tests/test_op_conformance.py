@@ -11,6 +11,7 @@ checked as callers get it: through the registry's fallback.
 Tolerances, per op (float32 kernels are never bit-identical across CPUs):
   cosine_sim        atol 1e-5; 2e-3 for Triton on float16 arenas (tl.dot rounds the query to fp16)
   gemv_sigmoid      atol 1e-6 (against the reference on the float32-rounded E the kernels read)
+  linear_scores     atol 1e-5 (scores of size ~1; Triton's cuBLAS/torch path accumulates in float32)
   sw_stats          rtol 1e-5 on S (float32 exponents, double sums); row maxima exact
   bt_fit            atol 1e-8 (two Newton solvers run to |step| < 1e-11)
   embedding_bag_i8  atol 1e-6
@@ -76,6 +77,20 @@ def case_gemv_sigmoid(data, rng, backend):
     return (E, u, bias), want, dict(atol=1e-6)
 
 
+def case_linear_scores(data, rng, backend):
+    B, M, d = data.draw(st.integers(1, 40)), data.draw(st.integers(1, 70)), data.draw(st.integers(1, 150))
+    Ev, E = layout_2d(
+        rng.standard_normal((B, d)).astype(data.draw(st.sampled_from(_dtypes("linear_scores", "E")))),
+        data.draw(st.sampled_from(LAYOUTS_2D)),
+    )
+    Wv, W = layout_2d(
+        (rng.standard_normal((M, d)) / np.sqrt(d)).astype(data.draw(st.sampled_from(_dtypes("linear_scores", "W")))),
+        data.draw(st.sampled_from(LAYOUTS_2D)),
+    )
+    want = reference.linear_scores(np.asarray(Ev, np.float32), np.asarray(Wv, np.float32))
+    return (E, W), want, dict(atol=1e-5)
+
+
 def _csr(rng, K, U):
     nnz = 2 * U + 1
     return ops.CSRMatrix.from_coo(
@@ -123,6 +138,7 @@ def case_embedding_bag_i8(data, rng, backend):
 CASES = {
     "cosine_sim": case_cosine_sim,
     "gemv_sigmoid": case_gemv_sigmoid,
+    "linear_scores": case_linear_scores,
     "sw_stats": case_sw_stats,
     "bt_fit": case_bt_fit,
     "embedding_bag_i8": case_embedding_bag_i8,

@@ -17,6 +17,7 @@ from .c_library import (  # noqa: F401 - the backend's own functions, reached th
     _C,
     describe,
     ffi,
+    half_to_float,
     lib,
     num_threads,
     set_num_threads,
@@ -37,7 +38,7 @@ from .reference_bt import n_stats
 
 NAME = "c"
 DEVICES = ("cpu",)
-OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
+OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit", "embedding_bag_i8")
 CAPABILITIES: frozenset[str] = frozenset()
 
 
@@ -98,27 +99,6 @@ def _cosine_blas(Q: np.ndarray, X: np.ndarray, out: np.ndarray) -> None:
         np.matmul(Qn, part.T, out=out[:, lo:hi])
 
 
-def half_to_float(X: np.ndarray, out: np.ndarray | None = None, nthreads: int | None = None) -> np.ndarray:
-    """float32 copy of a float16 matrix (numpy's own cast is ~10x slower)."""
-    Xa, ldx = _rows(X, np.float16, "matrix")
-    N, d = Xa.shape
-    if out is None:
-        out = np.empty((N, d), dtype=np.float32)
-    if (
-        not isinstance(out, np.ndarray)
-        or not out.flags.c_contiguous
-        or not out.flags.aligned
-        or not out.flags.writeable
-        or out.shape != (N, d)
-        or out.dtype != np.float32
-    ):
-        raise ValueError(f"out must be a writable, contiguous float32 [{N}, {d}] array")
-    if N and d:
-        nt = _L._threads if nthreads is None else nthreads
-        _status(lib.fr_half_to_float_rows(_ptr(Xa, "uint16_t *"), N, d, ldx, _ptr(out, "float *"), nt), "half_to_float")
-    return out
-
-
 def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
     """[B] sigmoid(E u + bias), accumulated in double."""
     Ea, lde = _rows(E, np.float32, "embeddings")
@@ -140,6 +120,20 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
             ),
             "gemv_sigmoid",
         )
+    return out
+
+
+def linear_scores(E: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """[B, M] E W^T, accumulated in double."""
+    Ea, lde = _rows(E, np.float32, "embeddings")
+    Wa, ldw = _rows(W, np.float32, "weights")
+    if Wa.shape[1] != Ea.shape[1]:
+        raise ValueError(f"weights of shape {Wa.shape} do not match embedding width {Ea.shape[1]}")
+    (B, d), M = Ea.shape, Wa.shape[0]
+    out = np.empty((B, M), dtype=np.float32)
+    if B and M:
+        args = (_ptr(Ea, "float *"), B, d, lde, _ptr(Wa, "float *"), M, ldw, _ptr(out, "float *"), M, _L._threads)
+        _status(lib.fr_linear_scores_f32(*args), "linear_scores")
     return out
 
 

@@ -163,3 +163,24 @@ def writable_out(out: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, i
     if not ok:
         out = np.empty(shape, dtype=np.float32)
     return out, (out.strides[0] // 4 if n > 1 else d)
+
+
+def half_to_float(X: np.ndarray, out: np.ndarray | None = None, nthreads: int | None = None) -> np.ndarray:
+    """float32 copy of a float16 matrix (numpy's own cast is ~10x slower)."""
+    Xa, ldx = rows(X, np.float16, "matrix")
+    N, d = Xa.shape
+    if out is None:
+        out = np.empty((N, d), dtype=np.float32)
+    if (
+        not isinstance(out, np.ndarray)
+        or not out.flags.c_contiguous
+        or not out.flags.aligned
+        or not out.flags.writeable
+        or out.shape != (N, d)
+        or out.dtype != np.float32
+    ):
+        raise ValueError(f"out must be a writable, contiguous float32 [{N}, {d}] array")
+    if N and d:
+        nt = _threads if nthreads is None else nthreads
+        status(lib.fr_half_to_float_rows(ptr(Xa, "uint16_t *"), N, d, ldx, ptr(out, "float *"), nt), "half_to_float")
+    return out

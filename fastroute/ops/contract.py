@@ -81,6 +81,11 @@ CONTRACT: tuple[OpSpec, ...] = (
         "float32 [B]: sigmoid(E u + bias)",
     ),
     OpSpec(
+        "linear_scores",
+        (Param("E", _F), Param("W", ("float32", "float64"))),
+        "float32 [B, M]: E W^T, a score per row of E and row of W (accumulated in double)",
+    ),
+    OpSpec(
         "sw_stats",
         (
             Param("sims", ("float32", "float64")),

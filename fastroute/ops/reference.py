@@ -26,6 +26,7 @@ __all__ = [
     "cosine_sim",
     "embedding_bag_i8",
     "gemv_sigmoid",
+    "linear_scores",
     "normalize_rows",
     "sw_stats",
     "sw_weights",
@@ -33,7 +34,7 @@ __all__ = [
 
 NAME = "numpy"
 DEVICES = ("cpu",)
-OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit", "embedding_bag_i8")
+OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit", "embedding_bag_i8")
 CAPABILITIES: frozenset[str] = frozenset()
 
 
@@ -61,6 +62,15 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
         raise ValueError(f"vector of shape {u.shape} does not match embedding width {E.shape[1]}")
     z = np.asarray(E, dtype=np.float64) @ np.asarray(u, dtype=np.float64) + bias
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def linear_scores(E: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """[B, M] float32 E W^T, in float64: one score per prompt and model (mf's logits)."""
+    E = check_real(E, "embeddings", 2)
+    W = check_real(W, "weights", 2)
+    if W.shape[1] != E.shape[1]:
+        raise ValueError(f"weights of shape {W.shape} do not match embedding width {E.shape[1]}")
+    return (np.asarray(E, np.float64) @ np.asarray(W, np.float64).T).astype(np.float32)
 
 
 def sw_weights(sims: np.ndarray, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ DEVICES = ("cuda", "cpu") if os.environ.get("TRITON_INTERPRET", "") == "1" else 
 # Asked for by name, it also takes host (numpy) data: copied to the GPU, results copied back.
 ACCEPTS_HOST_ARRAYS = True
 # embedding_bag_i8 (the static embedder, host data) is not here: the registry runs it on c/numpy.
-OPS = ("cosine_sim", "gemv_sigmoid", "sw_stats", "bt_fit")
+OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit")
 CAPABILITIES = frozenset({DEVICE_ARRAYS, FUSED_SW_STATS})
 
 
@@ -143,6 +143,18 @@ def gemv_sigmoid(E, u, bias: float = 0.0):
     if Et.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         Et = Et.to(torch.float32)
     return _like(kernel(Et, to_device(u, torch.float32).to(Et.device), bias), E)
+
+
+def linear_scores(E, W):
+    """[B, M] E W^T on the device. A GEMM with M <= a few dozen rows is bound by reading E,
+    which cuBLAS (through torch) already does at the copy rate: no Triton kernel of our own."""
+    import torch
+
+    Et = to_device(E, like=W)
+    Wt = to_device(W, torch.float32).to(Et.device)
+    if Et.ndim != 2 or Wt.ndim != 2 or Wt.shape[1] != Et.shape[1]:
+        raise ValueError(f"weights of shape {tuple(Wt.shape)} do not match embeddings of shape {tuple(Et.shape)}")
+    return _like(Et.to(torch.float32) @ Wt.T, E)
 
 
 def dense_stats_matrix(A, device=None) -> Any:
