@@ -9,7 +9,7 @@ checkpoints are read with `torch.load(weights_only=True)`, never unpickled.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -39,19 +39,27 @@ def load_router(
     strong_model: "str | None" = None,
     weak_model: "str | None" = None,
     backend: "str | None" = None,
+    scored_as: "Mapping[str, str] | None" = None,
 ) -> "Router":
     """A router from a bundle directory, or by name ("random", or a default: "mf", "sw_ranking").
 
-    `strong_model` / `weak_model` pick another pair among the models the bundle knows.
+    `strong_model` / `weak_model` are the models to route to (RouteLLM's meaning: any names,
+    e.g. "gpt-4o", "anyscale/mistralai/Mixtral-8x7B-Instruct-v0.1"; default: the bundle's own
+    pair). One the bundle knows, exactly or as an alias (fastroute.data.aliases), is scored
+    as that model, so naming two known models picks that scored pair; `scored_as` maps a
+    name to the known model it is scored as; any other name is scored as the bundle's own
+    strong / weak model. See Router.with_targets.
     """
     target = str(name_or_dir)
     if is_router_name(target):
         entry = ROUTERS[target]
         if not entry.needs_bundle:
             kwargs: dict[str, Any] = {
-                k: v for k, v in (("strong_model", strong_model), ("weak_model", weak_model)) if v
+                k: (scored_as or {}).get(v, v)
+                for k, v in (("strong_model", strong_model), ("weak_model", weak_model))
+                if v
             }
-            return entry.load()(backend=backend, **kwargs)
+            return _targeted(entry.load()(backend=backend, **kwargs), strong_model, weak_model, scored_as)
         if not entry.shipped_default:
             raise BundleError(f"no default {target!r} router is shipped; pass a bundle or checkpoint directory")
         root = default_bundle_dir(target)
@@ -67,7 +75,7 @@ def load_router(
                 f"{target!r} is neither a bundle directory nor a router name ({', '.join(router_kinds())})"
             )
     if not (root / META_FILE).is_file() and (root / "config.json").is_file():
-        return _load_hf_checkpoint(root, strong_model, weak_model)
+        return _targeted(_load_hf_checkpoint(root), strong_model, weak_model, scored_as)
     doc, tensors = read_bundle(root)
     router = router_class(doc["kind"])._from_bundle(doc, tensors, where=str(root), backend=backend)
     if "train_prompt_hashes" in tensors:
@@ -77,19 +85,37 @@ def load_router(
         router.weak_model,
     ]:
         router.win_rate_quantiles = tensors["win_rate_quantiles"].astype(np.float64)
-    if strong_model or weak_model:
-        pair = (strong_model or router.strong_model, weak_model or router.weak_model)
-        if pair != (router.strong_model, router.weak_model):
-            hashes = router.train_prompt_hashes
-            router = router.with_pair(*pair)
-            router.train_prompt_hashes = hashes
-            router.win_rate_quantiles = None  # stored quantiles belong to the bundle's own pair
-    return router
+    return _targeted(router, strong_model, weak_model, scored_as)
 
 
-def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str | None") -> "Router":
+def scored_as_aliases(router: "Router", names: "list[str]", scored_as: "Mapping[str, str] | None") -> dict[str, str]:
+    """`scored_as`, plus each name in `names` that matches one of the router's models only
+    through an alias (fastroute.data.aliases.canonical_model) mapped to that model."""
+    from .data.aliases import canonical_model
+
+    out = dict(scored_as or {})
+    known: dict[str, str] = {}
+    for m in router.models:
+        known.setdefault(canonical_model(m), m)
+    for name in names:
+        if name not in out and not router.knows(name) and canonical_model(name) in known:
+            out[name] = known[canonical_model(name)]
+    return out
+
+
+def _targeted(
+    router: "Router", strong: "str | None", weak: "str | None", scored_as: "Mapping[str, str] | None"
+) -> "Router":
+    if not (strong or weak or scored_as):
+        return router
+    strong, weak = strong or router.strong_target, weak or router.weak_target
+    return router.with_targets(strong, weak, scored_as_aliases(router, [strong, weak], scored_as))
+
+
+def _load_hf_checkpoint(root: Path) -> "Router":
     """A bare Hugging Face checkpoint directory: a sequence classifier is a bert router,
-    a causal LM a causal_llm router (RouteLLM's own checkpoint layouts)."""
+    a causal LM a causal_llm router (RouteLLM's own checkpoint layouts, trained on its
+    default pair: other names are targets)."""
     from .routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 
     config = read_json(root / "config.json", "config.json")
@@ -98,10 +124,9 @@ def _load_hf_checkpoint(root: Path, strong_model: "str | None", weak_model: "str
     archs = config.get("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise BundleError(f"{root / 'config.json'}: key 'architectures': expected a list of strings")
-    pair = (strong_model or DEFAULT_STRONG, weak_model or DEFAULT_WEAK)
     for suffix, kind in (("ForSequenceClassification", "bert"), ("ForCausalLM", "causal_llm")):
         if any(a.endswith(suffix) for a in archs):
-            return router_class(kind).from_pretrained(root, *pair)  # type: ignore[attr-defined]
+            return router_class(kind).from_pretrained(root, DEFAULT_STRONG, DEFAULT_WEAK)  # type: ignore[attr-defined]
     raise BundleError(
         f"{root}: neither a fastroute bundle nor a sequence-classifier or causal-LM checkpoint (architectures {archs})"
     )

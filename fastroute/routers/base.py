@@ -4,20 +4,25 @@
 prompt; `route` applies RouteLLM's rule (strong if p >= threshold). Routers
 hold no per-request state (the embedder is created once, under a lock), so one
 router serves many threads.
+
+It scores a pair of its models (`strong_model`, `weak_model`, saved in its bundle) and
+routes to two targets, any names (`with_targets`; by default the scored models), as
+RouteLLM's `strong_model`/`weak_model` are simply the models to call.
 """
 
 from __future__ import annotations
 
 import abc
+import copy
 import threading
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from ..embedders.base import Embedder, EmbedderSpec, as_text_batch
 from ..errors import EmbeddingMismatchError, RouterOutputError, UnknownModelError
-from .inputs import check_threshold, checked_embeddings, is_torch, nonfinite_rows
+from .inputs import NoCalibrationError, check_threshold, checked_embeddings, is_torch, nonfinite_rows, scored_pair
 
 
 class Router(abc.ABC):
@@ -49,6 +54,7 @@ class Router(abc.ABC):
         # evaluations leave out, and quantiles of the win rates on them, for calibration.
         self.train_prompt_hashes: "np.ndarray | None" = None
         self.win_rate_quantiles: "np.ndarray | None" = None
+        self._targets: "tuple[str, str, str, str] | None" = None  # (scored strong, scored weak, targets)
         self._embedder: "Embedder | None" = None
         self._lock = threading.Lock()
 
@@ -137,14 +143,42 @@ class Router(abc.ABC):
         *,
         embeddings: "np.ndarray | None" = None,
     ) -> list[str]:
-        """Model name per prompt: the strong model where the win rate >= threshold."""
+        """Target name per prompt: the strong target where the win rate >= threshold."""
         check_threshold(threshold)
         return self.decide(self.win_rates(texts, embeddings=embeddings), threshold)
 
     def decide(self, win_rates: np.ndarray, threshold: float) -> list[str]:
-        """RouteLLM's rule on given win rates: strong where p >= threshold, else weak."""
+        """RouteLLM's rule on given win rates: the strong target where p >= threshold, else the weak one."""
         t = check_threshold(threshold)
-        return np.where(np.asarray(win_rates) >= t, self.strong_model, self.weak_model).tolist()
+        return np.where(np.asarray(win_rates) >= t, self.strong_target, self.weak_target).tolist()
+
+    # -- targets: the names routed to -----------------------------------------
+    @property
+    def targets(self) -> tuple[str, str]:
+        """(strong, weak): the names `route`/`decide` return; by default the scored models."""
+        t, pair = self._targets, (self.strong_model, self.weak_model)
+        return (t[2], t[3]) if t is not None and t[:2] == pair else pair
+
+    strong_target = property(lambda self: self.targets[0], doc="The strong target (default: strong_model).")
+    weak_target = property(lambda self: self.targets[1], doc="The weak target (default: weak_model).")
+
+    def knows(self, model: str) -> bool:
+        """Whether this router can score `model` (one of its models)."""
+        return model in self.models
+
+    def with_targets(self, strong: str, weak: str, scored_as: "Mapping[str, str] | None" = None) -> "Router":
+        """This router routing to `strong` / `weak` (any names). A target this router knows is
+        scored as itself; `scored_as` maps a target to the known model it is scored as; any
+        other target is scored as this router's own strong / weak model. A changed scored
+        pair drops the stored win-rate quantiles (they belong to the bundle's pair)."""
+        pair = scored_pair(self, strong, weak, scored_as)
+        if pair != (self.strong_model, self.weak_model):
+            other = self.with_pair(*pair)
+            other.train_prompt_hashes, other.win_rate_quantiles = self.train_prompt_hashes, None
+        else:
+            other = copy.copy(self)
+        other._targets = (*pair, strong, weak)
+        return other
 
     @abc.abstractmethod
     def _win_rates(self, E: Any) -> Any: ...  # numpy in, numpy out; torch in, torch out on the Triton path
@@ -161,12 +195,9 @@ class Router(abc.ABC):
             if p.size == 0:
                 raise ValueError("no prompts to calibrate on")
             return float(np.quantile(p, 1.0 - float(strong_pct)))
+        if self.win_rate_quantiles is None:
+            raise NoCalibrationError(self.kind, self.strong_model, self.weak_model)
         q = self.win_rate_quantiles
-        if q is None:
-            raise ValueError(
-                f"this {self.kind} router stores no win-rate quantiles for "
-                f"{self.strong_model} vs {self.weak_model}: pass prompts to calibrate on"
-            )
         return float(np.interp(1.0 - float(strong_pct), np.linspace(0.0, 1.0, q.size), q))
 
     def record_training_prompts(self, prompts: Sequence[str], n_quantiles: int = 1001) -> None:
@@ -214,4 +245,6 @@ class Router(abc.ABC):
 
     def __repr__(self) -> str:
         emb = self.embedder_spec.name if self.embedder_spec else None
-        return f"{type(self).__name__}(strong={self.strong_model!r}, weak={self.weak_model!r}, embedder={emb!r})"
+        targets = (self.strong_target, self.weak_target)
+        shown = "" if targets == (self.strong_model, self.weak_model) else f", targets={targets!r}"
+        return f"{type(self).__name__}(strong={self.strong_model!r}, weak={self.weak_model!r}{shown}, embedder={emb!r})"

@@ -33,6 +33,10 @@ class EmbedderFreeRouter(Router):
     def _win_rates(self, E: np.ndarray) -> np.ndarray:  # pragma: no cover - win_rates is overridden
         raise NotImplementedError
 
+    def knows(self, model: str) -> bool:
+        """Any name: these routers score every pair alike, so a target is scored as itself."""
+        return isinstance(model, str)
+
     def with_pair(self, strong_model: str, weak_model: str) -> "EmbedderFreeRouter":
         """Any pair: models outside the router's list replace it by the pair itself."""
         models = self.models if {strong_model, weak_model} <= set(self.models) else None

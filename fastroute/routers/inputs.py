@@ -3,12 +3,12 @@ torch), finite rows, thresholds in [0, 1]. Errors say what was expected."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..embedders.base import EmbedderSpec
-from ..errors import EmbeddingMismatchError
+from ..errors import EmbeddingMismatchError, UnknownModelError
 
 
 def is_torch(x: Any) -> bool:
@@ -26,6 +26,20 @@ def nonfinite_rows(E: Any) -> list[int]:
     if E.dtype.itemsize <= 4 and np.isfinite(E.sum(dtype=np.float64)):
         return []
     return np.flatnonzero(~np.isfinite(E).all(axis=1)).tolist()
+
+
+class NoCalibrationError(ValueError):
+    """A strong-call share was asked of a router that stores no win-rate quantiles for its pair."""
+
+    def __init__(self, kind: str, strong: str, weak: str, hint: str = "pass texts= (prompts to calibrate on)") -> None:
+        self.kind, self.strong, self.weak = kind, strong, weak
+        super().__init__(
+            f"this {kind} router stores no win-rate quantiles for {strong} vs {weak}: {hint} or a raw threshold"
+        )
+
+    def with_hint(self, hint: str) -> "NoCalibrationError":
+        """The same error, telling another caller (a command line, a server) what to pass."""
+        return NoCalibrationError(self.kind, self.strong, self.weak, hint)
 
 
 def check_threshold(threshold: float) -> float:
@@ -64,3 +78,26 @@ def checked_embeddings(embeddings: Any, spec: "EmbedderSpec | None", kind: str) 
             f"embedder {spec.name!r} of width {spec.dim}"
         )
     return E if E.dtype == np.float32 else E.astype(np.float32)
+
+
+def scored_pair(router: Any, strong: str, weak: str, scored_as: "Mapping[str, str] | None") -> tuple[str, str]:
+    """The models `router` scores for the targets `strong` / `weak` (see Router.with_targets):
+    `scored_as[target]` (a model the router knows), else the target itself when the router
+    knows it, else the router's own strong / weak model."""
+    mapping = dict(scored_as or {})
+    pair = []
+    for target, own in ((strong, router.strong_model), (weak, router.weak_model)):
+        if not isinstance(target, str) or not target.strip():
+            raise ValueError(f"a target must be a model name, got {target!r}")
+        model = mapping.get(target, target if router.knows(target) else own)
+        if not isinstance(model, str) or not router.knows(model):
+            raise UnknownModelError(str(model), router.models, what=f"model to score {target!r} as")
+        pair.append(model)
+    if strong == weak:
+        raise ValueError(f"the strong and weak targets are both {strong!r}")
+    if pair[0] == pair[1]:
+        raise ValueError(
+            f"targets {strong!r} and {weak!r} would both be scored as {pair[0]!r}: "
+            "say which models they are scored as (scored_as=, --scored-as)"
+        )
+    return pair[0], pair[1]
