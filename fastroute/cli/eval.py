@@ -17,15 +17,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         required=True,
         help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
-        "are always shown as baselines",
+        "are always shown as baselines. N-model benchmarks: N-model router names (knn, ...); the "
+        "individual models, the zero router, the oracle and knn are always shown",
     )
-    p.add_argument("--benchmark", required=True, help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file")
+    p.add_argument(
+        "--benchmark",
+        required=True,
+        help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file; N models with costs: routerbench, llmrouter",
+    )
     p.add_argument(
         "--data",
         type=Path,
         default=None,
         help="benchmark data (mmlu/mt-bench: RouteLLM's directory, default ../shared/data/routellm/...; "
-        "gsm8k: the responses CSV)",
+        "gsm8k: the responses CSV; routerbench: a directory of tables or one table, default "
+        "../shared/data/routerbench; llmrouter: the JSON records)",
     )
     p.add_argument(
         "--mmlu-split",
@@ -40,6 +46,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--cache-dir", type=Path, default=None, help="win-rate cache (default: OUTPUT/cache)")
+    n = p.add_argument_group("N-model benchmarks (routerbench, llmrouter)")
+    n.add_argument("--folds", type=int, default=5, help="cross-validation folds, by prompt (default 5)")
+    n.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap")
+    n.add_argument(
+        "--prices",
+        default=None,
+        help="cost per prompt per model: 'model=price,...' or a JSON file (required for llmrouter; "
+        "replaces RouterBench's per-prompt costs)",
+    )
+    n.add_argument("--knn-k", default="auto", help="k of the kNN baseline ('auto': leave-one-out per fold)")
     add_backend_argument(p)
 
 
@@ -60,7 +76,32 @@ def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", mod
     return B.load_table(path, models=models)
 
 
+def run_nmodel(args: argparse.Namespace) -> int:
+    from ..eval.nmodel_report import text_table
+    from ..eval.nmodel_run import run_benchmark
+
+    k = args.knn_k if args.knn_k == "auto" else int(args.knn_k)
+    report, written = run_benchmark(
+        args.benchmark,
+        args.data,
+        args.routers,
+        folds=args.folds,
+        seed=args.seed,
+        n_boot=args.bootstrap,
+        prices=args.prices,
+        knn_k=k,
+        output=args.output,
+        with_plot=not args.no_plot,
+    )
+    print(text_table(report))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.benchmark in ("routerbench", "llmrouter"):
+        return run_nmodel(args)
     from ..eval.cache import WinRateCache, data_key, router_key
     from ..eval.harness import evaluate
     from ..eval.report import text_table, write_all

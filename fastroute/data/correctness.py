@@ -132,3 +132,34 @@ def read_mmlu_dir(path: "str | Path") -> tuple[list[str], dict[str, np.ndarray],
         if list(s) != models:
             raise ValueError(f"{f}: model columns {list(s)} differ from {models}")
     return prompts, {m: np.concatenate([s[m] for s in parts]) for m in models}, subjects
+
+
+def read_correctness_with_costs(
+    path: "str | Path", models: "Sequence[str] | None" = None
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """(prompts, {canonical model: scores}, {canonical model: per-prompt cost}, eval_name per prompt)
+    from a RouterBench wide table: a model is a column with a `<model>|total_cost` column beside it
+    (cost in USD for that prompt); `models` picks them explicitly. eval_name is "" when absent."""
+    records = read_records(path)
+    if not records:
+        return [], {}, {}, []
+    head = records[0]
+    if "prompt" not in head:
+        raise ValueError(f"{path}: no 'prompt' column (has {sorted(head)})")
+    priced = [c for c in head if "|" not in c and f"{c}|total_cost" in head]
+    if models is not None:
+        found = {canonical_model(c): c for c in priced}
+        missing = [m for m in models if canonical_model(m) not in found]
+        if missing:
+            raise ValueError(f"{path}: no correctness and total_cost columns for model(s) {missing}")
+        priced = [found[canonical_model(m)] for m in models]
+    if not priced:
+        raise ValueError(f"{path}: no '<model>|total_cost' columns: not a RouterBench table")
+    scores, costs = {}, {}
+    for m in priced:
+        name = canonical_model(m)
+        scores[name] = np.array([_as_score(r[m], f"{path}: column {m!r}, row {i}") for i, r in enumerate(records)])
+        col = f"{m}|total_cost"
+        costs[name] = np.array([_as_score(r[col], f"{path}: column {col!r}, row {i}") for i, r in enumerate(records)])
+    groups = [str(r.get("eval_name") or "") for r in records]
+    return [r["prompt"] for r in records], scores, costs, groups
