@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastroute.model_string import parse_router_model, router_model
+from fastroute.model_string import parse_model_string, parse_router_model, router_model
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,74 @@ def test_round_trip(router, threshold):
     model = router_model(router, threshold)
     got_router, got_threshold = parse_router_model(model)
     assert got_router == router and got_threshold == threshold
+
+
+@pytest.mark.parametrize(
+    "model, share",
+    [
+        ("router-mf-50%", 0.5),
+        ("router-mf-0%", 0.0),
+        ("router-mf-100%", 1.0),
+        ("router-mf-12.5%", 0.125),
+        ("router-mf-30%", 0.3),
+        ("router-/tmp/my-bundle-2-5e1%", 0.5),
+    ],
+)
+def test_parses_a_strong_call_share(model, share):
+    got = parse_model_string(model)
+    assert got.strong_pct == share and got.threshold is None
+    assert got.router == model[len("router-") : model.rindex("-")]
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("router-mf-101%", r"percent 101 is above 100"),
+        ("router-mf-1e400%", r"above 100"),
+        ("router-mf--5%", r"percent -5 is negative"),
+        ("router-mf-+5%", r"has a sign"),
+        ("router-mf-1e-400%", r"too small for a float64"),
+        ("router-mf-50 %", r"not a plain decimal"),
+        ("router-mf-50%%", r"not a plain decimal"),
+        ("router-mf-%", r"not a plain decimal"),
+    ],
+)
+def test_rejects_bad_shares(model, message):
+    with pytest.raises(ValueError, match=message):
+        parse_model_string(model)
+
+
+def test_share_strings_are_not_thresholds():
+    assert parse_model_string("router-mf-0.5").threshold == 0.5
+    with pytest.raises(ValueError, match="states a share of strong-model calls"):
+        parse_router_model("router-mf-50%")
+
+
+def test_share_writer_and_calibration():
+    assert router_model("mf", strong_pct=0.5) == "router-mf-50%"
+    assert router_model("mf", strong_pct=0.3) == "router-mf-30%"
+    assert router_model("mf", strong_pct=1e-05) == "router-mf-0.001%"
+    assert router_model("mf", strong_pct=1.0) == "router-mf-100%"
+    with pytest.raises(ValueError, match="not both"):
+        router_model("mf", 0.5, strong_pct=0.5)
+    with pytest.raises(ValueError, match=r"strong_pct must be a share in \[0, 1\]"):
+        router_model("mf", strong_pct=50)
+
+    class Calibrated:
+        def threshold_for(self, pct):
+            return 1.0 - pct / 2
+
+    assert parse_model_string("router-mf-50%").threshold_for(Calibrated()) == 0.75
+    assert parse_model_string("router-mf-0.1").threshold_for(Calibrated()) == 0.1
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["mf", "sw_ranking", "/tmp/a-1-b", "x-1e", "x-5"]), st.floats(0.0, 1.0, allow_nan=False))
+def test_share_round_trip(router, share):
+    try:
+        model = router_model(router, strong_pct=share)
+    except ValueError as exc:  # e.g. "router-x-1e-0%" reads as router "x" at 1%: refused, never written
+        assert router == "x-1e" and "unambiguously" in str(exc)
+        return
+    got = parse_model_string(model)
+    assert (got.router, got.strong_pct, got.threshold) == (router, share, None)
