@@ -146,6 +146,10 @@ def test_llmrouter_needs_prices(tmp_path):
     assert es.models == ["m-a", "m-b"] and es.cost[0].tolist() == [0.5, 2.0]
     with pytest.raises(ValueError, match="no cost for model"):
         load_llmrouter(f, {"m-a": 1.0})
+    (tmp_path / "p.json").write_text(json.dumps({"m-a": 1, "m-b": 3}))
+    assert parse_prices(str(tmp_path / "p.json")) == {"m-a": 1.0, "m-b": 3.0}
+    with pytest.raises(ValueError, match="neither"):
+        parse_prices(str(tmp_path / "missing.json"))
 
 
 def test_real_routerbench(shared_data, tmp_path):

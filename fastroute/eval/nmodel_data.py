@@ -142,8 +142,10 @@ def parse_prices(text: str) -> dict[str, float]:
     """`model=price,model=price` (or a JSON object file's path) as {canonical model: price}."""
     import json
 
-    p = Path(text)
-    if p.is_file():
+    if "=" not in text:  # a file
+        p = Path(text)
+        if not p.is_file():
+            raise ValueError(f"prices {text!r}: neither model=price pairs nor a JSON file")
         raw = json.loads(p.read_text())
         if not isinstance(raw, dict):
             raise ValueError(f"{p}: expected a JSON object model -> price")
