@@ -102,3 +102,72 @@ def test_litellm_backend_is_called(monkeypatch):
     )
     assert c.chat.completions.create(model="router-mf-0.0", messages=[{"role": "user", "content": "x"}]) == {"ok": True}
     assert calls[0]["model"] == STRONG and calls[0]["api_base"] == "http://127.0.0.1:9/v1"
+
+
+MIXTRAL_ANYSCALE = "anyscale/mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+def test_routellm_readme_example(upstream):
+    """RouteLLM's README: strong_model / weak_model are the models to call, any names."""
+    client = Controller(
+        routers=["mf"],
+        strong_model="gpt-4-1106-preview",
+        weak_model=MIXTRAL_ANYSCALE,
+        api_base=f"{upstream.url}/v1",  # RouteLLM's keyword; base_url= works too
+        api_key="sk-test",
+    )
+    assert client.routers["mf"].weak_model == "mixtral-8x7b-instruct-v0.1"  # scored as the trained model
+    out = client.chat.completions.create(model="router-mf-1.0", messages=[{"role": "user", "content": "hi"}])
+    assert out.model == MIXTRAL_ANYSCALE and upstream.record[-1]["body"]["model"] == MIXTRAL_ANYSCALE
+    out = client.chat.completions.create(router="mf", threshold=0.0, messages=[{"role": "user", "content": "hi"}])
+    assert out.model == "gpt-4-1106-preview"
+    assert client.route("hi", "mf", 1.0) == MIXTRAL_ANYSCALE
+
+
+def test_any_target_names_and_shares(upstream):
+    client = Controller(
+        routers=["mf", "random"],
+        strong_model="gpt-4o",
+        weak_model="gpt-4o-mini",
+        base_url=f"{upstream.url}/v1",
+        api_key="k",
+    )
+    mf = client.routers["mf"]
+    prompts = [f"question {i}: {t}" for i, t in enumerate(["prove a theorem", "hi", "write code", "a poem"] * 10)]
+    p = mf.win_rates(prompts)
+    t = mf.threshold_for(0.5)
+    for prompt, rate in zip(prompts[:6], p):
+        out = client.chat.completions.create(model="router-mf-50%", messages=[{"role": "user", "content": prompt}])
+        assert out.model == ("gpt-4o" if rate >= t else "gpt-4o-mini") == upstream.record[-1]["body"]["model"]
+    assert set(client.model_counts["mf"]) <= {"gpt-4o", "gpt-4o-mini"}
+    with pytest.raises(
+        RoutingError, match="stores no win-rate quantiles for gpt-4o vs gpt-4o-mini: use a raw threshold"
+    ):
+        client.chat.completions.create(model="router-random-50%", messages=[{"role": "user", "content": "x"}])
+    out = client.chat.completions.create(model="router-random-0.0", messages=[{"role": "user", "content": "x"}])
+    assert out.model == "gpt-4o"
+
+
+def test_scored_as_and_base_url_conflict():
+    c = Controller(routers=["mf"], strong_model="gpt-4o", weak_model="local", scored_as={"local": "llama-2-7b-chat"})
+    assert (c.routers["mf"].weak_model, c.routers["mf"].weak_target) == ("llama-2-7b-chat", "local")
+    with pytest.raises(ValueError, match="not both"):
+        Controller(routers=["mf"], strong_model=STRONG, weak_model=WEAK, base_url="http://a/v1", api_base="http://b/v1")
+
+
+def test_litellm_backend_gets_the_target_names(monkeypatch):
+    calls = []
+
+    async def acompletion(**kw):
+        calls.append(kw)
+        return {"ok": "async"}
+
+    fake = types.SimpleNamespace(completion=lambda **kw: calls.append(kw) or {"ok": True}, acompletion=acompletion)
+    monkeypatch.setitem(sys.modules, "litellm", fake)
+    c = Controller(routers=["mf"], strong_model="gpt-4o", weak_model=MIXTRAL_ANYSCALE, backend="litellm", api_key="k")
+    msgs = [{"role": "user", "content": "x"}]
+    assert c.chat.completions.create(model="router-mf-0.0", messages=msgs) == {"ok": True}
+    assert c.chat.completions.create(router="mf", threshold=1.0, messages=msgs) == {"ok": True}
+    assert asyncio.run(c.acompletion(model="router-mf-100%", messages=msgs)) == {"ok": "async"}
+    assert [k["model"] for k in calls] == ["gpt-4o", MIXTRAL_ANYSCALE, "gpt-4o"]
+    assert calls[0]["api_base"] is None and calls[0]["api_key"] == "k"

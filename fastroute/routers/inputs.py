@@ -31,11 +31,11 @@ def nonfinite_rows(E: Any) -> list[int]:
 class NoCalibrationError(ValueError):
     """A strong-call share was asked of a router that stores no win-rate quantiles for its pair."""
 
-    def __init__(self, kind: str, strong: str, weak: str, hint: str = "pass texts= (prompts to calibrate on)") -> None:
+    def __init__(
+        self, kind: str, strong: str, weak: str, hint: str = "pass texts= (prompts to calibrate on) or a raw threshold"
+    ) -> None:
         self.kind, self.strong, self.weak = kind, strong, weak
-        super().__init__(
-            f"this {kind} router stores no win-rate quantiles for {strong} vs {weak}: {hint} or a raw threshold"
-        )
+        super().__init__(f"this {kind} router stores no win-rate quantiles for {strong} vs {weak}: {hint}")
 
     def with_hint(self, hint: str) -> "NoCalibrationError":
         """The same error, telling another caller (a command line, a server) what to pass."""

@@ -1,10 +1,15 @@
 """`Controller`: RouteLLM's drop-in for the OpenAI client, on fastroute's routers.
 
-    client = Controller(routers=["mf"], strong_model="gpt-4-1106-preview", weak_model="mixtral-...")
-    client.chat.completions.create(model="router-mf-0.116", messages=[...])
+    client = Controller(routers=["mf"], strong_model="gpt-4-1106-preview",
+                        weak_model="anyscale/mistralai/Mixtral-8x7B-Instruct-v0.1")
+    client.chat.completions.create(model="router-mf-50%", messages=[...])  # or router-mf-<threshold>
+    client.chat.completions.create(router="mf", threshold=0.789, messages=[...])
 
-Routes on the last user message (as RouteLLM), then calls any OpenAI-compatible endpoint
-through the `openai` client (or LiteLLM with backend="litellm", for other providers).
+`strong_model` / `weak_model` are the models to call (any names, as in RouteLLM); each router
+scores its own pair, or the models these names match (see fastroute.load_router; `scored_as`
+maps a name to the model it is scored as). Routes on the last user message (as RouteLLM),
+then calls any OpenAI-compatible endpoint through the `openai` client (or LiteLLM with
+backend="litellm", for other providers), with the chosen name as `model`.
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..model_string import parse_router_model
-from ..routers.inputs import check_threshold
+from ..model_string import RouterModel, parse_model_string
+from ..routers.inputs import NoCalibrationError, check_threshold
 from .messages import routing_text
+
+SHARE_HINT = (
+    "use a raw threshold (model='router-<router>-<threshold>', or threshold=), e.g. the one "
+    "`fastroute calibrate --router ... --strong-pct 0.5 --prompts FILE` prints"
+)
 
 
 class RoutingError(ValueError):
@@ -36,13 +46,22 @@ class Controller:
         api_key: "str | None" = None,
         backend: str = "openai",
         route_on: str = "last_user",
+        *,
+        api_base: "str | None" = None,
+        scored_as: "dict[str, str] | None" = None,
+        progress_bar: bool = False,
     ) -> None:
         """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
-        default of that name; {"backend": "numpy"} a kernel backend."""
+        default of that name; {"backend": "numpy"} a kernel backend. `api_base` is RouteLLM's
+        name for `base_url`; `progress_bar` is accepted for RouteLLM's signature and unused."""
         from ..loader import load_router
 
         if backend not in ("openai", "litellm"):
             raise ValueError(f"backend must be 'openai' or 'litellm', got {backend!r}")
+        if api_base is not None:
+            if base_url is not None and base_url != api_base:
+                raise ValueError("give base_url or api_base (RouteLLM's name for it), not both")
+            base_url = api_base
         config = config or {}
         self.routers = {}
         for name in routers:
@@ -52,6 +71,7 @@ class Controller:
                 strong_model=strong_model,
                 weak_model=weak_model,
                 backend=opts.pop("backend", None),
+                scored_as=scored_as,
             )
             if opts:
                 raise ValueError(f"unknown options for router {name!r}: {sorted(opts)}")
@@ -83,11 +103,17 @@ class Controller:
     def _routed_model(self, kwargs: dict, router: "str | None", threshold: "float | None") -> str:
         if "model" in kwargs:
             try:
-                router, threshold = parse_router_model(kwargs["model"])
+                parsed: RouterModel = parse_model_string(kwargs["model"])
+                router = parsed.router
+                threshold = parsed.threshold_for(self._router(router))
+            except NoCalibrationError as exc:
+                raise RoutingError(str(exc.with_hint(SHARE_HINT))) from None
             except ValueError as exc:
                 raise RoutingError(str(exc)) from None
         if router is None or threshold is None:
-            raise RoutingError("give model='router-<router>-<threshold>', or router= and threshold=")
+            raise RoutingError(
+                "give model='router-<router>-<threshold>' or 'router-<router>-<percent>%', or router= and threshold="
+            )
         if "messages" not in kwargs:
             raise RoutingError("messages are required")
         try:
