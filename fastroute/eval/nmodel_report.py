@@ -53,7 +53,7 @@ def header(report: NModelReport) -> list[str]:
         f"AIQ: area under the non-decreasing convex hull of each curve over the models' cost range "
         f"[{report.c_min:.4g}, {report.c_max:.4g}] (cost per prompt), divided by its width",
         "q@c: the hull's quality at average cost c per prompt; cost to best model: least cost at which "
-        "the hull reaches the best single model's quality",
+        "the hull reaches the highest quality of any single model (AIQ ranks the single models)",
     ]
     if report.n_boot:
         lines.append(f"95% percentile bootstrap over prompts ({report.n_boot} resamples, seed {report.seed})")
