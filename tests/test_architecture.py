@@ -23,10 +23,10 @@ MAX_LINES = 250
 LAYERS: list[tuple[str, ...]] = [
     ("fastroute._version", "fastroute.errors", "fastroute.routellm_models", "fastroute.prompt_hash"),
     ("fastroute.ops", "fastroute.kernels"),
-    ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema", "fastroute.bundle_tensors"),
+    ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema", "fastroute.bundle_tensors", "fastroute.policy"),
     ("fastroute.bundle",),
     ("fastroute.routers",),
-    ("fastroute.loader", "fastroute.model_string", "fastroute.data"),
+    ("fastroute.loader", "fastroute.model_string", "fastroute.data", "fastroute.profile"),
     ("fastroute.train", "fastroute.eval"),
     ("fastroute.serve",),
     ("fastroute.cli",),

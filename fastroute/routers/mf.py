@@ -15,14 +15,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bundle import RESERVED_KEYS
-from ..bundle_schema import read_json
-from ..bundle_tensors import check_finite
 from ..embedders.base import EmbedderSpec
 from ..errors import BundleError
 from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
 from .base import Router
 from .inputs import is_torch
+from .mf_checkpoint import read_routellm_mf
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
@@ -79,7 +78,7 @@ class MFRouter(Router):
         s, k = self.models.index(strong_model), self.models.index(weak_model)
         self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
         self._ops = get_backend(backend, "cpu")
-        self._device_u: dict = {}  # u on each GPU that scored, made on first use there
+        self._device_arrays: dict = {}  # (name, device) -> u or L on each GPU that scored, made there once
 
     # -- loading ------------------------------------------------------------
     @classmethod
@@ -94,43 +93,8 @@ class MFRouter(Router):
         backend: "str | None" = None,
     ) -> "MFRouter":
         """Reads a RouteLLM MF checkpoint directory (config.json + model.safetensors or pytorch_model.bin)."""
+        P, clf, proj = read_routellm_mf(Path(path), len(models), embedder)
         root = Path(path)
-        cfg_path = root / "config.json"
-        if not cfg_path.is_file():
-            raise BundleError(f"{cfg_path}: not found (a RouteLLM MF checkpoint needs config.json)")
-        cfg = read_json(cfg_path, "config.json")
-        try:
-            dim, num_models = int(cfg["dim"]), int(cfg.get("num_models", 64))
-            text_dim, use_proj = int(cfg.get("text_dim", 1536)), bool(cfg.get("use_proj", True))
-            num_classes = int(cfg.get("num_classes", 1))
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-            raise BundleError(f"{cfg_path}: malformed MF config ({exc})") from exc
-        if num_classes != 1:
-            raise BundleError(f"{cfg_path}: num_classes={num_classes}; RouteLLM's MF router has 1")
-        if num_models != len(models):
-            raise BundleError(f"{cfg_path}: num_models={num_models} but {len(models)} model names were given")
-        if text_dim != embedder.dim:
-            raise BundleError(f"{cfg_path}: text_dim={text_dim} but embedder {embedder.name!r} has dim {embedder.dim}")
-        tensors, where = _read_checkpoint_weights(root)
-
-        def get(*names: str) -> np.ndarray:
-            for n in names:
-                if n in tensors:
-                    return tensors[n]
-            raise BundleError(f"{where}: missing tensor {names[0]!r} (has {sorted(tensors)})")
-
-        P = get("P.weight")
-        clf = get("classifier.0.weight", "classifier.weight")
-        proj = get("text_proj.0.weight", "text_proj.weight") if use_proj else None
-        if P.shape != (num_models, dim):
-            raise BundleError(f"{where}: P.weight has shape {tuple(P.shape)}, config says [{num_models}, {dim}]")
-        if clf.shape != (1, dim):
-            raise BundleError(f"{where}: classifier weight has shape {tuple(clf.shape)}, expected [1, {dim}]")
-        if proj is not None and proj.shape != (dim, text_dim):
-            raise BundleError(f"{where}: text_proj weight has shape {tuple(proj.shape)}, expected [{dim}, {text_dim}]")
-        for name, t in (("P.weight", P), ("classifier weight", clf), ("text_proj weight", proj)):
-            if t is not None:
-                check_finite(name, t, where)
         return cls(
             P=P,
             classifier=clf[0],
@@ -144,17 +108,33 @@ class MFRouter(Router):
         )
 
     # -- scoring ------------------------------------------------------------
+    def _device_copy(self, name: str, array: np.ndarray, ops: Any, device: Any) -> Any:
+        """`array` on the queries' device, copied once per device (queries on cuda:1 get theirs)."""
+        key = (name, device)
+        if key not in self._device_arrays:
+            self._device_arrays[key] = ops.to_device(array).to(device)
+        return self._device_arrays[key]
+
     def _win_rates(self, E: Any) -> Any:
         ops = self._kernels_for(E)
         if DEVICE_ARRAYS in ops.capabilities:
             Et = ops.to_device(E)
-            u = self._device_u.get(Et.device)
-            if u is None:  # once per GPU: queries on cuda:1 get a copy of u there
-                u = self._device_u[Et.device] = ops.to_device(self._u).to(Et.device)
-            return ops.gemv_sigmoid(Et, u)
+            return ops.gemv_sigmoid(Et, self._device_copy("u", self._u, ops, Et.device))
         if is_torch(E):
             E = E.detach().cpu().numpy()
         return ops.gemv_sigmoid(E, self._u)
+
+    def _strengths(self, E: Any) -> np.ndarray:
+        """[B, M] RouteLLM logits of every model: P(m beats k) = sigmoid(s_m - s_k). One small
+        GEMM (the linear_scores op) on the queries' device."""
+        ops = self._kernels_for(E)
+        if DEVICE_ARRAYS in ops.capabilities:
+            Et = ops.to_device(E)
+            S = ops.linear_scores(Et, self._device_copy("L", self._L, ops, Et.device))
+            return S.detach().double().cpu().numpy()
+        if is_torch(E):
+            E = E.detach().cpu().numpy()
+        return ops.linear_scores(E, self._L).astype(np.float64)
 
     def logits(
         self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
@@ -210,30 +190,3 @@ class MFRouter(Router):
             if isinstance(exc, BundleError):
                 raise
             raise BundleError(f"{where}: {exc}") from exc
-
-
-def _read_checkpoint_weights(root: Path) -> tuple[dict[str, np.ndarray], str]:
-    st, pt = root / "model.safetensors", root / "pytorch_model.bin"
-    if st.is_file():
-        from safetensors.numpy import load_file
-
-        try:
-            return dict(load_file(str(st))), str(st)
-        except Exception as exc:  # noqa: BLE001
-            raise BundleError(f"{st}: not a readable safetensors file ({exc})") from exc
-    if pt.is_file():
-        try:
-            import torch
-        except ImportError as exc:
-            raise BundleError(
-                f"{pt} is a torch pickle and reading it needs torch (pip install 'fastroute[train]'); "
-                "or convert it to model.safetensors"
-            ) from exc
-        try:
-            state = torch.load(str(pt), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise BundleError(f"{pt}: not loadable with weights_only=True ({exc})") from exc
-        if not isinstance(state, dict):
-            raise BundleError(f"{pt}: expected a state dict, got {type(state).__name__}")
-        return {k: v.detach().float().numpy() for k, v in state.items() if hasattr(v, "detach")}, str(pt)
-    raise BundleError(f"{root}: no model.safetensors or pytorch_model.bin")

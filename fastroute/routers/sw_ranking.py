@@ -28,6 +28,7 @@ import numpy as np
 from ..embedders.base import EmbedderSpec
 from ..errors import UnknownModelError
 from ..ops import get_backend
+from ..ops.constants import LN10
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 from ..sw import bradley_terry as bt
 from ..sw.arena import BALANCES, build_arena, reordered, tier_statistics
@@ -221,6 +222,11 @@ class SWRankingRouter(Router):
         if is_torch(E):
             E = E.detach().cpu().numpy()
         return self._engine.tier_betas(E, self._ops)
+
+    def _strengths(self, E: Any) -> np.ndarray:
+        """[B, M] Bradley-Terry strength of every model (its tier's) in natural-log odds:
+        P(m beats k) = sigmoid(s_m - s_k)."""
+        return LN10 * self.tier_betas(E)[:, self.tier_of_model]
 
     def _win_rates(self, E: Any) -> Any:
         beta = self.tier_betas(E)

@@ -1,0 +1,146 @@
+"""Routing among N candidate models with prices: a router's per-model strengths, the
+candidates to call (any names, each scored as a model the router knows) with their prices,
+and a policy (fastroute.policy) that picks one per prompt.
+
+Quality is a candidate's field win rate: the mean, over the other candidates, of
+P(it beats them) = sigmoid(s_k - s_j) from the router's strengths. With two candidates it is
+the router's win rate p for the strong one and 1 - p for the weak one, so max_value at
+lam = 0 is RouteLLM's rule at threshold 1/2.
+
+Cost is what a request is expected to cost, in USD: the prompt's input tokens (estimated
+as characters / `chars_per_token`; the upstream's usage report has the real count) times
+the input price, plus `output_tokens` times the output price, prices per 1M tokens as
+providers publish them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import policy as P
+from .data.aliases import canonical_model
+from .embedders.base import as_text_batch
+from .errors import UnknownModelError
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model to call, its prices (USD per 1M input / output tokens) and the router model it
+    is scored as (default: `name` itself, or the router model with the same canonical name)."""
+
+    name: str
+    input_price: float = 0.0
+    output_price: float = 0.0
+    scored_as: "str | None" = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"a candidate needs a model name, got {self.name!r}")
+        for key in ("input_price", "output_price"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"candidate {self.name!r}: {key} must be a finite number >= 0 (USD per 1M tokens)")
+
+
+@dataclass(frozen=True)
+class Decision:
+    model: str  # the candidate to call
+    quality: float  # its predicted field win rate among the candidates
+    cost: float  # its expected cost in USD
+
+
+def scored_index(router: Any, candidate: Candidate) -> int:
+    """The column of the router's models that `candidate` is scored as."""
+    target = candidate.scored_as or candidate.name
+    if target in router.models:
+        return router.models.index(target)
+    canon = {canonical_model(m): i for i, m in enumerate(router.models)}
+    hit = canon.get(canonical_model(target))
+    if hit is None:
+        raise UnknownModelError(target, router.models, what=f"model for candidate {candidate.name!r} (set scored_as)")
+    return hit
+
+
+class RoutingProfile:
+    """`router` (one that scores every model it knows: mf, sw_ranking) choosing among
+    `candidates` with `policy` ("max_value" with lam, "within_margin" with a margin,
+    "under_budget" with a budget in USD) at parameter `value`."""
+
+    def __init__(
+        self,
+        router: Any,
+        candidates: Sequence[Candidate],
+        *,
+        policy: str = "max_value",
+        value: float = 0.0,
+        output_tokens: int = 256,
+        chars_per_token: float = 4.0,
+    ) -> None:
+        if len(candidates) < 2:
+            raise ValueError(f"a routing profile needs at least two candidates, got {len(candidates)}")
+        names = [c.name for c in candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names repeat: {names}")
+        if policy not in P.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; known: {list(P.POLICIES)}")
+        if not (output_tokens >= 0 and chars_per_token > 0):
+            raise ValueError("output_tokens must be >= 0 and chars_per_token > 0")
+        if not hasattr(router, "strengths"):
+            raise TypeError(f"the {router.kind} router scores only its pair; N-model routing needs mf or sw_ranking")
+        self.router, self.candidates = router, tuple(candidates)
+        self.policy, self.value = policy, float(value)
+        self.output_tokens, self.chars_per_token = int(output_tokens), float(chars_per_token)
+        self._cols = np.array([scored_index(router, c) for c in self.candidates])
+        self._in = np.array([c.input_price for c in self.candidates]) / 1e6
+        self._out = np.array([c.output_price for c in self.candidates]) / 1e6
+        P.choose(policy, np.zeros((1, len(names))), np.zeros(len(names)), self.value)  # checks the value
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.candidates]
+
+    def quality(self, texts: "Sequence[str] | None" = None, *, embeddings: Any = None) -> np.ndarray:
+        """[B, K] field win rate of each candidate among the others, float64."""
+        s = self.router.strengths(texts, embeddings=embeddings)[:, self._cols]
+        diff = s[:, :, None] - s[:, None, :]
+        win = 0.5 * (1.0 + np.tanh(0.5 * diff))  # sigmoid, without overflow for large gaps
+        K = s.shape[1]
+        return (win.sum(axis=2) - 0.5) / (K - 1)  # leave out each candidate's 1/2 against itself
+
+    def expected_costs(self, texts: "str | Sequence[str]") -> np.ndarray:
+        """[B, K] expected USD per request of each candidate for each prompt."""
+        tokens = np.array([math.ceil(len(t) / self.chars_per_token) for t in as_text_batch(texts)], dtype=np.float64)
+        return tokens[:, None] * self._in[None, :] + self.output_tokens * self._out[None, :]
+
+    def choose(self, texts: "str | Sequence[str]", *, embeddings: Any = None) -> list[Decision]:
+        """One decision per prompt (`embeddings`, when given, are the prompts' embeddings)."""
+        batch = as_text_batch(texts)
+        q = self.quality(None if embeddings is not None else batch, embeddings=embeddings)
+        c = self.expected_costs(batch)
+        pick = P.choose(self.policy, q, c, self.value)
+        rows = np.arange(len(batch))
+        return [Decision(self.names[k], float(q[i, k]), float(c[i, k])) for i, k in zip(rows, pick)]
+
+    def calibrated(
+        self, texts: Sequence[str], *, target_cost: "float | None" = None, max_share: "tuple[str, float] | None" = None
+    ) -> "RoutingProfile":
+        """The same profile with lam (or the margin) set so that, on `texts`, requests cost
+        `target_cost` USD on average, or at most a share `max_share[1]` goes to candidate
+        `max_share[0]`."""
+        batch = as_text_batch(texts)
+        share = None
+        if max_share is not None:
+            if max_share[0] not in self.names:
+                raise UnknownModelError(max_share[0], self.names, what="candidate")
+            share = (self.names.index(max_share[0]), float(max_share[1]))
+        value = P.calibrate(
+            self.policy, self.quality(batch), self.expected_costs(batch), target_cost=target_cost, max_share=share
+        )
+        other = copy.copy(self)
+        other.value = value
+        return other
