@@ -14,6 +14,7 @@ from fastroute.eval.nmodel_cv import cross_val_predict, folds_by_prompt
 from fastroute.eval.nmodel_data import NModelEvalSet, from_arrays, load_llmrouter, parse_prices
 from fastroute.eval.nmodel_harness import best_single_model, evaluate_nmodel
 from fastroute.eval.nmodel_routers import NMODEL_ROUTERS, KNNFactory, get_factory
+from fastroute.policy import max_value
 
 
 def test_hull_drops_points_below_and_after_the_best():
@@ -51,8 +52,8 @@ def test_zero_router_is_random_mixing_of_models():
 def test_oracle_picks_the_cheapest_correct_model():
     Q = np.array([[1, 1, 1], [0, 1, 1], [0, 0, 0], [0, 0, 1]], float)
     C = np.array([[1, 2, 3], [1, 2, 3], [1, 2, 3], [5, 2, 3]], float)
-    assert P.choose(Q, C, 0.0).tolist() == [0, 1, 0, 2]
-    assert P.choose(Q, C, np.inf).tolist() == [0, 0, 0, 1]
+    assert max_value(Q, C, 0.0).tolist() == [0, 1, 0, 2]
+    assert max_value(Q, C, np.inf).tolist() == [0, 0, 0, 1]
 
 
 def test_policy_sweep_is_monotone():

@@ -1,9 +1,6 @@
-"""The N-model routing policy evaluated here, and its λ sweep.
-
-For a prompt with predicted quality q[m] and expected cost c[m] per model, the policy
-picks argmax_m (q[m] − λ·c[m]) (RouterBench's willingness-to-pay objective). λ = 0 picks
-the best predicted quality, λ = ∞ the cheapest model; ties go to the cheaper model (and,
-at λ = ∞, to the better predicted one among equally cheap models). For a learned router c
+"""The λ sweep of the N-model routing policy evaluated here: fastroute.policy.max_value,
+the policy the router serves (argmax_m q[m] − λ·c[m], RouterBench's willingness to pay;
+λ = 0 the best predicted quality, λ = ∞ the cheapest model, ties to the cheaper model). For a learned router c
 is the mean training cost per model (a vector [M]: no test leakage); the oracle uses the
 true per-prompt costs ([P, M]).
 
@@ -17,24 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def choose(pred: np.ndarray, cost: np.ndarray, lam: float) -> np.ndarray:
-    """Model index per prompt, int64 [B]: argmax of pred − lam·cost, ties to the cheapest.
-
-    pred: [B, M]; cost: [M] (the same for every prompt) or [B, M]; lam >= 0 or inf.
-    """
-    q = np.asarray(pred, dtype=np.float64)
-    c = np.broadcast_to(np.asarray(cost, dtype=np.float64), q.shape)
-    if q.ndim != 2:
-        raise ValueError(f"predicted quality must be [B, M], got {q.shape}")
-    if not lam >= 0:
-        raise ValueError(f"lambda must be >= 0 (or inf), got {lam}")
-    if np.isinf(lam):
-        first, second = c, -q  # cheapest, then the best predicted among equally cheap
-    else:
-        first, second = -(q - lam * c), c  # best score, then the cheapest among ties
-    best = first.min(axis=1, keepdims=True)
-    return np.where(first == best, second, np.inf).argmin(axis=1)
+from ..policy import max_value
 
 
 def lambda_grid(pred: np.ndarray, costs: np.ndarray, n: int = 100) -> np.ndarray:
@@ -57,7 +37,7 @@ def lambda_grid(pred: np.ndarray, costs: np.ndarray, n: int = 100) -> np.ndarray
 
 def sweep(pred: np.ndarray, cost: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     """Choices for every λ: int64 [L, B]."""
-    return np.stack([choose(pred, cost, float(lam)) for lam in lambdas])
+    return np.stack([max_value(pred, cost, float(lam)) for lam in lambdas])
 
 
 def realised(choices: np.ndarray, quality: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
