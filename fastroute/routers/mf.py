@@ -20,6 +20,7 @@ from ..errors import BundleError
 from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
 from .base import Router
+from .every_model import ScoresEveryModel
 from .inputs import is_torch
 from .mf_checkpoint import read_routellm_mf
 
@@ -33,7 +34,7 @@ def _torch_normalize(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return P / np.maximum(norms, eps)
 
 
-class MFRouter(Router):
+class MFRouter(ScoresEveryModel, Router):
     kind = "mf"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
@@ -139,9 +140,8 @@ class MFRouter(Router):
     def logits(
         self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None
     ) -> np.ndarray:
-        """[B, M] RouteLLM logits of every model (columns in `self.models` order)."""
-        E = self._prepare(texts, embeddings)
-        return (E.astype(np.float64) @ self._L64.T) if E.shape[0] else np.zeros((0, len(self.models)))
+        """[B, M] RouteLLM logits of every model (columns in `self.models` order): the strengths."""
+        return self.strengths(texts, embeddings=embeddings)
 
     def with_pair(self, strong_model: str, weak_model: str) -> "MFRouter":
         return MFRouter(

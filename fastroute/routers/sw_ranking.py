@@ -1,20 +1,13 @@
 """RouteLLM's similarity-weighted ranking router, exact and thousands of times faster.
 
-Per query q, RouteLLM weights every arena battle by w_i = 10 * 10^(s_i / max s)
-(s = cosine similarity of q to the battle's prompt), refits a Bradley-Terry
-model over model tiers with those weights, and returns the strong tier's win
-probability over the weak tier. Here the fit reads only a few weighted counts
-(S = A w, see fastroute.sw.bradley_terry) followed by a T-dimensional Newton
-solve, so a query costs one similarity scan plus a sparse product.
-
-The work is split: fastroute.sw.arena builds the arena and its statistics,
-fastroute.sw.engine scores queries against it, this module picks the pair and
-reads and writes bundles (with fastroute.routers.sw_ranking_bundle).
-
-Degenerate cases (documented behaviour; the scoring's own in fastroute.sw.engine):
-* strong and weak model in the same tier: the win rate is 0.5 for every prompt
-  (a warning is issued when the router is built);
-* an unknown model name: UnknownModelError listing the known models.
+Per query q, RouteLLM weights every arena battle by w_i = 10 * 10^(s_i / max s) (s = cosine
+similarity of q to the battle's prompt), refits a Bradley-Terry model over model tiers with
+those weights, and returns the strong tier's win probability over the weak tier. Here the
+fit reads only a few weighted counts (S = A w, see fastroute.sw.bradley_terry) followed by a
+T-dimensional Newton solve: one similarity scan plus a sparse product per query.
+fastroute.sw.arena builds the arena, fastroute.sw.engine scores it (and documents its
+degenerate cases), this module picks the pair; sw_ranking_bundle reads and writes bundles.
+Strong and weak model in one tier: a warning, and 0.5 for every prompt.
 """
 
 from __future__ import annotations
@@ -36,11 +29,12 @@ from ..sw.coded_battles import CodedBattles
 from ..sw.engine import ArenaScorer, check_scoring
 from ..sw.ivf import IVFIndex, build_ivf, default_nlist
 from .base import Router
+from .every_model import ScoresEveryModel
 from .inputs import is_torch
 from .sw_ranking_bundle import sw_from_bundle, sw_payload
 
 
-class SWRankingRouter(Router):
+class SWRankingRouter(ScoresEveryModel, Router):
     kind = "sw_ranking"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 
