@@ -51,8 +51,15 @@ def test_route_errors(sw_bundle, capsys):
     assert "threshold must be in [0, 1]" in capsys.readouterr().err
     assert main(["route", "--router", "/no/such/bundle", "x"]) == 2
     assert "neither a bundle directory nor a router name" in capsys.readouterr().err
-    assert main(["route", "--router", str(sw_bundle), "--strong-model", "gpt-9", "x"]) == 2
-    assert "unknown model 'gpt-9'" in capsys.readouterr().err
+    assert main(["route", "--router", str(sw_bundle), "--strong-model", "o9", "--scored-as", "o9=gpt-9", "x"]) == 2
+    assert "unknown model to score 'o9' as 'gpt-9'" in capsys.readouterr().err
+    assert main(["route", "--router", str(sw_bundle), "--scored-as", "o9", "x"]) == 2
+    assert "expected NAME=MODEL" in capsys.readouterr().err
+    # no stored calibration and no threshold: an error saying what to pass, never a silent 0.5
+    assert main(["route", "--router", str(sw_bundle), "x"]) == 2
+    err = capsys.readouterr().err
+    assert f"stores no win-rate quantiles for {STRONG} vs {WEAK}: pass --calibrate-on FILE" in err
+    assert "or a raw --threshold" in err
 
 
 def test_score_jsonl_and_parquet(sw_bundle, tmp_path):
@@ -118,7 +125,17 @@ def test_route_into_a_closed_pipe_exits_quietly(tmp_path):
     os.close(r)  # the reader has already exited: every write fails with EPIPE
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "fastroute.cli", "route", "--router", "random", *[f"prompt {i}" for i in range(50)]],
+            [
+                sys.executable,
+                "-m",
+                "fastroute.cli",
+                "route",
+                "--router",
+                "random",
+                "--threshold",
+                "0.5",
+                *[f"prompt {i}" for i in range(50)],
+            ],
             stdout=w,
             stderr=subprocess.PIPE,
             timeout=120,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .common import add_router_arguments, load_router_from_args
@@ -13,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strong-pct", required=True, type=float, help="share of prompts for the strong model, in [0, 1]")
     p.add_argument(
         "--prompts",
+        "--calibrate-on",
         type=Path,
         default=None,
         help="prompts to calibrate on (.txt/.jsonl/.parquet); default: the bundle's training prompts",
@@ -22,15 +24,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..model_string import router_model
+    from ..routers.inputs import NoCalibrationError
     from .score import read_prompts
 
     router = load_router_from_args(args)
     texts = read_prompts(args.prompts, args.field) if args.prompts else None
-    threshold = router.threshold_for(args.strong_pct, texts)
+    try:
+        threshold = router.threshold_for(args.strong_pct, texts)
+    except NoCalibrationError as exc:
+        raise exc.with_hint("pass --prompts FILE with prompts to calibrate on") from None
     name = args.router if "/" not in str(args.router) and not Path(str(args.router)).exists() else router.kind
     print(f"{threshold:.5f}")
+    share = f' (or model="{router_model(name, strong_pct=args.strong_pct)}")' if texts is None else ""
     print(
-        f'{args.strong_pct * 100:g}% strong-model calls for {router.kind}: model="{router_model(name, round(threshold, 5))}"',
-        file=__import__("sys").stderr,
+        f"{args.strong_pct * 100:g}% strong-model calls for {router.kind}: "
+        f'model="{router_model(name, round(threshold, 5))}"{share}',
+        file=sys.stderr,
     )
     return 0

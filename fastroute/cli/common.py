@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def router_names_help() -> str:
@@ -38,15 +39,95 @@ def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_r
         default=default_router,
         help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})",
     )
-    p.add_argument("--strong-model", default=None, help="strong model (default: the bundle's)")
-    p.add_argument("--weak-model", default=None, help="weak model (default: the bundle's)")
+    add_target_arguments(p)
     add_backend_argument(p)
+
+
+def add_target_arguments(p: argparse.ArgumentParser) -> None:
+    """--strong-model / --weak-model (the names routed to) and --scored-as."""
+    p.add_argument(
+        "--strong-model",
+        default=None,
+        help="model to route strong calls to, any name (default: the bundle's own strong model)",
+    )
+    p.add_argument(
+        "--weak-model", default=None, help="model to route weak calls to, any name (default: the bundle's own)"
+    )
+    p.add_argument(
+        "--scored-as",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL",
+        help="score the model NAME as the router's model MODEL (repeatable); by default a name the router "
+        "knows (or an alias of one) is scored as itself, any other as the router's own strong / weak model",
+    )
+
+
+def scored_as_from_args(args: argparse.Namespace) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in getattr(args, "scored_as", None) or []:
+        name, sep, model = item.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            raise ValueError(f"--scored-as {item!r}: expected NAME=MODEL, e.g. gpt-4o=gpt-4-1106-preview")
+        if out.get(name.strip(), model.strip()) != model.strip():
+            raise ValueError(f"--scored-as names {name.strip()!r} twice")
+        out[name.strip()] = model.strip()
+    return out
+
+
+def add_threshold_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """--threshold | --strong-pct, and --calibrate-on FILE for the share."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--threshold", type=float, default=None, help=f"a raw threshold in [0, 1]: {what}")
+    g.add_argument(
+        "--strong-pct",
+        type=float,
+        default=None,
+        help="send this share of prompts (in [0, 1]) to the strong model: the threshold is calibrated on "
+        "--calibrate-on's prompts, else on the win-rate quantiles the bundle stores",
+    )
+    p.add_argument(
+        "--calibrate-on",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="prompts (.txt/.jsonl/.parquet, field --field) to calibrate --strong-pct on",
+    )
+
+
+def resolve_threshold(
+    router, threshold: "float | None", strong_pct: "float | None", texts: "list[str] | None" = None
+) -> tuple[float, str]:
+    """The threshold to route at and how it was chosen: a raw `threshold`, or the one sending
+    `strong_pct` (default 0.5) of `texts` (else of the bundle's training prompts, from its stored
+    quantiles) to the strong model. A router without either is an error saying what to pass."""
+    from ..routers.inputs import NoCalibrationError, check_threshold
+
+    if threshold is not None:
+        if texts is not None:
+            raise ValueError("--calibrate-on calibrates --strong-pct; it does nothing with a raw --threshold")
+        return check_threshold(threshold), "given"
+    pct = 0.5 if strong_pct is None else strong_pct
+    if not 0.0 <= pct <= 1.0:
+        raise ValueError(f"--strong-pct must be a share in [0, 1], got {pct!r}")
+    try:
+        t = router.threshold_for(pct, texts)
+    except NoCalibrationError as exc:
+        raise exc.with_hint("pass --calibrate-on FILE with prompts to calibrate on, or a raw --threshold") from None
+    where = f"{len(texts)} given prompts" if texts is not None else "the bundle's training prompts"
+    return t, f"calibrated for {pct:g} strong calls on {where}"
 
 
 def load_router_from_args(args: argparse.Namespace):
     from ..loader import load_router
 
-    return load_router(args.router, strong_model=args.strong_model, weak_model=args.weak_model, backend=args.backend)
+    return load_router(
+        args.router,
+        strong_model=args.strong_model,
+        weak_model=args.weak_model,
+        backend=args.backend,
+        scored_as=scored_as_from_args(args),
+    )
 
 
 class Progress:

@@ -5,33 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_router_arguments, load_router_from_args
+from .common import add_router_arguments, add_threshold_arguments, load_router_from_args, resolve_threshold
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=float, default=None, help="strong model when win rate >= threshold, in [0, 1]")
-    g.add_argument(
-        "--strong-pct",
-        type=float,
-        default=None,
-        help="calibrated threshold sending this share of the bundle's training prompts to the strong "
-        "model (default 0.5 when the bundle stores its win-rate quantiles, else threshold 0.5)",
-    )
+    add_threshold_arguments(p, "the strong model when the win rate >= threshold")
+    p.add_argument("--field", default="prompt", help="prompt field of a jsonl/parquet --calibrate-on file")
     p.add_argument("--verbose", "-v", action="store_true", help="also print the win rate and the threshold")
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts (default: one per line on stdin)")
-
-
-def resolve_threshold(router, threshold: "float | None", strong_pct: "float | None") -> tuple[float, str]:
-    from ..routers.inputs import check_threshold
-
-    if threshold is not None:
-        return check_threshold(threshold), "given"
-    if strong_pct is not None or router.win_rate_quantiles is not None:
-        pct = 0.5 if strong_pct is None else strong_pct
-        return router.threshold_for(pct), f"calibrated for {pct:g} strong calls"
-    return 0.5, "default"
 
 
 def _stdin_prompts() -> list[str]:
@@ -44,21 +26,31 @@ def _stdin_prompts() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model_string import PREFIX, parse_router_model
+    from ..model_string import PREFIX, parse_model_string
+    from .score import read_prompts
 
-    threshold = args.threshold
-    if str(args.router).startswith(PREFIX):  # RouteLLM's "router-mf-0.11593": a raw threshold
-        if threshold is not None or args.strong_pct is not None:
+    threshold, strong_pct = args.threshold, args.strong_pct
+    if str(args.router).startswith(PREFIX):  # "router-mf-0.11593" (RouteLLM's raw threshold) or "router-mf-50%"
+        if threshold is not None or strong_pct is not None:
             raise ValueError(f"{args.router!r} already names a threshold")
-        args.router, threshold = parse_router_model(args.router)
+        parsed = parse_model_string(args.router)
+        args.router, threshold, strong_pct = parsed.router, parsed.threshold, parsed.strong_pct
     prompts = args.prompts or _stdin_prompts()
     if not prompts:
         raise ValueError("no prompts given (pass them as arguments or on stdin)")
     router = load_router_from_args(args)
-    t, how = resolve_threshold(router, threshold, args.strong_pct)
+    texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on else None
+    t, how = resolve_threshold(router, threshold, strong_pct, texts)
     p = router.win_rates(prompts)
     if args.verbose:
-        print(f"# {router.kind}: {router.strong_model} if win rate >= {t:.5f} ({how}), else {router.weak_model}")
+        scored = (
+            ""
+            if router.targets == (router.strong_model, router.weak_model)
+            else (f" (scored as {router.strong_model} vs {router.weak_model})")
+        )
+        print(
+            f"# {router.kind}: {router.strong_target} if win rate >= {t:.5f} ({how}), else {router.weak_target}{scored}"
+        )
     for prompt, rate, model in zip(prompts, p.tolist(), router.decide(p, t)):
         if args.verbose:
             print(f"{model}\t{rate:.6f}\t{prompt[:80]}")

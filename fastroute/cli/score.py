@@ -1,4 +1,8 @@
-"""fastroute score: win rates (and decisions) for a file of prompts."""
+"""fastroute score: win rates (and decisions) for a file of prompts.
+
+Each output row is the input row (every field of a .jsonl/.parquet row, e.g. `id`; nothing
+for .txt) followed by `index`, `win_rate` and, with --threshold or --strong-pct, `model`
+(the target routed to); these replace input fields of the same names."""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ import json
 from pathlib import Path
 
 from ..embedders.base import lone_surrogate
-from .common import Progress, add_router_arguments, load_router_from_args
+from .common import Progress, add_router_arguments, add_threshold_arguments, load_router_from_args, resolve_threshold
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
     p.add_argument("--input", required=True, type=Path, help=".txt (one prompt per line), .jsonl or .parquet")
-    p.add_argument("--output", required=True, type=Path, help=".jsonl or .parquet")
+    p.add_argument("--output", required=True, type=Path, help=".jsonl or .parquet (the input's fields are kept)")
     p.add_argument("--field", default="prompt", help="prompt field of jsonl/parquet input (default: prompt)")
-    p.add_argument("--threshold", type=float, default=None, help="also write the chosen model")
+    add_threshold_arguments(p, "also write the chosen model (strong when the win rate >= threshold)")
     p.add_argument("--batch-size", type=int, default=1024)
 
 
@@ -42,8 +46,8 @@ def _check_text(path: Path, line: int, text: str) -> str:
     return text
 
 
-def _jsonl_prompts(path: Path, field: str) -> list[str]:
-    prompts = []
+def _jsonl_rows(path: Path, field: str) -> tuple[list[str], list[dict]]:
+    prompts, rows = [], []
     for n, line in enumerate(decode_text(path, path.read_bytes()).split("\n"), 1):
         if not line.strip():
             continue
@@ -57,12 +61,18 @@ def _jsonl_prompts(path: Path, field: str) -> list[str]:
         if not isinstance(value, str):
             raise ValueError(f"{path}:{n}: no string field {field!r}")
         prompts.append(_check_text(path, n, value))
-    return prompts
+        rows.append(row)
+    return prompts, rows
 
 
 def read_prompts(path: Path, field: str) -> list[str]:
     """Prompts from a .txt (one per line: only "\\n" ends a line, a trailing "\\r" is dropped),
     .jsonl or .parquet file; errors name the file and the line."""
+    return read_rows(path, field)[0]
+
+
+def read_rows(path: Path, field: str) -> "tuple[list[str], list[dict] | None]":
+    """The prompts of `path` (see read_prompts) and, for .jsonl and .parquet, its rows."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".txt":
@@ -70,50 +80,54 @@ def read_prompts(path: Path, field: str) -> list[str]:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        return [line[:-1] if line.endswith("\r") else line for line in lines]
+        return [line[:-1] if line.endswith("\r") else line for line in lines], None
     if path.suffix == ".jsonl":
-        return _jsonl_prompts(path, field)
+        return _jsonl_rows(path, field)
     if path.suffix != ".parquet":
         raise ValueError(f"{path}: input must be .txt, .jsonl or .parquet")
     from ..data.tables import read_records
 
-    prompts = []
-    for i, row in enumerate(read_records(path)):
+    prompts, rows = [], read_records(path)
+    for i, row in enumerate(rows):
         value = row.get(field) if isinstance(row, dict) else None
         if not isinstance(value, str):
             raise ValueError(f"{path}: row {i} has no string field {field!r}")
         prompts.append(value)
-    return prompts
+    return prompts, rows
 
 
-def write_rows(path: Path, rows: dict[str, list]) -> None:
+def write_rows(path: Path, rows: list[dict]) -> None:
     if path.suffix == ".jsonl":
-        keys = list(rows)
         with open(path, "w", encoding="utf-8") as fh:
-            for values in zip(*rows.values()):
-                fh.write(json.dumps(dict(zip(keys, values))) + "\n")
+            for row in rows:
+                fh.write(json.dumps(row, default=str) + "\n")
     elif path.suffix == ".parquet":
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError as exc:
             raise ImportError(f"writing {path} needs pyarrow: pip install 'fastroute[io]'") from exc
-        pq.write_table(pa.table(rows), path)
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        pq.write_table(pa.table({k: [row.get(k) for row in rows] for k in keys}), path)
     else:
         raise ValueError(f"{path}: output must be .jsonl or .parquet")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..routers.inputs import check_threshold
+    import numpy as np
 
     if args.output.suffix not in (".jsonl", ".parquet"):
         raise ValueError(f"{args.output}: output must be .jsonl or .parquet")
     if args.batch_size < 1:
         raise ValueError("--batch-size must be >= 1")
-    if args.threshold is not None:
-        check_threshold(args.threshold)
-    prompts = read_prompts(args.input, args.field)
+    decide = args.threshold is not None or args.strong_pct is not None or args.calibrate_on is not None
+    own = args.calibrate_on is not None and args.calibrate_on.resolve() == args.input.resolve()
+    prompts, inputs = read_rows(args.input, args.field)
     router = load_router_from_args(args)
+    t = None
+    if decide and not own:  # before scoring: a missing calibration fails fast
+        texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on is not None else None
+        t, _ = resolve_threshold(router, args.threshold, args.strong_pct, texts)
     rates: list[float] = []
     bar = Progress(len(prompts), "scoring")
     for lo in range(0, len(prompts), args.batch_size):
@@ -121,8 +135,22 @@ def run(args: argparse.Namespace) -> int:
         rates.extend(router.win_rates(batch).tolist())
         bar.update(len(batch))
     bar.close()
-    rows: dict[str, list] = {"index": list(range(len(prompts))), "win_rate": rates}
-    if args.threshold is not None:
-        rows["model"] = router.decide(rates, args.threshold)
+    if own:  # calibrated on the input itself: the win rates just computed (as Router.threshold_for does)
+        if args.threshold is not None:
+            raise ValueError("--calibrate-on calibrates --strong-pct; it does nothing with a raw --threshold")
+        pct = 0.5 if args.strong_pct is None else args.strong_pct
+        if not 0.0 <= pct <= 1.0:
+            raise ValueError(f"--strong-pct must be a share in [0, 1], got {pct!r}")
+        if not rates:
+            raise ValueError(f"{args.input}: no prompts to calibrate on")
+        t = float(np.quantile(rates, 1.0 - pct))
+    models = router.decide(rates, t) if t is not None else None
+    rows = []
+    for i, rate in enumerate(rates):
+        row = dict(inputs[i]) if inputs is not None else {}
+        row.update(index=i, win_rate=rate)
+        if models is not None:
+            row["model"] = models[i]
+        rows.append(row)
     write_rows(args.output, rows)
     return 0
