@@ -133,3 +133,13 @@ def calibrate(
         else:
             hi = mid
     return hi
+
+
+def field_win_rates(strengths: np.ndarray) -> np.ndarray:
+    """[B, K] quality of K candidates from their Bradley-Terry strengths [B, K] (natural-log
+    odds): each one's mean P(beats another candidate) = sigmoid(s_k - s_j), over the others."""
+    s = np.asarray(strengths, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] < 2:
+        raise ValueError(f"strengths must be [prompts, candidates >= 2], got shape {s.shape}")
+    win = 0.5 * (1.0 + np.tanh(0.5 * (s[:, :, None] - s[:, None, :])))  # sigmoid, no overflow
+    return (win.sum(axis=2) - 0.5) / (s.shape[1] - 1)  # less each one's 1/2 against itself

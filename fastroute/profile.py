@@ -106,11 +106,7 @@ class RoutingProfile:
 
     def quality(self, texts: "Sequence[str] | None" = None, *, embeddings: Any = None) -> np.ndarray:
         """[B, K] field win rate of each candidate among the others, float64."""
-        s = self.router.strengths(texts, embeddings=embeddings)[:, self._cols]
-        diff = s[:, :, None] - s[:, None, :]
-        win = 0.5 * (1.0 + np.tanh(0.5 * diff))  # sigmoid, without overflow for large gaps
-        K = s.shape[1]
-        return (win.sum(axis=2) - 0.5) / (K - 1)  # leave out each candidate's 1/2 against itself
+        return P.field_win_rates(self.router.strengths(texts, embeddings=embeddings)[:, self._cols])
 
     def expected_costs(self, texts: "str | Sequence[str]") -> np.ndarray:
         """[B, K] expected USD per request of each candidate for each prompt."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from . import nmodel_learned  # noqa: F401 - registers the learned routers (mf, sw_ranking)
 from .nmodel_data import DEFAULT_LLMROUTER, DEFAULT_ROUTERBENCH, load_llmrouter, load_routerbench, parse_prices
 from .nmodel_harness import NModelReport, evaluate_nmodel
 from .nmodel_routers import NMODEL_ROUTERS, KNNFactory, get_factory
