@@ -5,17 +5,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
-from .common import add_backend_argument
+from .common import add_backend_argument, add_target_arguments, scored_as_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--routers", nargs="+", default=["sw_ranking"], help="router names or bundle directories")
-    p.add_argument("--strong-model", default=DEFAULT_STRONG)
-    p.add_argument("--weak-model", default=DEFAULT_WEAK)
+    add_target_arguments(p)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--base-url", default=None, help="one OpenAI-compatible endpoint for every model")
-    g.add_argument("--upstreams", type=Path, default=None, help="TOML file: model -> base_url, api_key_env, prices")
+    g.add_argument(
+        "--base-url",
+        default=None,
+        help="one OpenAI-compatible endpoint for every model (default: $OPENAI_BASE_URL, for the models "
+        "the upstreams file does not list)",
+    )
+    g.add_argument(
+        "--upstreams", type=Path, default=None, help="TOML file: model -> base_url, api_key_env, prices, scored_as"
+    )
+    p.add_argument(
+        "--route-only", action="store_true", help="serve /v1/route without any upstream (else one is required)"
+    )
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the key for --base-url")
     p.add_argument("--api-keys-file", type=Path, default=None, help="require one of these bearer keys (one per line)")
     p.add_argument("--host", default="127.0.0.1")
@@ -72,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         upstreams_file=args.upstreams,
         api_keys_file=args.api_keys_file,
         backend=args.backend,
+        scored_as=scored_as_from_args(args),
+        route_only=args.route_only,
         route_on=args.route_on,
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000.0,

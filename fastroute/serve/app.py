@@ -4,7 +4,10 @@ POST /v1/chat/completions  `model` = router-<router>-<threshold> (routed) or an 
                            model (passed through); every other field is forwarded as is,
                            `stream: true` is proxied event by event (see proxy.py).
 POST /v1/route             decisions only: {"prompt" | "prompts" | "messages" | "messages_batch",
-                           "router", "threshold"} or {"model": "router-mf-0.3", ...}.
+                           "router", "threshold" | "strong_pct"} or {"model": "router-mf-0.3", ...}
+                           (or "router-mf-50%": a share of strong calls, calibrated).
+A router routes to its targets (any names: `--strong-model` / `--weak-model`); decisions,
+the `x-fastroute-model` header and the upstream call all use those names.
 GET  /v1/models, /health, /metrics (Prometheus; behind the API key with `metrics_auth`).
 
 Every answer that is not a success is an OpenAI-style JSON error (see errors.py); requests
@@ -57,7 +60,9 @@ async def _decide(app: web.Application, router: str, texts: list[str]):
 async def route_handler(request: web.Request) -> web.Response:
     cfg: ServeConfig = request.app[CONFIG]
     body = await json_body(request)
-    router, t = router_and_threshold(cfg, body.get("model"), body.get("router"), body.get("threshold"))
+    router, t = router_and_threshold(
+        cfg, body.get("model"), body.get("router"), body.get("threshold"), body.get("strong_pct")
+    )
     route_on = body.get("route_on", cfg.route_on)
     if route_on not in ROUTE_ON:
         raise bad_request(f"route_on must be one of {ROUTE_ON}", "route_on")
@@ -122,16 +127,23 @@ async def models_handler(request: web.Request) -> web.Response:
     cfg: ServeConfig = request.app[CONFIG]
     data = []
     for name, r in sorted(cfg.routers.items()):
-        t = r.threshold_for(0.5) if getattr(r, "win_rate_quantiles", None) is not None else 0.5
+        calibrated = getattr(r, "win_rate_quantiles", None) is not None
+        strong, weak = getattr(r, "targets", (r.strong_model, r.weak_model))
         data.append(
             {
-                "id": f"{PREFIX}{name}-{round(t, 5)}",
+                "id": f"{PREFIX}{name}-50%" if calibrated else f"{PREFIX}{name}-0.5",
                 "object": "model",
                 "owned_by": "fastroute",
                 "router": name,
-                "strong_model": r.strong_model,
-                "weak_model": r.weak_model,
-                "note": f"any threshold in [0, 1] works: router-{name}-<threshold>",
+                "strong_model": strong,
+                "weak_model": weak,
+                "scored_pair": [r.strong_model, r.weak_model],
+                "note": f"router-{name}-<threshold> (a raw threshold in [0, 1])"
+                + (
+                    f" or router-{name}-<percent>% (a share of strong calls; 50% is threshold {r.threshold_for(0.5):.5f})"
+                    if calibrated
+                    else "; no stored calibration, so no router-<router>-<percent>%"
+                ),
             }
         )
     data += [{"id": m, "object": "model", "owned_by": "upstream"} for m in sorted(cfg.upstreams)]

@@ -52,7 +52,7 @@ class ServeConfig:
         """Every model name this server is configured with (the bounded metric labels)."""
         names = {self.strong_model, self.weak_model, *self.upstreams}
         for r in self.routers.values():
-            names.update(x for x in (getattr(r, "strong_model", None), getattr(r, "weak_model", None)) if x)
+            names.update(x for x in getattr(r, "targets", (r.strong_model, r.weak_model)) if x)
         return names
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..model_string import parse_router_model
+from ..model_string import parse_model_string
+from ..routers.inputs import NoCalibrationError
 from .config import CONFIG, ServeConfig
 from .errors import APIError, bad_request
 from .messages import routing_text
@@ -30,20 +31,38 @@ async def json_body(request: web.Request) -> dict:
     return parse_json(raw, charset)
 
 
-def router_and_threshold(cfg: ServeConfig, model: Any, router: Any, threshold: Any) -> tuple[str, float]:
+def router_and_threshold(
+    cfg: ServeConfig, model: Any, router: Any, threshold: Any, strong_pct: Any = None
+) -> tuple[str, float]:
+    """The router and threshold a request names: `model` as router-<router>-<threshold> or
+    router-<router>-<percent>%, or `router` with `threshold` or `strong_pct` (a share in
+    [0, 1]). A share is calibrated from the router's stored win-rate quantiles."""
+    field_name = "model" if model is not None else "router"
     if model is not None:
         try:
-            router, threshold = parse_router_model(json_str(model, "model"))
+            parsed = parse_model_string(json_str(model, "model"))
         except ValueError as exc:
             raise bad_request(str(exc), "model") from None
-    if router is None or threshold is None:
-        raise bad_request("give 'model' as router-<router>-<threshold>, or 'router' and 'threshold'")
+        router, threshold, strong_pct = parsed.router, parsed.threshold, parsed.strong_pct
+    elif threshold is not None and strong_pct is not None:
+        raise bad_request("give 'threshold' or 'strong_pct', not both", "strong_pct")
+    if router is None or (threshold is None and strong_pct is None):
+        raise bad_request(
+            "give 'model' as router-<router>-<threshold> or router-<router>-<percent>%, "
+            "or 'router' with 'threshold' or 'strong_pct'"
+        )
     router = json_str(router, "router", "a string naming a router")
     if router not in cfg.routers:
-        raise bad_request(
-            f"unknown router {router!r}; this server has {sorted(cfg.routers)}",
-            "model" if model is not None else "router",
-        )
+        raise bad_request(f"unknown router {router!r}; this server has {sorted(cfg.routers)}", field_name)
+    if threshold is None:
+        pct = json_number(strong_pct, "strong_pct")
+        if not 0.0 <= pct <= 1.0:
+            raise bad_request(f"strong_pct must be a share in [0, 1], got {strong_pct!r}", "strong_pct")
+        try:
+            return router, float(cfg.routers[router].threshold_for(pct))
+        except NoCalibrationError as exc:
+            hint = "use a raw threshold (router-<router>-<threshold>, or 'threshold')"
+            raise bad_request(str(exc.with_hint(hint)), "model" if model is not None else "strong_pct") from None
     t = json_number(threshold, "threshold")
     if not 0.0 <= t <= 1.0:
         raise bad_request(f"threshold must be in [0, 1], got {threshold!r}", "threshold")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from .app import create_app
@@ -23,36 +24,79 @@ def read_api_keys(path: "str | Path") -> frozenset[str]:
 
 def build_config(
     routers: list[str],
-    strong_model: str,
-    weak_model: str,
+    strong_model: "str | None" = None,
+    weak_model: "str | None" = None,
     *,
     base_url: "str | None" = None,
     api_key_env: "str | None" = None,
     upstreams_file: "str | Path | None" = None,
     api_keys_file: "str | Path | None" = None,
     backend: "str | None" = None,
+    scored_as: "dict[str, str] | None" = None,
+    route_only: bool = False,
     **options,
 ) -> ServeConfig:
+    """The server's configuration. `strong_model` / `weak_model` are the models to call (any
+    names; default: each router's own pair), scored as described in fastroute.load_router;
+    `scored_as` (and the upstreams file's `scored_as` keys) map a name to the model it is
+    scored as. Models without an upstream of their own go to `base_url`, else to
+    $OPENAI_BASE_URL; a strong or weak model with no upstream at all is refused here,
+    unless `route_only` (only /v1/route is of use then)."""
     from ..loader import is_router_name, load_router
 
     if base_url and upstreams_file:
         raise ValueError("give --base-url or --upstreams, not both")
+    upstreams = load_upstreams(upstreams_file) if upstreams_file else {}
+    mapping = {name: up.scored_as for name, up in upstreams.items() if up.scored_as}
+    for name, model in (scored_as or {}).items():
+        if mapping.get(name, model) != model:
+            raise ValueError(
+                f"{name!r} is scored as {mapping[name]!r} in {upstreams_file} and as {model!r} by --scored-as"
+            )
+        mapping[name] = model
     loaded = {}
     for spec in routers:
-        r = load_router(spec, strong_model=strong_model, weak_model=weak_model, backend=backend)
+        r = load_router(spec, strong_model=strong_model, weak_model=weak_model, backend=backend, scored_as=mapping)
         name = spec if is_router_name(spec) or "/" not in spec else Path(spec).name
         if r.embedder_spec is not None:
             r.win_rates(["warm-up"])  # load the embedder now, not on the first request
         loaded[name] = r
-    return ServeConfig(
+    default = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    try:
+        default_upstream = Upstream(default.rstrip("/"), api_key_env) if default else None
+    except ValueError as exc:
+        raise ValueError(f"{'--base-url' if base_url else 'OPENAI_BASE_URL'}: {exc}") from None
+    first = next(iter(loaded.values()), None)
+    cfg = ServeConfig(
         routers=loaded,
-        strong_model=strong_model,
-        weak_model=weak_model,
-        upstreams=load_upstreams(upstreams_file) if upstreams_file else {},
-        default_upstream=Upstream(base_url.rstrip("/"), api_key_env) if base_url else None,
+        strong_model=strong_model or (first.strong_target if first else ""),
+        weak_model=weak_model or (first.weak_target if first else ""),
+        upstreams=upstreams,
+        default_upstream=default_upstream,
         api_keys=read_api_keys(api_keys_file) if api_keys_file else None,
         **options,
     )
+    if not route_only:
+        check_upstreams(cfg)
+    return cfg
+
+
+def check_upstreams(cfg: ServeConfig) -> None:
+    """Refuses a configuration in which a router's strong or weak model has no upstream."""
+    if cfg.default_upstream is not None:
+        return
+    missing = {}
+    for name, r in cfg.routers.items():
+        for role, target in zip(("strong", "weak"), r.targets):
+            if target not in cfg.upstreams:
+                missing.setdefault(target, f"{role} model of router {name}")
+    if missing:
+        listed = "; ".join(f"{m!r} ({why})" for m, why in missing.items())
+        raise ValueError(
+            f"no upstream serves {listed}: pass --base-url URL (one OpenAI-compatible endpoint for "
+            f'every model), set OPENAI_BASE_URL, or give each a [models."<name>"] base_url in an '
+            "--upstreams file (--route-only serves /v1/route without upstreams)"
+        )
 
 
 def run(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 6060) -> None:

@@ -9,6 +9,14 @@ A TOML upstreams file:
     price_per_1m_input = 10.0
     price_per_1m_output = 30.0
 
+    [models."gpt-4o"]                 # any name: the model the router routes to
+    base_url = "https://api.openai.com/v1"
+    scored_as = "gpt-4-1106-preview"  # optional: the router's model it is scored as
+
+A model's name is what `--strong-model` / `--weak-model` name and what is sent upstream;
+`scored_as` says which of the router's own models it is scored as (default: the model of
+that name or alias, else the router's own strong / weak model; see fastroute.load_router).
+
 A base URL must not hold credentials (`http://user:pass@host/v1`): they would be sent in
 the clear to every log on the way and are refused at start-up; put the key in the
 environment variable named by `api_key_env` (sent as `Authorization: Bearer <key>`). A query
@@ -63,6 +71,7 @@ class Upstream:
     api_key_env: "str | None" = None
     price_per_1m_input: "float | None" = None
     price_per_1m_output: "float | None" = None
+    scored_as: "str | None" = None  # the router's model this model is scored as
 
     def __post_init__(self) -> None:
         _check_base_url(self.base_url)
@@ -110,15 +119,18 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
     for name, spec in models.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("base_url"), str):
             raise ValueError(f"{p}: model {name!r} needs a base_url")
-        unknown = set(spec) - {"base_url", "api_key_env", "price_per_1m_input", "price_per_1m_output"}
+        unknown = set(spec) - {"base_url", "api_key_env", "price_per_1m_input", "price_per_1m_output", "scored_as"}
         if unknown:
             raise ValueError(f"{p}: model {name!r} has unknown keys {sorted(unknown)}")
+        if not isinstance(spec.get("scored_as", ""), str) or spec.get("scored_as") == "":
+            raise ValueError(f"{p}: model {name!r}: scored_as must name one of the router's models")
         try:
             out[name] = Upstream(
                 spec["base_url"].rstrip("/"),
                 spec.get("api_key_env"),
                 spec.get("price_per_1m_input"),
                 spec.get("price_per_1m_output"),
+                spec.get("scored_as"),
             )
         except ValueError as exc:
             raise ValueError(f"{p}: model {name!r}: {exc}") from None
