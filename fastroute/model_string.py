@@ -131,6 +131,7 @@ def router_model(router: str, threshold: "float | None" = None, *, strong_pct: "
         text = format((decimal.Decimal(repr(share)) * 100).normalize(), "f") + "%"
         want: "tuple[str, float | None, float | None]" = (router, None, share)
     else:
+        assert threshold is not None  # exactly one of the two was given
         t = check_threshold(threshold) + 0.0
         text = repr(t)  # the shortest decimal that reads back as exactly t ("1e-05", "0.5", "1.0")
         want = (router, t, None)

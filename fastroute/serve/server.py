@@ -85,7 +85,7 @@ def check_upstreams(cfg: ServeConfig) -> None:
     """Refuses a configuration in which a router's strong or weak model has no upstream."""
     if cfg.default_upstream is not None:
         return
-    missing = {}
+    missing: dict[str, str] = {}
     for name, r in cfg.routers.items():
         for role, target in zip(("strong", "weak"), r.targets):
             if target not in cfg.upstreams:
