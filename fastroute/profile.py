@@ -84,6 +84,7 @@ class RoutingProfile:
         if len(candidates) < 2:
             raise ValueError(f"a routing profile needs at least two candidates, got {len(candidates)}")
         names = [c.name for c in candidates]
+        self._names = tuple(names)
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names repeat: {names}")
         if policy not in P.POLICIES:
@@ -102,16 +103,18 @@ class RoutingProfile:
 
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.candidates]
+        return list(self._names)
 
     def quality(self, texts: "Sequence[str] | None" = None, *, embeddings: Any = None) -> np.ndarray:
         """[B, K] field win rate of each candidate among the others, float64."""
-        return P.field_win_rates(self.router.strengths(texts, embeddings=embeddings)[:, self._cols])
+        return P.field_win_rates(self.router.strengths(texts, embeddings=embeddings, columns=self._cols))
 
     def expected_costs(self, texts: "str | Sequence[str]") -> np.ndarray:
         """[B, K] expected USD per request of each candidate for each prompt."""
-        tokens = np.array([math.ceil(len(t) / self.chars_per_token) for t in as_text_batch(texts)], dtype=np.float64)
-        return tokens[:, None] * self._in[None, :] + self.output_tokens * self._out[None, :]
+        chars = np.fromiter(map(len, as_text_batch(texts)), dtype=np.float64)
+        return (
+            np.ceil(chars / self.chars_per_token)[:, None] * self._in[None, :] + self.output_tokens * self._out[None, :]
+        )
 
     def choose(self, texts: "str | Sequence[str]", *, embeddings: Any = None) -> list[Decision]:
         """One decision per prompt (`embeddings`, when given, are the prompts' embeddings)."""
@@ -120,7 +123,8 @@ class RoutingProfile:
         c = self.expected_costs(batch)
         pick = P.choose(self.policy, q, c, self.value)
         rows = np.arange(len(batch))
-        return [Decision(self.names[k], float(q[i, k]), float(c[i, k])) for i, k in zip(rows, pick)]
+        names, qs, cs = self._names, q[rows, pick].tolist(), c[rows, pick].tolist()
+        return [Decision(names[k], qk, ck) for k, qk, ck in zip(pick.tolist(), qs, cs)]
 
     def calibrated(
         self, texts: Sequence[str], *, target_cost: "float | None" = None, max_share: "tuple[str, float] | None" = None

@@ -92,3 +92,17 @@ def test_calibrate_a_share():
         P.calibrate("max_value", q, c)
     with pytest.raises(ValueError, match="max_share"):
         P.calibrate("max_value", q, c, max_share=(3, 0.2))
+
+
+def test_field_win_rates():
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((20, 7)) * 3
+    sig = 1 / (1 + np.exp(-(s[:, :, None] - s[:, None, :])))
+    want = (sig.sum(axis=2) - 0.5) / 6
+    np.testing.assert_allclose(P.field_win_rates(s), want, atol=1e-6)
+    np.testing.assert_allclose(
+        P.field_win_rates(np.array([[2.0, -1.0]])), [[1 / (1 + np.exp(-3)), 1 / (1 + np.exp(3))]]
+    )
+    assert np.isfinite(P.field_win_rates(np.array([[1e6, -1e6, 0.0]]))).all()
+    with pytest.raises(ValueError, match="candidates >= 2"):
+        P.field_win_rates(np.ones((3, 1)))

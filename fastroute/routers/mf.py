@@ -79,6 +79,7 @@ class MFRouter(ScoresEveryModel, Router):
         s, k = self.models.index(strong_model), self.models.index(weak_model)
         self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
         self._ops = get_backend(backend, "cpu")
+        self._rows_of_L: dict[bytes, np.ndarray] = {}  # rows of L for the column sets asked for
         self._device_arrays: dict = {}  # (name, device) -> u or L on each GPU that scored, made there once
 
     # -- loading ------------------------------------------------------------
@@ -125,17 +126,21 @@ class MFRouter(ScoresEveryModel, Router):
             E = E.detach().cpu().numpy()
         return ops.gemv_sigmoid(E, self._u)
 
-    def _strengths(self, E: Any) -> np.ndarray:
-        """[B, M] RouteLLM logits of every model: P(m beats k) = sigmoid(s_m - s_k). One small
-        GEMM (the linear_scores op) on the queries' device."""
+    def _strengths(self, E: Any, cols: np.ndarray) -> np.ndarray:
+        """[B, len(cols)] RouteLLM logits of models `cols`: P(m beats k) = sigmoid(s_m - s_k).
+        One small GEMM (the linear_scores op) on the queries' device."""
+        key = cols.tobytes()
+        L = self._rows_of_L.get(key)
+        if L is None:  # a profile asks for the same candidates on every call
+            L = self._rows_of_L.setdefault(key, np.ascontiguousarray(self._L[cols]))
         ops = self._kernels_for(E)
         if DEVICE_ARRAYS in ops.capabilities:
             Et = ops.to_device(E)
-            S = ops.linear_scores(Et, self._device_copy("L", self._L, ops, Et.device))
+            S = ops.linear_scores(Et, self._device_copy("L" + key.hex(), L, ops, Et.device))
             return S.detach().double().cpu().numpy()
         if is_torch(E):
             E = E.detach().cpu().numpy()
-        return ops.linear_scores(E, self._L).astype(np.float64)
+        return ops.linear_scores(E, L).astype(np.float64)
 
     def logits(
         self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None

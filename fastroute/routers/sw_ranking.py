@@ -217,10 +217,10 @@ class SWRankingRouter(ScoresEveryModel, Router):
             E = E.detach().cpu().numpy()
         return self._engine.tier_betas(E, self._ops)
 
-    def _strengths(self, E: Any) -> np.ndarray:
-        """[B, M] Bradley-Terry strength of every model (its tier's) in natural-log odds:
-        P(m beats k) = sigmoid(s_m - s_k)."""
-        return LN10 * self.tier_betas(E)[:, self.tier_of_model]
+    def _strengths(self, E: Any, cols: np.ndarray) -> np.ndarray:
+        """[B, len(cols)] Bradley-Terry strength of models `cols` (their tiers') in natural-log
+        odds: P(m beats k) = sigmoid(s_m - s_k)."""
+        return LN10 * self.tier_betas(E)[:, self.tier_of_model[cols]]
 
     def _win_rates(self, E: Any) -> Any:
         beta = self.tier_betas(E)
