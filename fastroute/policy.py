@@ -117,15 +117,20 @@ def calibrate(
 
     if excess(0.0) <= 0:
         return 0.0
-    q_span = float(q.max() - q.min()) or 1.0
-    c_gap = float(np.diff(np.unique(c)).min()) if np.unique(c).size > 1 else 1.0
-    hi = 2.0 * q_span / c_gap if policy == "max_value" else 2.0 * q_span
-    if excess(hi) > 0:
-        limit = "the cheapest model everywhere" if policy == "max_value" else "the cheapest model within any margin"
+    limit = "the cheapest model everywhere" if policy == "max_value" else "the cheapest model within any margin"
+    if excess(math.inf if policy == "max_value" else float(q.max() - q.min()) + 1.0) > 0:
         raise ValueError(f"the target cannot be met on these prompts: even {limit} exceeds it")
-    lo = hi * 1e-12  # lam's scale spans decades: bisect on its logarithm
-    if excess(lo) <= 0:
-        return lo
+    # Bracket the answer by factors of 10 from the natural scale (quality span / cost span for
+    # lam, the quality span for a margin), then bisect on the logarithm: lam spans decades.
+    q_span = float(q.max() - q.min()) or 1.0
+    c_span = float(c.max() - c.min()) or 1.0
+    lo = hi = q_span / c_span if policy == "max_value" else q_span
+    for _ in range(60):
+        if excess(hi) <= 0:
+            break
+        lo, hi = hi, hi * 10.0
+    while excess(lo) <= 0 and lo > 1e-300:
+        lo, hi = lo / 10.0, lo
     for _ in range(iterations):
         mid = math.sqrt(lo * hi)
         if excess(mid) > 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -144,3 +145,69 @@ class RoutingProfile:
         other = copy.copy(self)
         other.value = value
         return other
+
+
+PROFILE_KEYS = {"router", "policy", "value", "output_tokens", "chars_per_token", "candidates", "calibration"}
+CANDIDATE_KEYS = {"name", "input_price", "output_price", "scored_as"}
+
+
+def profile_from_dict(doc: Any, where: str, *, base_dir: "Path | None" = None, router: Any = None) -> RoutingProfile:
+    """A profile from its JSON/TOML form: {"router": bundle directory (relative to `base_dir`)
+    or router name, "policy", "value", "output_tokens", "candidates": [{"name",
+    "input_price", "output_price", "scored_as"}, ...]}; `router` overrides the one named.
+    Every error names `where` and the key."""
+    from .loader import DEFAULTS_DIR, load_router
+
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: a routing profile is a table/object, got {type(doc).__name__}")
+    unknown = sorted(set(doc) - PROFILE_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; a profile has {sorted(PROFILE_KEYS)}")
+    cands = doc.get("candidates")
+    if not isinstance(cands, list) or not all(isinstance(c, dict) for c in cands):
+        raise ValueError(f"{where}: key 'candidates': expected a list of tables with {sorted(CANDIDATE_KEYS)}")
+    candidates = []
+    for i, c in enumerate(cands):
+        bad = sorted(set(c) - CANDIDATE_KEYS)
+        if bad or "name" not in c:
+            raise ValueError(
+                f"{where}: candidates[{i}]: keys {sorted(c)}; expected 'name' and any of {sorted(CANDIDATE_KEYS)}"
+            )
+        try:
+            candidates.append(Candidate(**c))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: candidates[{i}]: {exc}") from None
+    if router is None:
+        name = doc.get("router")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: key 'router': expected a router name or bundle directory")
+        local = (base_dir / name) if base_dir is not None else None
+        shipped = DEFAULTS_DIR / name
+        target = local if local is not None and local.is_dir() else shipped if shipped.is_dir() else name
+        router = load_router(target)
+    options = {k: doc[k] for k in ("policy", "value", "output_tokens", "chars_per_token") if k in doc}
+    try:
+        return RoutingProfile(router, candidates, **options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def load_profile(name_or_path: "str | Path", *, router: Any = None) -> RoutingProfile:
+    """A routing profile from a JSON file, or by name from the profiles shipped in the package
+    (`routerbench`: the RouterBench models and prices over their own sw_ranking bundle)."""
+    import json
+
+    from .loader import DEFAULTS_DIR
+
+    path = Path(name_or_path)
+    if not path.is_file():
+        shipped = DEFAULTS_DIR / "profiles" / f"{name_or_path}.json"
+        if not shipped.is_file():
+            known = sorted(p.stem for p in (DEFAULTS_DIR / "profiles").glob("*.json"))
+            raise ValueError(f"{name_or_path!r} is neither a profile file nor a shipped profile ({', '.join(known)})")
+        path = shipped
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable routing profile ({exc})") from None
+    return profile_from_dict(doc, str(path), base_dir=path.parent, router=router)

@@ -57,7 +57,7 @@ def test_any_known_pair(tmp_path):
     from fastroute.errors import UnknownModelError
 
     with pytest.raises(UnknownModelError, match="known: .*gpt-4-1106-preview"):
-        load_router("mf", strong_model="gpt-9")
+        load_router("mf", strong_model="gpt-4o", scored_as={"gpt-4o": "gpt-9"})
 
 
 def test_route_command_offline():

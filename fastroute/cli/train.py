@@ -67,9 +67,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
     )
+    n = sub.add_parser(
+        "routerbench", help="rebuild the N-model default (sw_ranking on RouterBench, and its routing profile)"
+    )
+    n.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
+    n.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "routerbench":
+        from ..loader import DEFAULTS_DIR
+        from ..train.nmodel_default import build_routerbench_default
+
+        build_routerbench_default(args.data, args.output or DEFAULTS_DIR)
+        return 0
     if args.what == "defaults":
         from ..loader import DEFAULTS_DIR
         from ..train.defaults import build_defaults

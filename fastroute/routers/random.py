@@ -47,3 +47,12 @@ class RandomRouter(EmbedderFreeRouter):
             n = 1 if E.ndim == 1 else int(E.shape[0])
         with self._rng_lock:
             return self._rng.uniform(0.0, 1.0, size=n)
+
+    def threshold_for(self, strong_pct: float, texts: "Sequence[str] | None" = None) -> float:
+        """Win rates are uniform on [0, 1]: the threshold for a strong-call share s is 1 - s,
+        with no prompts to calibrate on (given prompts are used as for any router)."""
+        if texts is not None:
+            return super().threshold_for(strong_pct, texts)
+        if not 0.0 <= float(strong_pct) <= 1.0:
+            raise ValueError(f"strong_pct must be in [0, 1], got {strong_pct!r}")
+        return 1.0 - float(strong_pct)
