@@ -126,7 +126,7 @@ def test_routellm_readme_example(upstream):
 
 def test_any_target_names_and_shares(upstream):
     client = Controller(
-        routers=["mf", "random"],
+        routers=["mf", "random", "length"],
         strong_model="gpt-4o",
         weak_model="gpt-4o-mini",
         base_url=f"{upstream.url}/v1",
@@ -143,7 +143,8 @@ def test_any_target_names_and_shares(upstream):
     with pytest.raises(
         RoutingError, match="stores no win-rate quantiles for gpt-4o vs gpt-4o-mini: use a raw threshold"
     ):
-        client.chat.completions.create(model="router-random-50%", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(model="router-length-50%", messages=[{"role": "user", "content": "x"}])
+    client.chat.completions.create(model="router-random-50%", messages=[{"role": "user", "content": "x"}])  # uniform
     out = client.chat.completions.create(model="router-random-0.0", messages=[{"role": "user", "content": "x"}])
     assert out.model == "gpt-4o"
 

@@ -41,7 +41,7 @@ def no_openai_env(monkeypatch):
 
 @pytest.mark.parametrize("strong, weak", [("gpt-4o", "gpt-4o-mini"), ("gpt-4-1106-preview", MIXTRAL_ANYSCALE)])
 def test_targets_through_the_openai_client(upstream, strong, weak):
-    cfg = build_config(["mf", "random"], strong, weak, base_url=f"{upstream.url}/v1")
+    cfg = build_config(["mf", "random", "length"], strong, weak, base_url=f"{upstream.url}/v1")
     mf = cfg.routers["mf"]
     assert (mf.strong_model, mf.weak_model) == ("gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1")
     with fastroute_server(cfg) as srv:
@@ -62,7 +62,9 @@ def test_targets_through_the_openai_client(upstream, strong, weak):
         assert [d["model"] for d in body["decisions"]] == [strong if x >= t else weak for x in rates]
         code, same = _post(f"{srv.url}/v1/route", {"router": "mf", "strong_pct": 0.5, "prompts": PROMPTS})
         assert code == 200 and same["decisions"] == body["decisions"]
-        code, err = _post(f"{srv.url}/v1/route", {"model": "router-random-50%", "prompt": "x"})
+        code, rnd = _post(f"{srv.url}/v1/route", {"model": "router-random-50%", "prompt": "x"})
+        assert code == 200 and rnd["threshold"] == 0.5  # uniform win rates: no calibration needed
+        code, err = _post(f"{srv.url}/v1/route", {"model": "router-length-50%", "prompt": "x"})
         assert code == 400 and "stores no win-rate quantiles" in err["error"]["message"]
         assert "use a raw threshold" in err["error"]["message"] and err["error"]["param"] == "model"
         code, err = _post(f"{srv.url}/v1/route", {"router": "mf", "threshold": 0.5, "strong_pct": 0.5, "prompt": "x"})

@@ -26,6 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the key for --base-url")
     p.add_argument("--api-keys-file", type=Path, default=None, help="require one of these bearer keys (one per line)")
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME_OR_FILE",
+        help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
+        "file; requests address it by name as their model (repeatable; [profiles.*] in --upstreams too)",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6060)
     p.add_argument("--route-on", choices=["last_user", "conversation"], default="last_user")
@@ -82,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         scored_as=scored_as_from_args(args),
         route_only=args.route_only,
+        profiles=args.profile,
         route_on=args.route_on,
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000.0,

@@ -24,6 +24,7 @@ import time
 from aiohttp import ClientSession, TCPConnector, web
 
 from ..model_string import PREFIX
+from . import profiles
 from .batcher import MicroBatcher, Overloaded
 from .config import BATCHERS, CONFIG, EXECUTOR, METRICS, SESSION, ServeConfig, Timeouts
 from .errors import APIError, bad_request, server_error
@@ -60,6 +61,13 @@ async def _decide(app: web.Application, router: str, texts: list[str]):
 async def route_handler(request: web.Request) -> web.Response:
     cfg: ServeConfig = request.app[CONFIG]
     body = await json_body(request)
+    if isinstance(body.get("model"), str) and body["model"] in cfg.profiles:
+        route_on = body.get("route_on", cfg.route_on)
+        if route_on not in ROUTE_ON:
+            raise bad_request(f"route_on must be one of {ROUTE_ON}", "route_on")
+        name = body["model"]
+        decisions = await profiles.choose(request.app, name, texts_to_route(cfg, body, route_on))
+        return profiles.route_response(name, cfg.profiles[name], decisions)
     router, t = router_and_threshold(
         cfg, body.get("model"), body.get("router"), body.get("threshold"), body.get("strong_pct")
     )
@@ -104,6 +112,15 @@ async def chat_handler(request: web.Request) -> web.StreamResponse:
             "x-fastroute-win-rate": f"{float(p[0]):.6f}",
             "x-fastroute-router": router,
         }
+    elif model in cfg.profiles:
+        d = (await profiles.choose(request.app, model, [routing_text(body["messages"], cfg.route_on)]))[0]
+        chosen = d.model
+        extra_headers = {
+            "x-fastroute-model": chosen,
+            "x-fastroute-quality": f"{d.quality:.6f}",
+            "x-fastroute-cost-usd": f"{d.cost:.8f}",
+            "x-fastroute-profile": model,
+        }
     else:
         routing_text(body["messages"], "conversation")  # validates the messages
         chosen = model
@@ -146,6 +163,7 @@ async def models_handler(request: web.Request) -> web.Response:
                 ),
             }
         )
+    data += profiles.model_entries(cfg)
     data += [{"id": m, "object": "model", "owned_by": "upstream"} for m in sorted(cfg.upstreams)]
     return web.json_response({"object": "list", "data": data})
 
@@ -182,7 +200,7 @@ def create_app(cfg: ServeConfig) -> web.Application:
     app[CONFIG] = cfg
     app[METRICS] = Registry(cfg.model_names())
     app[EXECUTOR] = concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(1, len(cfg.routers)), thread_name_prefix="fastroute-score"
+        max_workers=max(1, len(cfg.routers) + len(cfg.profiles)), thread_name_prefix="fastroute-score"
     )
     app[BATCHERS] = {
         name: MicroBatcher(r, app[EXECUTOR], cfg.max_batch, cfg.max_wait, cfg.max_queue)

@@ -40,6 +40,7 @@ class ServeConfig:
     client_timeout: float = 15.0  # for a client to send a request's head, and again its body
     metrics_auth: bool = False  # /metrics needs the API key too
     retry_after: int = 1
+    profiles: dict[str, Any] = field(default_factory=dict)  # name -> RoutingProfile (serve/profiles.py)
 
     def upstream_for(self, model: str) -> Upstream:
         up = self.upstreams.get(model, self.default_upstream)
@@ -53,6 +54,8 @@ class ServeConfig:
         names = {self.strong_model, self.weak_model, *self.upstreams}
         for r in self.routers.values():
             names.update(x for x in getattr(r, "targets", (r.strong_model, r.weak_model)) if x)
+        for p in self.profiles.values():
+            names.update(p.names)
         return names
 
 

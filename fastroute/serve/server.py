@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .app import create_app
 from .config import ServeConfig
-from .upstreams import Upstream, load_upstreams
+from .upstreams import Upstream, load_upstreams, read_upstreams_file
 
 
 def read_api_keys(path: "str | Path") -> frozenset[str]:
@@ -34,6 +34,7 @@ def build_config(
     backend: "str | None" = None,
     scored_as: "dict[str, str] | None" = None,
     route_only: bool = False,
+    profiles: "list[str] | None" = None,
     **options,
 ) -> ServeConfig:
     """The server's configuration. `strong_model` / `weak_model` are the models to call (any
@@ -41,12 +42,22 @@ def build_config(
     `scored_as` (and the upstreams file's `scored_as` keys) map a name to the model it is
     scored as. Models without an upstream of their own go to `base_url`, else to
     $OPENAI_BASE_URL; a strong or weak model with no upstream at all is refused here,
-    unless `route_only` (only /v1/route is of use then)."""
+    unless `route_only` (only /v1/route is of use then). `profiles` names shipped or JSON
+    routing profiles, served beside the upstreams file's [profiles.*] (serve/profiles.py)."""
     from ..loader import is_router_name, load_router
+    from ..profile import load_profile
+    from .profiles import check_profile_names, profiles_from_upstreams
 
     if base_url and upstreams_file:
         raise ValueError("give --base-url or --upstreams, not both")
-    upstreams = load_upstreams(upstreams_file) if upstreams_file else {}
+    doc = read_upstreams_file(upstreams_file) if upstreams_file else {}
+    upstreams = load_upstreams(upstreams_file, doc) if upstreams_file else {}
+    served = profiles_from_upstreams(doc, upstreams_file, upstreams) if upstreams_file else {}
+    for spec in profiles or []:
+        name = Path(spec).stem if Path(spec).suffix == ".json" else spec
+        if name in served:
+            raise ValueError(f"two routing profiles are named {name!r}")
+        served[name] = load_profile(spec)
     mapping = {name: up.scored_as for name, up in upstreams.items() if up.scored_as}
     for name, model in (scored_as or {}).items():
         if mapping.get(name, model) != model:
@@ -74,15 +85,18 @@ def build_config(
         upstreams=upstreams,
         default_upstream=default_upstream,
         api_keys=read_api_keys(api_keys_file) if api_keys_file else None,
+        profiles=served,
         **options,
     )
+    check_profile_names(cfg)
     if not route_only:
         check_upstreams(cfg)
     return cfg
 
 
 def check_upstreams(cfg: ServeConfig) -> None:
-    """Refuses a configuration in which a router's strong or weak model has no upstream."""
+    """Refuses a configuration in which a router's strong or weak model, or a profile's
+    candidate, has no upstream."""
     if cfg.default_upstream is not None:
         return
     missing: dict[str, str] = {}
@@ -90,6 +104,10 @@ def check_upstreams(cfg: ServeConfig) -> None:
         for role, target in zip(("strong", "weak"), r.targets):
             if target not in cfg.upstreams:
                 missing.setdefault(target, f"{role} model of router {name}")
+    for name, prof in cfg.profiles.items():
+        for target in prof.names:
+            if target not in cfg.upstreams:
+                missing.setdefault(target, f"candidate of profile {name}")
     if missing:
         listed = "; ".join(f"{m!r} ({why})" for m, why in missing.items())
         raise ValueError(

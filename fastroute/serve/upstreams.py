@@ -102,7 +102,8 @@ class Upstream:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
+def read_upstreams_file(path: "str | Path") -> dict:
+    """The upstreams file's TOML document ([models.*] and [profiles.*] tables)."""
     try:
         import tomllib
     except ImportError:  # Python < 3.11
@@ -112,6 +113,15 @@ def load_upstreams(path: "str | Path") -> dict[str, Upstream]:
         doc = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{p}: unreadable upstreams file ({exc})") from None
+    unknown = sorted(set(doc) - {"models", "profiles"})
+    if unknown:
+        raise ValueError(f"{p}: unknown table(s) {unknown}; an upstreams file has [models.*] and [profiles.*]")
+    return doc
+
+
+def load_upstreams(path: "str | Path", doc: "dict | None" = None) -> dict[str, Upstream]:
+    p = Path(path)
+    doc = read_upstreams_file(p) if doc is None else doc
     models = doc.get("models")
     if not isinstance(models, dict) or not models:
         raise ValueError(f'{p}: expected a [models."<name>"] table per model')
