@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -178,3 +180,29 @@ def test_txt_prompts_are_split_on_newlines_only(tmp_path):
     inp = tmp_path / "in.txt"
     inp.write_bytes("one\u2028still one\r\ntwo\x0cstill two\n\nfour\n".encode())
     assert read_prompts(inp, "prompt") == ["one\u2028still one", "two\x0cstill two", "", "four"]
+
+
+def test_route_with_a_routing_profile():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastroute.cli",
+            "route",
+            "--profile",
+            "routerbench",
+            "-v",
+            "Prove Fermat's theorem.",
+            "hi",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    from fastroute.profile import load_profile
+
+    names = load_profile("routerbench").names
+    assert out[0].startswith("# profile routerbench: max_value") and len(out) == 3
+    for line in out[1:]:
+        model, quality, cost, _ = line.split("\t")
+        assert model in names and 0 < float(quality) < 1 and float(cost) > 0

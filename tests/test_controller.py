@@ -172,3 +172,33 @@ def test_litellm_backend_gets_the_target_names(monkeypatch):
     assert asyncio.run(c.acompletion(model="router-mf-100%", messages=msgs)) == {"ok": "async"}
     assert [k["model"] for k in calls] == ["gpt-4o", MIXTRAL_ANYSCALE, "gpt-4o"]
     assert calls[0]["api_base"] is None and calls[0]["api_key"] == "k"
+
+
+def test_a_routing_profile_through_the_controller(upstream):
+    from fastroute.profile import Candidate, RoutingProfile
+
+    mf = load_router("mf")
+    prof = RoutingProfile(
+        mf,
+        [
+            Candidate("gpt-4o", 5, 15, scored_as=mf.strong_model),
+            Candidate("gpt-4o-mini", 0.15, 0.6, scored_as=mf.weak_model),
+        ],
+        value=60.0,
+    )
+    client = Controller(
+        routers=["mf"],
+        strong_model="gpt-4o",
+        weak_model="gpt-4o-mini",
+        base_url=f"{upstream.url}/v1",
+        api_key="k",
+        profiles={"smart": prof, "rb": "routerbench"},
+    )
+    prompts = [f"{t} ({i})" for i, t in enumerate(["prove a theorem", "hi", "write code", "a poem"] * 3)]
+    want = [d.model for d in prof.choose(prompts)]
+    for prompt, model in zip(prompts, want):
+        out = client.chat.completions.create(model="smart", messages=[{"role": "user", "content": prompt}])
+        assert out.model == model == upstream.record[-1]["body"]["model"]
+    assert sum(client.model_counts["smart"].values()) == len(prompts)
+    out = client.chat.completions.create(model="rb", messages=[{"role": "user", "content": "hi"}])
+    assert out.model in client.profiles["rb"].names

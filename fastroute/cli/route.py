@@ -12,6 +12,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
     add_threshold_arguments(p, "the strong model when the win rate >= threshold")
     p.add_argument("--field", default="prompt", help="prompt field of a jsonl/parquet --calibrate-on file")
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="NAME_OR_FILE",
+        help="route among a routing profile's candidates instead (a shipped one: routerbench; or a JSON file); "
+        "--verbose prints each choice's predicted quality and expected cost",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="also print the win rate and the threshold")
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts (default: one per line on stdin)")
 
@@ -38,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     prompts = args.prompts or _stdin_prompts()
     if not prompts:
         raise ValueError("no prompts given (pass them as arguments or on stdin)")
+    if args.profile is not None:
+        return _route_with_profile(args.profile, prompts, args.verbose)
     router = load_router_from_args(args)
     texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on else None
     t, how = resolve_threshold(router, threshold, strong_pct, texts)
@@ -56,4 +65,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{model}\t{rate:.6f}\t{prompt[:80]}")
         else:
             print(model)
+    return 0
+
+
+def _route_with_profile(profile: str, prompts: list[str], verbose: bool) -> int:
+    from ..profile import load_profile
+
+    prof = load_profile(profile)
+    if verbose:
+        print(f"# profile {profile}: {prof.policy} at {prof.value:g} among {', '.join(prof.names)}")
+    for prompt, d in zip(prompts, prof.choose(prompts)):
+        print(f"{d.model}\t{d.quality:.6f}\t{d.cost:.6g}\t{prompt[:80]}" if verbose else d.model)
     return 0

@@ -50,10 +50,14 @@ class Controller:
         api_base: "str | None" = None,
         scored_as: "dict[str, str] | None" = None,
         progress_bar: bool = False,
+        profiles: "dict[str, Any] | None" = None,
     ) -> None:
         """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
         default of that name; {"backend": "numpy"} a kernel backend. `api_base` is RouteLLM's
-        name for `base_url`; `progress_bar` is accepted for RouteLLM's signature and unused."""
+        name for `base_url`; `progress_bar` is accepted for RouteLLM's signature and unused.
+        `profiles` maps a model name to a routing profile (a RoutingProfile, a shipped profile's
+        name such as "routerbench", or a JSON file): `create(model=<that name>, ...)` calls the
+        candidate it chooses."""
         from ..loader import load_router
 
         if backend not in ("openai", "litellm"):
@@ -75,6 +79,11 @@ class Controller:
             )
             if opts:
                 raise ValueError(f"unknown options for router {name!r}: {sorted(opts)}")
+        from ..profile import RoutingProfile, load_profile
+
+        self.profiles = {
+            name: p if isinstance(p, RoutingProfile) else load_profile(p) for name, p in (profiles or {}).items()
+        }
         self.strong_model, self.weak_model = strong_model, weak_model
         self.base_url, self.api_key, self.backend, self.route_on = base_url, api_key, backend, route_on
         self.model_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -101,6 +110,8 @@ class Controller:
         return self._router(router).win_rates(list(prompts))
 
     def _routed_model(self, kwargs: dict, router: "str | None", threshold: "float | None") -> str:
+        if kwargs.get("model") in self.profiles and router is None and threshold is None:
+            return self._profile_model(kwargs)
         if "model" in kwargs:
             try:
                 parsed: RouterModel = parse_model_string(kwargs["model"])
@@ -123,6 +134,17 @@ class Controller:
         model = self.route(text, router, threshold)
         with self._lock:
             self.model_counts[router][model] += 1
+        return model
+
+    def _profile_model(self, kwargs: dict) -> str:
+        name = kwargs["model"]
+        try:
+            text = routing_text(kwargs.get("messages"), self.route_on)
+            model = self.profiles[name].choose([text])[0].model
+        except Exception as exc:  # APIError from the message checks, ValueError from scoring
+            raise RoutingError(str(exc)) from None
+        with self._lock:
+            self.model_counts[name][model] += 1
         return model
 
     # -- completions --------------------------------------------------------
