@@ -124,6 +124,7 @@ def plot(report: NModelReport, path: "str | Path") -> Path:
     except ImportError as exc:
         raise ImportError("plots need matplotlib: pip install 'fastroute[plot]' (or use --no-plot)") from exc
     fig, ax = plt.subplots(figsize=(10, 6))
+    routers = iter(["tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:cyan"] * 9)
     for r in report.results:
         hx, hy = r.hull
         if hx[-1] < report.c_max:  # the hull stays flat to the end of the range
@@ -140,8 +141,8 @@ def plot(report: NModelReport, path: "str | Path") -> Path:
         elif r.kind == "zero":
             ax.plot(hx, hy, "--", color="black", linewidth=1.2, label=label)
         else:
-            style = {"oracle": dict(color="gold"), "baseline": dict(color="tab:blue")}.get(r.kind, {})
-            (line,) = ax.plot(hx, hy, "-", linewidth=1.5, label=label, **style)
+            color = {"oracle": "gold", "baseline": "tab:blue"}.get(r.kind) or next(routers)  # one colour a curve
+            (line,) = ax.plot(hx, hy, "-", linewidth=1.5, label=label, color=color)
             ax.plot(r.cost, r.quality, ".", markersize=3, color=line.get_color(), alpha=0.5)
     ax.axvspan(report.c_min, report.c_max, color="grey", alpha=0.06, label="AIQ cost range")
     ax.set_xscale("log")

