@@ -1,4 +1,4 @@
-"""The shipped N-model default (sw_ranking on RouterBench + its routing profile): it loads by
+"""The shipped N-model default (mf on RouterBench + its routing profile): it loads by
 name, routes among its 11 candidates at the calibrated cost, and a rebuild reproduces it."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ PROMPTS = ["Prove that the square root of 2 is irrational.", "hi", "Sort a list 
 
 def test_the_shipped_profile_loads_and_routes():
     prof = load_profile("routerbench")
-    assert len(prof.candidates) == 11 and prof.router.kind == "sw_ranking" and prof.value > 0
+    assert len(prof.candidates) == 11 and prof.router.kind == "mf" and prof.value > 0
     for c in prof.candidates:
         assert (c.input_price, c.output_price) == ROUTERBENCH_PRICES[c.scored_as]
     out = prof.choose(PROMPTS)

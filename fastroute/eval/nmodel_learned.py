@@ -5,8 +5,8 @@ model beats an incorrect one; equal scores tie: fastroute.data.correctness).
 Predicted quality is what the served routing profile uses: each model's field win rate
 among the M models (fastroute.policy.field_win_rates) from the router's strengths. sw_ranking
 gets one tier per model (num_tiers = M), so every model keeps its own strength; mf trains
-RouteLLM's matrix factorisation on the same battles (needs torch). A direct per-model
-objective (P(correct) per model) is not built: see the issue's closing note.
+RouteLLM's matrix factorisation on the same battles (needs torch); mf_direct fits the same
+model directly to each model's correctness (P(correct) per model, fastroute.train.mf_direct).
 """
 
 from __future__ import annotations
@@ -93,5 +93,24 @@ class MFFactory(_Learned):
         return StrengthPredictor(router, models)
 
 
+class DirectMFPredictor:
+    def __init__(self, model: Any, embed: Any) -> None:
+        self.model, self.embed = model, embed
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.probability(self.embed(list(texts))).astype(np.float64)
+
+
+class DirectMFFactory(_Learned):
+    """mf with the direct per-model objective (fastroute.train.mf_direct): predicted quality is
+    P(the model is correct), no pairwise conversion."""
+
+    def __call__(self, prompts: list[str], quality: np.ndarray, cost: np.ndarray, models: list[str]) -> Any:
+        from ..train.mf_direct import train_mf_direct
+
+        return DirectMFPredictor(train_mf_direct(self._embed(list(prompts)), quality), self._embed)
+
+
 register("sw_ranking", SWRankingFactory)
 register("mf", MFFactory)
+register("mf_direct", DirectMFFactory)
