@@ -24,6 +24,7 @@ SOURCES = [
     "cosine_sim.c",
     "gemv_sigmoid.c",
     "linear_scores.c",
+    "field_win_rates.c",
     "sw_stats.c",
     "bt_fit.c",
     "embedding_bag_i8.c",

@@ -54,6 +54,10 @@ int fr_gemv_sigmoid_f32(const float *E, int64_t B, int64_t d, int64_t lde,
 int fr_linear_scores_f32(const float *E, int64_t B, int64_t d, int64_t lde, const float *W, int64_t M,
                          int64_t ldw, float *out, int64_t ldo, int nthreads);
 
+/* out[b, k] = mean over j != k of sigmoid(S[b, k] - S[b, j]) (S: B x K doubles, row stride
+ * lds; out: B x K, row stride ldo; K >= 2). */
+int fr_field_win_rates(const double *S, int64_t B, int64_t K, int64_t lds, double *out, int64_t ldo, int nthreads);
+
 /* Similarity weighting fused with the sufficient statistics S = A w.
  * For each query b: m = max_u sims[b, u]; with gamma <= 0, RouteLLM's weights
  * w_u = 10 * 10^(sims[b, u] / m) (uniform w_u = 10 when m <= 0); with gamma > 0,

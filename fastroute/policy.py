@@ -142,14 +142,12 @@ def calibrate(
 
 def field_win_rates(strengths: np.ndarray) -> np.ndarray:
     """[B, K] quality of K candidates from their Bradley-Terry strengths [B, K] (natural-log
-    odds): each one's mean P(beats another candidate) = sigmoid(s_k - s_j), over the others."""
+    odds): each one's mean P(beats another candidate) = sigmoid(s_k - s_j), over the others.
+    K x K sigmoids a prompt: the field_win_rates kernel (C: 1.2 ms for 256 prompts at K = 64,
+    6x the numpy reference)."""
+    from .ops import get_backend
+
     s = np.asarray(strengths, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] < 2:
         raise ValueError(f"strengths must be [prompts, candidates >= 2], got shape {s.shape}")
-    # sigmoid(x) = (1 + tanh(x / 2)) / 2, in float32 (a [B, K, K] temporary: 4x faster than
-    # float64 at K = 64, within 1e-7 of it), summed in float64; less each one's 1/2 against itself.
-    half = (0.5 * s).astype(np.float32)
-    t = half[:, :, None] - half[:, None, :]
-    np.tanh(t, out=t)
-    K = s.shape[1]
-    return (0.5 * t.sum(axis=2, dtype=np.float64) + 0.5 * K - 0.5) / (K - 1)
+    return np.asarray(get_backend(None, "cpu").field_win_rates(s), dtype=np.float64)

@@ -12,6 +12,7 @@ Tolerances, per op (float32 kernels are never bit-identical across CPUs):
   cosine_sim        atol 1e-5; 2e-3 for Triton on float16 arenas (tl.dot rounds the query to fp16)
   gemv_sigmoid      atol 1e-6 (against the reference on the float32-rounded E the kernels read)
   linear_scores     atol 1e-5 (scores of size ~1; Triton's cuBLAS/torch path accumulates in float32)
+  field_win_rates   atol 1e-6 (C: float sigmoids through fr_exp2f, double sums)
   sw_stats          rtol 1e-5 on S (float32 exponents, double sums); row maxima exact
   bt_fit            atol 1e-8 (two Newton solvers run to |step| < 1e-11)
   embedding_bag_i8  atol 1e-6
@@ -91,6 +92,17 @@ def case_linear_scores(data, rng, backend):
     return (E, W), want, dict(atol=1e-5)
 
 
+def case_field_win_rates(data, rng, backend):
+    B, K = data.draw(st.integers(1, 40)), data.draw(st.integers(2, 70))
+    Sv, S = layout_2d(
+        (rng.standard_normal((B, K)) * data.draw(st.sampled_from([0.1, 3.0, 40.0]))).astype(
+            data.draw(st.sampled_from(_dtypes("field_win_rates", "S")))
+        ),
+        data.draw(st.sampled_from(LAYOUTS_2D)),
+    )
+    return (S,), reference.field_win_rates(np.asarray(Sv, np.float64)), dict(atol=1e-6)
+
+
 def _csr(rng, K, U):
     nnz = 2 * U + 1
     return ops.CSRMatrix.from_coo(
@@ -139,6 +151,7 @@ CASES = {
     "cosine_sim": case_cosine_sim,
     "gemv_sigmoid": case_gemv_sigmoid,
     "linear_scores": case_linear_scores,
+    "field_win_rates": case_field_win_rates,
     "sw_stats": case_sw_stats,
     "bt_fit": case_bt_fit,
     "embedding_bag_i8": case_embedding_bag_i8,

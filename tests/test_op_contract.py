@@ -40,7 +40,15 @@ def register(monkeypatch):
 
 def test_the_contract_names_every_op_once():
     assert ops.OPS == contract.OPS == tuple(op.name for op in contract.CONTRACT)
-    assert set(ops.OPS) == {"cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit", "embedding_bag_i8"}
+    assert set(ops.OPS) == {
+        "cosine_sim",
+        "gemv_sigmoid",
+        "linear_scores",
+        "field_win_rates",
+        "sw_stats",
+        "bt_fit",
+        "embedding_bag_i8",
+    }
     assert (ops.DEVICE_ARRAYS, ops.FUSED_SW_STATS) == ("device_arrays", "fused_sw_stats")
     for op in contract.CONTRACT:
         assert op.params and op.result and all(p.dtypes for p in op.params), op

@@ -20,6 +20,7 @@ csrc/fr_constants.h):
     cosine_sim        reference.cosine_sim      cosine_sim.c              cosine_sim.py
     gemv_sigmoid      reference.gemv_sigmoid    gemv_sigmoid.c            gemv_sigmoid.py
     linear_scores     reference.linear_scores   linear_scores.c           (torch: cuBLAS, in triton_backend)
+    field_win_rates   reference.field_win_rates field_win_rates.c         - (falls back to C)
     sw_stats          reference.sw_stats        sw_stats.c                sw_stats.py (+ the fused
                                                                           sw_weighted_stats)
     bt_fit            reference_bt.bt_fit       bt_fit.c                  bt_fit.py (torch)

@@ -31,6 +31,7 @@ from .c_library import rows as _rows
 from .c_library import status as _status
 from .c_library import vector as _vector
 from .c_library import writable_out as _writable_out
+from .c_scores import field_win_rates, linear_scores  # noqa: F401 - ops of this backend
 from .checks import check_embedding_bag_args, check_ids_in_range, check_real, check_sharpness
 from .constants import BT_MAX_ITER, BT_RIDGE, BT_TOL
 from .csr import CSRMatrix
@@ -38,7 +39,7 @@ from .reference_bt import n_stats
 
 NAME = "c"
 DEVICES = ("cpu",)
-OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit", "embedding_bag_i8")
+OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "field_win_rates", "sw_stats", "bt_fit", "embedding_bag_i8")
 CAPABILITIES: frozenset[str] = frozenset()
 
 
@@ -120,23 +121,6 @@ def gemv_sigmoid(E: np.ndarray, u: np.ndarray, bias: float = 0.0) -> np.ndarray:
             ),
             "gemv_sigmoid",
         )
-    return out
-
-
-def linear_scores(E: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """[B, M] E W^T: accumulated in double up to SMALL_BATCH rows; above, BLAS sgemm, 8x
-    faster at B = 256, M = 64 (float32 sums: within 3e-6 of the reference at d = 256 and 1536)."""
-    Ea, lde = _rows(E, np.float32, "embeddings")
-    Wa, ldw = _rows(W, np.float32, "weights")
-    if Wa.shape[1] != Ea.shape[1]:
-        raise ValueError(f"weights of shape {Wa.shape} do not match embedding width {Ea.shape[1]}")
-    (B, d), M = Ea.shape, Wa.shape[0]
-    if B > SMALL_BATCH:
-        return np.matmul(Ea, Wa.T)
-    out = np.empty((B, M), dtype=np.float32)
-    if B and M:
-        args = (_ptr(Ea, "float *"), B, d, lde, _ptr(Wa, "float *"), M, ldw, _ptr(out, "float *"), M, _L._threads)
-        _status(lib.fr_linear_scores_f32(*args), "linear_scores")
     return out
 
 

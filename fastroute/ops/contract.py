@@ -86,6 +86,11 @@ CONTRACT: tuple[OpSpec, ...] = (
         "float32 [B, M]: E W^T, a score per row of E and row of W (accumulated in double)",
     ),
     OpSpec(
+        "field_win_rates",
+        (Param("S", ("float64", "float32")),),
+        "float64 [B, K]: each column's mean sigmoid(S[b, k] - S[b, j]) over the other columns j",
+    ),
+    OpSpec(
         "sw_stats",
         (
             Param("sims", ("float32", "float64")),

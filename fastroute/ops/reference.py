@@ -27,6 +27,7 @@ __all__ = [
     "embedding_bag_i8",
     "gemv_sigmoid",
     "linear_scores",
+    "field_win_rates",
     "normalize_rows",
     "sw_stats",
     "sw_weights",
@@ -34,7 +35,7 @@ __all__ = [
 
 NAME = "numpy"
 DEVICES = ("cpu",)
-OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "sw_stats", "bt_fit", "embedding_bag_i8")
+OPS = ("cosine_sim", "gemv_sigmoid", "linear_scores", "field_win_rates", "sw_stats", "bt_fit", "embedding_bag_i8")
 CAPABILITIES: frozenset[str] = frozenset()
 
 
@@ -71,6 +72,16 @@ def linear_scores(E: np.ndarray, W: np.ndarray) -> np.ndarray:
     if W.shape[1] != E.shape[1]:
         raise ValueError(f"weights of shape {W.shape} do not match embedding width {E.shape[1]}")
     return (np.asarray(E, np.float64) @ np.asarray(W, np.float64).T).astype(np.float32)
+
+
+def field_win_rates(S: np.ndarray) -> np.ndarray:
+    """[B, K] float64: each of K candidates' mean P(beats another) from strengths S [B, K]
+    (natural-log odds), sigmoid(S[b, k] - S[b, j]) over j != k, in float64."""
+    s = np.asarray(check_real(S, "strengths", 2), dtype=np.float64)
+    if s.shape[1] < 2:
+        raise ValueError(f"strengths must have at least two columns (candidates), got shape {s.shape}")
+    win = 0.5 * (1.0 + np.tanh(0.5 * (s[:, :, None] - s[:, None, :])))  # sigmoid, no overflow
+    return (win.sum(axis=2) - 0.5) / (s.shape[1] - 1)
 
 
 def sw_weights(sims: np.ndarray, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:
