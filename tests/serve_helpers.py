@@ -372,3 +372,22 @@ class FaultUpstream:
             ).encode()
             writer.write(json_head("200 OK", len(page)) + page)
         await writer.drain()
+
+
+def post_json(url: str, body, headers: "dict | None" = None) -> tuple[int, dict, dict]:
+    """(status, response headers, JSON body) of a POST of `body` (a JSON value, or bytes as is)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if not isinstance(body, bytes) else body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())

@@ -22,7 +22,7 @@ from fastroute.serve.app import create_app  # noqa: E402
 from fastroute.serve.config import ServeConfig  # noqa: E402
 from fastroute.serve.upstreams import Upstream  # noqa: E402
 
-from serve_helpers import BackgroundServer  # noqa: E402
+from serve_helpers import BackgroundServer, post_json  # noqa: E402
 
 STRONG, WEAK = "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"
 
@@ -54,17 +54,7 @@ def _client(server, key="unused"):
 
 
 def _post(url, body, headers=None):
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if not isinstance(body, bytes) else body,
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), json.loads(err.read())
+    return post_json(url, body, headers)
 
 
 def test_routed_completion_with_openai_client(server, upstream, routers, monkeypatch):

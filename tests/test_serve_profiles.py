@@ -5,10 +5,6 @@ completion goes to the chosen candidate's own upstream."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
 pytest.importorskip("aiohttp", reason="the serve extra is not installed")
@@ -17,18 +13,14 @@ openai = pytest.importorskip("openai", reason="the serve extra is not installed"
 from fastroute.profile import load_profile  # noqa: E402
 from fastroute.serve.server import build_config  # noqa: E402
 
-from serve_helpers import BackgroundServer, fastroute_server, stub_upstream_app  # noqa: E402
+from serve_helpers import BackgroundServer, fastroute_server, post_json, stub_upstream_app  # noqa: E402
 
 PROMPTS = [f"{t} ({i})" for i, t in enumerate(["prove a theorem about primes", "hello", "write code", "a poem"] * 6)]
 
 
 def _post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    status, _, payload = post_json(url, body)
+    return status, payload
 
 
 @pytest.fixture(scope="module")

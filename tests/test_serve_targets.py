@@ -19,19 +19,15 @@ openai = pytest.importorskip("openai", reason="the serve extra is not installed"
 from fastroute import load_router  # noqa: E402
 from fastroute.serve.server import build_config  # noqa: E402
 
-from serve_helpers import fastroute_server  # noqa: E402
+from serve_helpers import fastroute_server, post_json  # noqa: E402
 
 MIXTRAL_ANYSCALE = "anyscale/mistralai/Mixtral-8x7B-Instruct-v0.1"
 PROMPTS = [f"{t} ({i})" for i, t in enumerate(["prove a theorem about primes", "hello", "write code", "a poem"] * 8)]
 
 
 def _post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    status, _, payload = post_json(url, body)
+    return status, payload
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tables
 from .nmodel_harness import NModelReport, best_single_model
 
 ORDER = {"oracle": 0, "router": 1, "baseline": 2, "zero": 3, "model": 4}
@@ -61,22 +62,11 @@ def header(report: NModelReport) -> list[str]:
 
 
 def text_table(report: NModelReport) -> str:
-    rows = table(report)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = list(header(report))
-    out.append("  ".join(c.ljust(w) for c, w in zip(rows[0], widths)))
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
-    return "\n".join(out)
+    return tables.text_table(list(header(report)), table(report))
 
 
 def markdown(report: NModelReport) -> str:
-    rows = table(report)
-    out = [f"## {report.benchmark} (N models)", ""] + [f"- {line}" for line in header(report)] + [""]
-    out.append("| " + " | ".join(rows[0]) + " |")
-    out.append("|" + "---|" * len(rows[0]))
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out) + "\n"
+    return tables.markdown_table(f"{report.benchmark} (N models)", list(header(report)), table(report))
 
 
 def to_json(report: NModelReport) -> dict:

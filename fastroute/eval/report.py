@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from . import tables
 from .harness import EvalReport
 
 
@@ -52,22 +53,11 @@ def header(report: EvalReport) -> list[str]:
 
 
 def text_table(report: EvalReport) -> str:
-    rows = table(report)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = [line for line in header(report)]
-    out.append("  ".join(c.ljust(w) for c, w in zip(rows[0], widths)))
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
-    return "\n".join(out)
+    return tables.text_table(list(header(report)), table(report))
 
 
 def markdown(report: EvalReport) -> str:
-    rows = table(report)
-    out = [f"## {report.benchmark}", ""] + [f"- {line}" for line in header(report)] + [""]
-    out.append("| " + " | ".join(rows[0]) + " |")
-    out.append("|" + "---|" * len(rows[0]))
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out) + "\n"
+    return tables.markdown_table(report.benchmark, list(header(report)), table(report))
 
 
 def to_json(report: EvalReport) -> dict:

@@ -1,0 +1,23 @@
+"""Rendering a result table (a header row, then rows of strings) as aligned text or Markdown:
+shared by the two-model (report.py) and N-model (nmodel_report.py) reports."""
+
+from __future__ import annotations
+
+
+def text_table(notes: list[str], rows: list[list[str]]) -> str:
+    """`notes` lines, then the rows in columns padded to their widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = list(notes)
+    out.append("  ".join(c.ljust(w) for c, w in zip(rows[0], widths)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows[1:]]
+    return "\n".join(out)
+
+
+def markdown_table(title: str, notes: list[str], rows: list[list[str]]) -> str:
+    """A `## title` section: the notes as a list, then the rows as a Markdown table."""
+    out = [f"## {title}", ""] + [f"- {line}" for line in notes] + [""]
+    out.append("| " + " | ".join(rows[0]) + " |")
+    out.append("|" + "---|" * len(rows[0]))
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out) + "\n"
