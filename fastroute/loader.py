@@ -100,6 +100,9 @@ def scored_as_aliases(router: "Router", names: "list[str]", scored_as: "Mapping[
     for name in names:
         if name not in out and not router.knows(name) and canonical_model(name) in known:
             out[name] = known[canonical_model(name)]
+    for name, model in list(out.items()):  # a mapped model spelled as an alias of a known one
+        if isinstance(model, str) and not router.knows(model) and canonical_model(model) in known:
+            out[name] = known[canonical_model(model)]
     return out
 
 

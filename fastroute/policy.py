@@ -95,13 +95,17 @@ def calibrate(
 ) -> float:
     """The parameter of `policy` (lam, or the margin) that makes its choices on these prompts
     cost at most `target_cost` on average, or send at most `max_share[1]` of them to column
-    `max_share[0]`, while staying as close to that target as the prompts allow (the smallest
-    such lam or margin: every dollar of the target is used for quality)."""
+    `max_share[0]`, close to that target (for a cost target, the smallest such value: every
+    dollar of the target is used for quality; a share of a middle-priced column need not fall
+    monotonically with lam, so there the value found meets the target but may not be the
+    smallest). inf (lam) when only the cheapest model everywhere meets it."""
     if policy not in ("max_value", "within_margin"):
         raise ValueError(f"calibrate needs policy 'max_value' or 'within_margin', got {policy!r}")
     if (target_cost is None) == (max_share is None):
         raise ValueError("give exactly one of target_cost or max_share")
     q, c = _check(quality, cost)
+    if q.shape[0] == 0:
+        raise ValueError("no prompts to calibrate on")
     if max_share is not None:
         col, share = max_share
         if not (0 <= col < q.shape[1] and 0.0 <= share <= 1.0):
@@ -118,7 +122,8 @@ def calibrate(
     if excess(0.0) <= 0:
         return 0.0
     limit = "the cheapest model everywhere" if policy == "max_value" else "the cheapest model within any margin"
-    if excess(math.inf if policy == "max_value" else float(q.max() - q.min()) + 1.0) > 0:
+    bound = math.inf if policy == "max_value" else float(q.max() - q.min()) + 1.0
+    if excess(bound) > 0:
         raise ValueError(f"the target cannot be met on these prompts: even {limit} exceeds it")
     # Bracket the answer by factors of 10 from the natural scale (quality span / cost span for
     # lam, the quality span for a margin), then bisect on the logarithm: lam spans decades.
@@ -129,6 +134,8 @@ def calibrate(
         if excess(hi) <= 0:
             break
         lo, hi = hi, hi * 10.0
+    if excess(hi) > 0:  # extreme costs: no finite value found meets it; the bound does (checked above)
+        return bound
     while excess(lo) <= 0 and lo > 1e-300:
         lo, hi = lo / 10.0, lo
     for _ in range(iterations):

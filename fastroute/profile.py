@@ -123,6 +123,8 @@ class RoutingProfile:
         """One decision per prompt (`embeddings`, when given, are the prompts' embeddings)."""
         batch = as_text_batch(texts)
         q = self.quality(None if embeddings is not None else batch, embeddings=embeddings)
+        if q.shape[0] != len(batch):
+            raise ValueError(f"{len(batch)} prompts but {q.shape[0]} rows of embeddings")
         c = self._costs(batch)
         pick = P.choose(self.policy, q, c, self.value)
         rows = np.arange(len(batch))
@@ -196,7 +198,7 @@ def profile_from_dict(doc: Any, where: str, *, base_dir: "Path | None" = None, r
 
 def load_profile(name_or_path: "str | Path", *, router: Any = None) -> RoutingProfile:
     """A routing profile from a JSON file, or by name from the profiles shipped in the package
-    (`routerbench`: the RouterBench models and prices over their own sw_ranking bundle)."""
+    (`routerbench`: the RouterBench models and prices over their own mf bundle)."""
     import json
 
     from .loader import DEFAULTS_DIR

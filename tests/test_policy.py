@@ -106,3 +106,13 @@ def test_field_win_rates():
     assert np.isfinite(P.field_win_rates(np.array([[1e6, -1e6, 0.0]]))).all()
     with pytest.raises(ValueError, match="candidates >= 2"):
         P.field_win_rates(np.ones((3, 1)))
+
+
+def test_calibrate_with_extreme_costs_returns_a_value_that_meets_the_target():
+    q, c = np.array([[0.1, 0.9, 0.5]]), np.array([1.0, 1e-70, 0.0])
+    lam = P.calibrate("max_value", q, c, max_share=(1, 0.0))
+    assert np.mean(P.max_value(q, c, lam) == 1) == 0.0
+    lam = P.calibrate("max_value", q, c, target_cost=0.0)
+    assert c[P.max_value(q, c, lam)].mean() == 0.0
+    with pytest.raises(ValueError, match="no prompts"):
+        P.calibrate("max_value", np.zeros((0, 3)), c, target_cost=0.5)

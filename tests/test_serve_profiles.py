@@ -113,3 +113,37 @@ def test_a_shipped_profile_and_its_start_up_checks(tmp_path, two_upstreams):
     )
     with pytest.raises(ValueError, match=r"profile 'smart'.*candidates\[0\]"):
         build_config(["mf"], "gpt-4o", "gpt-4o-mini", upstreams_file=bad)
+
+
+def test_profiles_have_their_own_bounded_queue(tmp_path, two_upstreams, monkeypatch):
+    """A burst of profile requests answers 503 past max_queue and never holds up a router."""
+    import threading
+    import time
+
+    a, b = two_upstreams
+    cfg = build_config(["mf"], "gpt-4o", "gpt-4o-mini", upstreams_file=_upstreams_file(tmp_path, a, b, 0.0))
+    cfg.max_queue = 10
+    prof = cfg.profiles["smart"]
+    slow_choose = prof.choose
+    gate = threading.Event()
+
+    def blocked(texts, **kw):
+        gate.wait(10)
+        return slow_choose(texts, **kw)
+
+    monkeypatch.setattr(prof, "choose", blocked)
+    with fastroute_server(cfg) as srv:
+        results: list = []
+        t = threading.Thread(
+            target=lambda: results.append(_post(f"{srv.url}/v1/route", {"model": "smart", "prompts": PROMPTS[:8]}))
+        )
+        t.start()
+        time.sleep(0.3)  # the first request now holds 8 of the 10 places
+        code, err = _post(f"{srv.url}/v1/route", {"model": "smart", "prompts": PROMPTS[:4]})
+        assert code == 503 and err["error"]["type"] == "server_overloaded"
+        t0 = time.perf_counter()
+        code, body = _post(f"{srv.url}/v1/route", {"model": "router-mf-0.5", "prompt": "hi"})
+        assert code == 200 and time.perf_counter() - t0 < 2.0  # the router is not behind the profile
+        gate.set()
+        t.join(10)
+        assert results and results[0][0] == 200

@@ -85,3 +85,15 @@ def test_embedder_free_routers_take_any_names(kind):
     assert set(r.route(["x" * 2000, ""], 0.5)) <= {"gpt-4o", "gpt-4o-mini"}
     r = load_router(kind, strong_model="gpt-4o", weak_model="small", scored_as={"small": "tiny"})
     assert (r.strong_model, r.weak_model, r.weak_target) == ("gpt-4o", "tiny", "small")
+
+
+def test_scored_as_aliases_and_a_custom_embedder_survive_retargeting():
+    from fastroute.embedders import get_embedder
+
+    r = load_router("mf", strong_model="gpt-4o", weak_model="gpt-4o-mini", scored_as={"gpt-4o": "gpt4-1106-preview"})
+    assert r.strong_model == "gpt-4-1106-preview"  # the alias of a known model
+    base = load_router("mf")
+    custom = get_embedder("static")
+    base.use_embedder(custom)
+    other = base.with_targets("claude-1", "gpt-4o", {"gpt-4o": "mixtral-8x7b-instruct-v0.1"})
+    assert other.strong_model == "claude-1" and other._embedder is custom

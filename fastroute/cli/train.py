@@ -67,9 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
     )
-    n = sub.add_parser(
-        "routerbench", help="rebuild the N-model default (sw_ranking on RouterBench, and its routing profile)"
-    )
+    n = sub.add_parser("routerbench", help="rebuild the N-model default (mf on RouterBench, and its routing profile)")
     n.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     n.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
 

@@ -175,6 +175,7 @@ class Router(abc.ABC):
         if pair != (self.strong_model, self.weak_model):
             other = self.with_pair(*pair)
             other.train_prompt_hashes, other.win_rate_quantiles = self.train_prompt_hashes, None
+            other._embedder = self._embedder  # a custom embedder (use_embedder) stays
         else:
             other = copy.copy(self)
         other._targets = (*pair, strong, weak)

@@ -200,7 +200,7 @@ def create_app(cfg: ServeConfig) -> web.Application:
     app[CONFIG] = cfg
     app[METRICS] = Registry(cfg.model_names())
     app[EXECUTOR] = concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(1, len(cfg.routers) + len(cfg.profiles)), thread_name_prefix="fastroute-score"
+        max_workers=max(1, len(cfg.routers)), thread_name_prefix="fastroute-score"
     )
     app[BATCHERS] = {
         name: MicroBatcher(r, app[EXECUTOR], cfg.max_batch, cfg.max_wait, cfg.max_queue)
@@ -216,6 +216,7 @@ def create_app(cfg: ServeConfig) -> web.Application:
         app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(session_ctx)
+    profiles.attach(app)
     app.router.add_post("/v1/chat/completions", chat_handler)
     app.router.add_post("/v1/route", route_handler)
     app.router.add_get("/v1/models", models_handler)

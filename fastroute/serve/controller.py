@@ -110,7 +110,8 @@ class Controller:
         return self._router(router).win_rates(list(prompts))
 
     def _routed_model(self, kwargs: dict, router: "str | None", threshold: "float | None") -> str:
-        if kwargs.get("model") in self.profiles and router is None and threshold is None:
+        model = kwargs.get("model")
+        if isinstance(model, str) and model in self.profiles and router is None and threshold is None:
             return self._profile_model(kwargs)
         if "model" in kwargs:
             try:
