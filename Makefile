@@ -42,7 +42,7 @@ test-fast: $(DEV)
 # so the normal build is untouched. Python leaks by design: leak checks are off.
 # --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
 ASAN_DIR   ?= build/asan
-ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py tests/test_op_conformance.py
+ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py tests/test_op_conformance.py tests/test_wordpiece.py
 asan: $(DEV)
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }

@@ -28,6 +28,7 @@ SOURCES = [
     "sw_stats.c",
     "bt_fit.c",
     "embedding_bag_i8.c",
+    "wordpiece.c",
 ]
 HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h"]
 

@@ -58,6 +58,14 @@ int fr_linear_scores_f32(const float *E, int64_t B, int64_t d, int64_t lde, cons
  * lds; out: B x K, row stride ldo; K >= 2). */
 int fr_field_win_rates(const double *S, int64_t B, int64_t K, int64_t lds, double *out, int64_t ldo, int nthreads);
 
+/* BERT uncased WordPiece over ASCII text (csrc/wordpiece.c): a vocabulary from n strings
+ * (blob[start[k]:start[k+1]] has id ids[k]); encode returns the token count (at most max),
+ * -1 for text with a byte >= 0x80, -2 for bad arguments. */
+void *fr_wp_new(const char *blob, const int64_t *start, const int32_t *ids, int64_t n);
+void fr_wp_free(void *vocab);
+int64_t fr_wp_encode(const void *vocab, const char *text, int64_t len, int32_t unk, int64_t max_chars,
+                     int32_t *out, int64_t max);
+
 /* Similarity weighting fused with the sufficient statistics S = A w.
  * For each query b: m = max_u sims[b, u]; with gamma <= 0, RouteLLM's weights
  * w_u = 10 * 10^(sims[b, u] / m) (uniform w_u = 10 when m <= 0); with gamma > 0,
