@@ -1,9 +1,8 @@
 """The router interface every kind shares.
 
-`win_rates` is always batched and returns float64 P(strong beats weak) per
-prompt; `route` applies RouteLLM's rule (strong if p >= threshold). Routers
-hold no per-request state (the embedder is created once, under a lock), so one
-router serves many threads.
+`win_rates` is always batched and returns float64 P(strong beats weak) per prompt; `route`
+applies RouteLLM's rule (strong if p >= threshold). Routers hold no per-request state (the
+embedder is created once, under a lock), so one router serves many threads.
 
 It scores a pair of its models (`strong_model`, `weak_model`, saved in its bundle) and
 routes to two targets, any names (`with_targets`; by default the scored models), as
@@ -173,9 +172,9 @@ class Router(abc.ABC):
         pair drops the stored win-rate quantiles (they belong to the bundle's pair)."""
         pair = scored_pair(self, strong, weak, scored_as)
         if pair != (self.strong_model, self.weak_model):
-            other = self.with_pair(*pair)
-            other.train_prompt_hashes, other.win_rate_quantiles = self.train_prompt_hashes, None
-            other._embedder = self._embedder  # a custom embedder (use_embedder) stays
+            other = self.with_pair(*pair)  # keeps the training hashes and a custom embedder, not the quantiles
+            other.train_prompt_hashes, other._embedder = self.train_prompt_hashes, self._embedder
+            other.win_rate_quantiles = None
         else:
             other = copy.copy(self)
         other._targets = (*pair, strong, weak)
