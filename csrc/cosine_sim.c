@@ -184,8 +184,10 @@ static void fr_cosine_f16_impl(const float *Qn, int64_t B, const uint16_t *X, in
     FR_DISPATCH(cosine_f16, Qn, B, X, N, d, ldx, out, ldo, nthreads)
 }
 
-int fr_cosine_sim_f32(const float *Q, int64_t B, int64_t ldq, const float *X, int64_t N, int64_t d,
-                      int64_t ldx, float *out, int64_t ldo, int nthreads)
+/* The checks and the query normalisation both entry points share; `half` picks the arena's
+ * storage (X is const float * or const uint16_t *). */
+static int fr_cosine_sim_run(const float *Q, int64_t B, int64_t ldq, const void *X, int half, int64_t N, int64_t d,
+                             int64_t ldx, float *out, int64_t ldo, int nthreads)
 {
     if (fr_cosine_sim_args(Q, B, ldq, X, N, d, ldx, out, ldo))
         return FR_EINVAL;
@@ -194,24 +196,24 @@ int fr_cosine_sim_f32(const float *Q, int64_t B, int64_t ldq, const float *X, in
     float *Qn = fr_normalized_queries(Q, B, ldq, d);
     if (!Qn)
         return FR_ENOMEM;
-    fr_cosine_f32_impl(Qn, B, X, N, d, ldx, out, ldo, fr_threads(nthreads));
+    if (half)
+        fr_cosine_f16_impl(Qn, B, (const uint16_t *)X, N, d, ldx, out, ldo, fr_threads(nthreads));
+    else
+        fr_cosine_f32_impl(Qn, B, (const float *)X, N, d, ldx, out, ldo, fr_threads(nthreads));
     free(Qn);
     return FR_OK;
+}
+
+int fr_cosine_sim_f32(const float *Q, int64_t B, int64_t ldq, const float *X, int64_t N, int64_t d,
+                      int64_t ldx, float *out, int64_t ldo, int nthreads)
+{
+    return fr_cosine_sim_run(Q, B, ldq, X, 0, N, d, ldx, out, ldo, nthreads);
 }
 
 int fr_cosine_sim_f16(const float *Q, int64_t B, int64_t ldq, const uint16_t *X, int64_t N, int64_t d,
                       int64_t ldx, float *out, int64_t ldo, int nthreads)
 {
-    if (fr_cosine_sim_args(Q, B, ldq, X, N, d, ldx, out, ldo))
-        return FR_EINVAL;
-    if (B == 0 || N == 0)
-        return FR_OK;
-    float *Qn = fr_normalized_queries(Q, B, ldq, d);
-    if (!Qn)
-        return FR_ENOMEM;
-    fr_cosine_f16_impl(Qn, B, X, N, d, ldx, out, ldo, fr_threads(nthreads));
-    free(Qn);
-    return FR_OK;
+    return fr_cosine_sim_run(Q, B, ldq, X, 1, N, d, ldx, out, ldo, nthreads);
 }
 
 static void fr_half_rows_impl(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, float *out, int nthreads)

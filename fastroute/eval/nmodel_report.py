@@ -3,7 +3,6 @@ PNG plot of the cost-quality curves with their hulls, the zero router and the or
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -149,11 +148,7 @@ def plot(report: NModelReport, path: "str | Path") -> Path:
 
 
 def write_all(report: NModelReport, output: "str | Path", with_plot: bool = True) -> list[Path]:
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(to_json(report), indent=2) + "\n")
-    (out / "results.md").write_text(markdown(report))
-    written = [out / "results.json", out / "results.md"]
+    written = tables.write_results(output, to_json(report), markdown(report))
     if with_plot:
-        written.append(plot(report, out / f"{report.benchmark}.png"))
+        written.append(plot(report, Path(output) / f"{report.benchmark}.png"))
     return written

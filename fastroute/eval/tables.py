@@ -1,7 +1,11 @@
-"""Rendering a result table (a header row, then rows of strings) as aligned text or Markdown:
-shared by the two-model (report.py) and N-model (nmodel_report.py) reports."""
+"""Rendering a result table (a header row, then rows of strings) as aligned text or Markdown,
+and writing a report's results files: shared by the two-model (report.py) and N-model
+(nmodel_report.py) reports."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 
 def text_table(notes: list[str], rows: list[list[str]]) -> str:
@@ -21,3 +25,12 @@ def markdown_table(title: str, notes: list[str], rows: list[list[str]]) -> str:
     out.append("|" + "---|" * len(rows[0]))
     out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(out) + "\n"
+
+
+def write_results(output: "str | Path", doc: dict, markdown: str) -> list[Path]:
+    """results.json and results.md in `output` (made if missing); returns their paths."""
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "results.md").write_text(markdown)
+    return [out / "results.json", out / "results.md"]
