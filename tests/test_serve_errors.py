@@ -243,12 +243,12 @@ def test_unknown_paths_and_methods_are_json(server):
 
 def test_unexpected_exceptions_are_json_500s(server, monkeypatch):
     """The catch-all: a bug in a handler still answers JSON, and names no internals."""
-    import fastroute.serve.app as app_module
+    import fastroute.serve.core as core_module
 
     def broken(*args, **kwargs):
         raise KeyError("internal detail")
 
-    monkeypatch.setattr(app_module, "routing_text", broken)
+    monkeypatch.setattr(core_module, "routing_text", broken)
     code, headers, payload = post(
         server.port, "/v1/chat/completions", json.dumps({"model": "router-mf-0.5", "messages": MSG}).encode()
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +59,6 @@ class ServeConfig:
 
 
 CONFIG = web.AppKey("config", ServeConfig)
-BATCHERS = web.AppKey("batchers", dict)
 METRICS = web.AppKey("metrics", Registry)
 SESSION = web.AppKey("session", ClientSession)
-EXECUTOR = web.AppKey("executor", concurrent.futures.ThreadPoolExecutor)
 KNOWN_PATHS = {"/v1/chat/completions", "/v1/route", "/v1/models", "/health", "/metrics"}
