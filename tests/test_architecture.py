@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fastroute.loader", "fastroute.model_string", "fastroute.data", "fastroute.profile"),
     ("fastroute.train", "fastroute.eval"),
     ("fastroute.serve",),
+    ("fastroute.gateways",),
     ("fastroute.cli",),
 ]
 
