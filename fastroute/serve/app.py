@@ -24,6 +24,7 @@ from ..model_string import PREFIX
 from . import profiles
 from .config import CONFIG, METRICS, SESSION, ServeConfig, Timeouts
 from .core import RoutingCore
+from .json_io import json_response
 from .middleware import errors_and_auth
 from .proxy import forward
 from .request_body import json_body
@@ -33,7 +34,7 @@ CORE = web.AppKey("core", RoutingCore)
 
 
 async def route_handler(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CORE].route(await json_body(request)))
+    return json_response(await request.app[CORE].route(await json_body(request)))
 
 
 async def chat_handler(request: web.Request) -> web.StreamResponse:

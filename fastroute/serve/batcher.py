@@ -3,7 +3,10 @@
 Requests queue up while a batch is being scored (in a worker thread, so the event loop
 never blocks); when it finishes, everything waiting (up to `max_batch` prompts) goes in
 the next call. At low load a request is scored at once; `max_wait` (seconds) can hold a
-batch open a little longer to fill it. The queue is bounded: past `max_queue` waiting
+batch open a little longer to fill it. A batch expected to take less than `inline_below`
+seconds (from the measured time per prompt of earlier batches) is scored on the event loop's
+own thread: for a cheap router (mf on one short prompt: ~30 us) the hop to a worker thread
+and back costs more than the scoring. Anything bigger still goes to the worker thread. The queue is bounded: past `max_queue` waiting
 prompts, `submit` raises Overloaded (the server answers 503 with Retry-After).
 
 One request never fails another: if a shared batch raises, each of its requests is scored
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
+import time
 from collections import deque
 from typing import Any
 
@@ -32,17 +37,21 @@ class MicroBatcher:
         max_batch: int = 256,
         max_wait: float = 0.0,
         max_queue: int = 4096,
+        inline_below: float = 0.0,
     ) -> None:
-        if max_batch < 1 or max_queue < 1 or max_wait < 0:
-            raise ValueError("max_batch and max_queue must be >= 1, max_wait >= 0")
+        if max_batch < 1 or max_queue < 1 or max_wait < 0 or inline_below < 0:
+            raise ValueError("max_batch and max_queue must be >= 1, max_wait and inline_below >= 0")
         self.router, self.executor = router, executor
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
+        self.inline_below = inline_below
+        self._per_prompt = math.inf  # seconds, a moving average over recent batches (inf: not measured yet)
         self._queue: deque[tuple[list[str], asyncio.Future]] = deque()
         self._waiting = 0
         self._worker: "asyncio.Task | None" = None
         self.batches = 0
         self.scored = 0
         self.isolated_failures = 0  # batches that raised and were re-scored request by request
+        self.inline_batches = 0  # batches scored on the event loop's thread
 
     @property
     def waiting(self) -> int:
@@ -73,7 +82,7 @@ class MicroBatcher:
                 texts.extend(item[0])
             self._waiting -= len(texts)
             try:
-                p = await loop.run_in_executor(self.executor, self.router.win_rates, texts)
+                p = await self._score(loop, texts)
             except asyncio.CancelledError:  # close(): the batch in flight is answered too
                 _fail(batch, Overloaded("the server is shutting down"))
                 raise
@@ -87,6 +96,21 @@ class MicroBatcher:
                 if not fut.done():
                     fut.set_result(p[lo : lo + len(item_texts)])
                 lo += len(item_texts)
+
+    async def _score(self, loop: asyncio.AbstractEventLoop, texts: list[str]) -> np.ndarray:
+        """Scores one batch, inline when it is expected to be cheap, and updates the estimate."""
+        inline = self._per_prompt * len(texts) < self.inline_below
+        t0 = time.perf_counter()
+        if inline:
+            p = self.router.win_rates(texts)
+            self.inline_batches += 1
+        else:
+            p = await loop.run_in_executor(self.executor, self.router.win_rates, texts)
+        per_prompt = (time.perf_counter() - t0) / len(texts)
+        # On the worker thread the measured time includes the hop: an over-estimate, so the
+        # first inline decision is a safe one.
+        self._per_prompt = per_prompt if self._per_prompt == math.inf else 0.8 * self._per_prompt + 0.2 * per_prompt
+        return p
 
     async def close(self) -> None:
         """Stops the worker at shutdown; requests still waiting get Overloaded (a 503)."""

@@ -34,6 +34,7 @@ class ServeConfig:
     max_batch: int = 256
     max_wait: float = 0.0
     max_queue: int = 4096
+    inline_below: float = 0.0005  # seconds: a batch expected to score faster runs on the loop's thread
     upstream_timeout: float = 60.0  # longest silence from an upstream (idle read), not a total
     connect_timeout: float = 10.0
     client_timeout: float = 15.0  # for a client to send a request's head, and again its body

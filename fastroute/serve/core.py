@@ -51,7 +51,7 @@ class RoutingCore:
             max_workers=max(1, len(cfg.routers)), thread_name_prefix="fastroute-score"
         )
         self.batchers = {
-            name: MicroBatcher(r, self.executor, cfg.max_batch, cfg.max_wait, cfg.max_queue)
+            name: MicroBatcher(r, self.executor, cfg.max_batch, cfg.max_wait, cfg.max_queue, cfg.inline_below)
             for name, r in cfg.routers.items()
         }
         # Profiles score on their own thread, so that a burst of them never waits in front of

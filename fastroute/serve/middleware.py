@@ -10,13 +10,14 @@ from aiohttp import web
 
 from .config import CONFIG, KNOWN_PATHS, METRICS, ServeConfig
 from .errors import APIError, server_error
+from .json_io import json_response
 from .proxy import PREPARED, STATUS
 
 log = logging.getLogger("fastroute.serve")
 
 
 def _error_response(err: APIError) -> web.Response:
-    return web.json_response(err.body(), status=err.status, headers=err.headers)
+    return json_response(err.body(), status=err.status, headers=err.headers)
 
 
 def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
