@@ -39,11 +39,12 @@ class LoadResult:
         }
 
 
-def build_request(host: str, port: int, path: str, body: dict) -> bytes:
+def build_request(host: str, port: int, path: str, body: dict, headers: "dict[str, str] | None" = None) -> bytes:
     payload = json.dumps(body).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n{extra}\r\n"
     ).encode()
     return head + payload
 
@@ -51,15 +52,23 @@ def build_request(host: str, port: int, path: str, body: dict) -> bytes:
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
     for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-            break
-    else:
-        raise RuntimeError("response without Content-Length")
-    await reader.readexactly(length)
-    return status
+        key = line[:18].lower()
+        if key.startswith(b"content-length:"):
+            await reader.readexactly(int(line[15:]))
+            return status
+        if key.startswith(b"transfer-encoding:") and b"chunked" in line.lower():
+            await _read_chunked(reader)  # e.g. through Envoy or a proxy that re-chunks the answer
+            return status
+    raise RuntimeError("response with neither Content-Length nor chunked encoding")
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> None:
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        await reader.readexactly(size + 2)  # the chunk and its CRLF
+        if size == 0:
+            return
 
 
 async def run_load(

@@ -41,6 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-wait-ms", type=float, default=0.0, help="hold a batch open this long to fill it")
     p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
     p.add_argument(
+        "--inline-below-ms",
+        type=float,
+        default=0.5,
+        help="score a batch on the event loop's thread when it is expected to take less than this "
+        "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
+    )
+    p.add_argument(
         "--upstream-timeout",
         type=float,
         default=60.0,
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000.0,
         max_queue=args.max_queue,
+        inline_below=args.inline_below_ms / 1000.0,
         upstream_timeout=args.upstream_timeout,
         connect_timeout=args.connect_timeout,
         client_timeout=args.client_timeout,

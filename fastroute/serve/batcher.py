@@ -98,19 +98,21 @@ class MicroBatcher:
                 lo += len(item_texts)
 
     async def _score(self, loop: asyncio.AbstractEventLoop, texts: list[str]) -> np.ndarray:
-        """Scores one batch, inline when it is expected to be cheap, and updates the estimate."""
-        inline = self._per_prompt * len(texts) < self.inline_below
-        t0 = time.perf_counter()
-        if inline:
-            p = self.router.win_rates(texts)
+        """Scores one batch, inline when it is expected to be cheap, and updates the estimate
+        (the scoring time alone, so that a slow hop to the thread never counts against it)."""
+        if self._per_prompt * len(texts) < self.inline_below:
+            p, seconds = self._timed(texts)
             self.inline_batches += 1
         else:
-            p = await loop.run_in_executor(self.executor, self.router.win_rates, texts)
-        per_prompt = (time.perf_counter() - t0) / len(texts)
-        # On the worker thread the measured time includes the hop: an over-estimate, so the
-        # first inline decision is a safe one.
+            p, seconds = await loop.run_in_executor(self.executor, self._timed, texts)
+        per_prompt = seconds / len(texts)
         self._per_prompt = per_prompt if self._per_prompt == math.inf else 0.8 * self._per_prompt + 0.2 * per_prompt
         return p
+
+    def _timed(self, texts: list[str]) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        p = self.router.win_rates(texts)
+        return p, time.perf_counter() - t0
 
     async def close(self) -> None:
         """Stops the worker at shutdown; requests still waiting get Overloaded (a 503)."""

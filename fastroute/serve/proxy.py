@@ -24,6 +24,7 @@ from aiohttp import ClientConnectorError, ClientError, ClientPayloadError, Clien
 from .body_io import MAX_EVENT_BYTES, EventTooLarge, events_end, next_chunk, read_all
 from .config import Timeouts
 from .errors import APIError
+from .json_io import dumps
 from .metrics import Registry, account_usage
 from .redact import mask, response_headers
 from .upstreams import Upstream
@@ -211,7 +212,7 @@ class _Call:
                 headers[name] = self.request.headers[name]
         return self.session.post(
             self.upstream.chat_url,
-            data=json.dumps(forwarded, allow_nan=False).encode(),
+            data=dumps(forwarded),  # parse_json let no NaN or infinity in
             headers=headers,
             timeout=self.timeouts.client(),
             allow_redirects=False,

@@ -164,6 +164,11 @@ def json_number(value: Any, key: str) -> float:
 def loads_strict(data: "bytes | str") -> Any:
     """JSON from an upstream or a client, strictly: ValueError for anything that is not plain
     JSON (NaN/Infinity, numbers beyond a double, nesting too deep for the parser)."""
+    if orjson is not None and isinstance(data, bytes) and not _LONG_NUMBER.search(data):
+        try:
+            return orjson.loads(data)  # the same values; anything it refuses takes the standard path
+        except orjson.JSONDecodeError:
+            pass
     try:
         return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
     except RecursionError:
