@@ -7,7 +7,6 @@ import asyncio
 import concurrent.futures
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -22,17 +21,27 @@ from fastroute.serve.errors import APIError  # noqa: E402
 
 
 class _Timed:
-    """A router that takes `seconds` per call and records the thread it ran on."""
+    """A router that takes `seconds` per call on a fake clock (so that what the batcher
+    measures does not depend on the machine's load) and records the thread it ran on."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.threads = seconds, []
+        self.seconds, self.threads, self.now = seconds, [], 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     def win_rates(self, texts):
         self.threads.append(threading.current_thread().name)
-        time.sleep(self.seconds)
+        self.now += self.seconds
         if any("BAD" in t for t in texts):
             raise ValueError("cannot score BAD")
         return np.array([len(t) / 100.0 for t in texts])
+
+
+def _batcher(router: _Timed, pool, **kwargs) -> MicroBatcher:
+    batcher = MicroBatcher(router, pool, **kwargs)
+    batcher.clock = router.clock
+    return batcher
 
 
 def _submit_each(batcher: MicroBatcher, batches: list[list[str]]) -> list:
@@ -43,9 +52,9 @@ def _submit_each(batcher: MicroBatcher, batches: list[list[str]]) -> list:
 
 
 def test_a_cheap_router_is_scored_on_the_loop_thread_after_the_first_batch():
-    router = _Timed(0.0)
+    router = _Timed(1e-5)
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
-    batcher = MicroBatcher(router, pool, inline_below=0.005)
+    batcher = _batcher(router, pool, inline_below=0.005)
     out = _submit_each(batcher, [["a"], ["bb"], ["ccc"], ["dddd"]])
     pool.shutdown()
     np.testing.assert_allclose(np.concatenate(out), [0.01, 0.02, 0.03, 0.04])
@@ -57,7 +66,7 @@ def test_a_cheap_router_is_scored_on_the_loop_thread_after_the_first_batch():
 def test_a_slow_router_stays_on_the_worker_thread():
     router = _Timed(0.01)
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
-    batcher = MicroBatcher(router, pool, inline_below=0.005)
+    batcher = _batcher(router, pool, inline_below=0.005)
     _submit_each(batcher, [["a"], ["bb"], ["ccc"]])
     pool.shutdown()
     assert all(t.startswith("score") for t in router.threads) and batcher.inline_batches == 0
@@ -66,7 +75,7 @@ def test_a_slow_router_stays_on_the_worker_thread():
 def test_a_big_batch_of_a_cheap_router_goes_to_the_worker_thread():
     router = _Timed(0.001)  # ~1 ms a call: cheap for one prompt, not for a thousand
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
-    batcher = MicroBatcher(router, pool, inline_below=0.005)
+    batcher = _batcher(router, pool, inline_below=0.005)
     _submit_each(batcher, [["a"], ["b"], ["x"] * 1000])
     pool.shutdown()
     assert router.threads[1] == threading.main_thread().name
@@ -74,10 +83,10 @@ def test_a_big_batch_of_a_cheap_router_goes_to_the_worker_thread():
 
 
 def test_inline_is_off_by_default_and_a_failure_inline_stays_with_its_request():
-    router = _Timed(0.0)
+    router = _Timed(1e-5)
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
     assert MicroBatcher(router, pool).inline_below == 0.0
-    batcher = MicroBatcher(router, pool, inline_below=0.005)
+    batcher = _batcher(router, pool, inline_below=0.005)
     _submit_each(batcher, [["warm"]])
 
     async def main():
@@ -139,3 +148,53 @@ def test_what_orjson_would_change_or_refuse_gets_the_standard_answer(raw):
             return ("error", err.status, err.message)
 
     assert outcome(validation.parse_json) == outcome(_standard)
+
+
+def test_requests_of_one_loop_turn_share_one_inline_batch():
+    class Counting(_Timed):
+        def win_rates(self, texts):
+            self.sizes = [*getattr(self, "sizes", []), len(texts)]
+            return super().win_rates(texts)
+
+    router = Counting(0.0)
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
+    batcher = _batcher(router, pool, max_batch=4, inline_below=0.005)
+    _submit_each(batcher, [["warm"]])
+
+    async def main():
+        return await asyncio.gather(*(batcher.submit([t]) for t in ("a", "bb", "ccc", "dddd", "eeeee", "ffffff")))
+
+    out = asyncio.run(main())
+    pool.shutdown()
+    np.testing.assert_allclose(np.concatenate(out), [0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
+    # The first of the burst arrives at a quiet server and is scored at once; the rest, which
+    # arrived in the same turn of the loop, share batches of at most max_batch.
+    assert router.sizes[1:] == [1, 4, 1]
+    assert router.threads[1:] == [threading.main_thread().name] * 3
+
+
+def test_a_quiet_server_scores_each_request_at_once_without_a_turn_of_the_loop():
+    router = _Timed(1e-5)
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="score")
+    batcher = _batcher(router, pool, inline_below=0.005)
+
+    async def main():
+        await batcher.submit(["warm"])
+        await asyncio.sleep(0)  # the turn ends
+        loop = asyncio.get_running_loop()
+        created = []
+        real = loop.create_future
+        loop.create_future = lambda: created.append(1) or real()  # type: ignore[method-assign]
+        out = [await batcher.submit([t]) for t in ("a", "bb")]
+        for t in ("ccc", "dddd"):
+            await asyncio.sleep(0)  # the next turn of the loop
+            out.append(await batcher.submit([t]))
+        loop.create_future = real  # type: ignore[method-assign]
+        return out, created
+
+    out, created = asyncio.run(main())
+    pool.shutdown()
+    np.testing.assert_allclose(np.concatenate(out), [0.01, 0.02, 0.03, 0.04])
+    # "a" was scored at once; "bb" came in the same turn, so it waited for a batch, and so did
+    # "ccc", the turn after a busy one; "dddd" followed a quiet turn and was scored at once.
+    assert created == [1, 1]

@@ -44,10 +44,15 @@ class MicroBatcher:
         self.router, self.executor = router, executor
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
         self.inline_below = inline_below
+        self.clock = time.perf_counter  # what scoring times are read from (tests give a fake one)
         self._per_prompt = math.inf  # seconds, a moving average over recent batches (inf: not measured yet)
         self._queue: deque[tuple[list[str], asyncio.Future]] = deque()
         self._waiting = 0
         self._worker: "asyncio.Task | None" = None
+        self._flush_handle: "asyncio.Handle | None" = None
+        self._turn_handle: "asyncio.Handle | None" = None
+        self._turn_arrivals = self._last_turn_arrivals = 0
+        self._turn_loop: "asyncio.AbstractEventLoop | None" = None
         self.batches = 0
         self.scored = 0
         self.isolated_failures = 0  # batches that raised and were re-scored request by request
@@ -62,25 +67,88 @@ class MicroBatcher:
             raise ValueError(f"{len(texts)} prompts in one request; the queue holds at most {self.max_queue}")
         if self._waiting + len(texts) > self.max_queue:
             raise Overloaded(f"{self._waiting} prompts already waiting")
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        alone = self._arrive(loop)
+        if alone and not self._queue and self._flush_handle is None and (self._worker is None or self._worker.done()):
+            if self._per_prompt * len(texts) < self.inline_below:  # nothing to batch with: score at once
+                p, seconds = self._timed(texts)  # its error is this request's own
+                self._note(seconds, len(texts), inline=True)
+                self.batches, self.scored = self.batches + 1, self.scored + len(texts)
+                return p
+        fut = loop.create_future()
         self._queue.append((texts, fut))
         self._waiting += len(texts)
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._run())
+        if self._flush_handle is None and (self._worker is None or self._worker.done()):
+            # After the requests of this turn of the loop have queued: they share the batch.
+            self._flush_handle = loop.call_soon(self._flush)
         return await fut
 
-    async def _run(self) -> None:
+    def _arrive(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Counts the requests of this turn of the event loop; True when the last turn that had
+        any had one only (a quiet server: no batch would form, so waiting a turn is waste)."""
+        if self._turn_loop is not loop:  # a new event loop (tests run several): forget the old turn
+            self._turn_loop, self._turn_handle, self._turn_arrivals, self._last_turn_arrivals = loop, None, 0, 0
+        if self._turn_handle is None:
+            self._turn_handle = loop.call_soon(self._end_turn)
+        self._turn_arrivals += 1
+        return self._last_turn_arrivals <= 1 and self._turn_arrivals == 1
+
+    def _end_turn(self) -> None:
+        self._turn_handle = None
+        self._last_turn_arrivals, self._turn_arrivals = self._turn_arrivals, 0
+
+    def _flush(self) -> None:
+        """Scores what waits right here when it is cheap (no task, no thread), else hands the
+        queue to the worker task."""
+        self._flush_handle = None
         loop = asyncio.get_running_loop()
+        while self._queue and not self.max_wait and self._per_prompt * self._next_size() < self.inline_below:
+            batch, texts = self._take()
+            try:
+                p, seconds = self._timed(texts)
+            except Exception as exc:  # noqa: BLE001 - isolated by the worker: each request gets its own outcome
+                self._worker = loop.create_task(self._run((batch, exc)))
+                return
+            self._note(seconds, len(texts), inline=True)
+            self._deliver(batch, p)
+        if self._queue:
+            self._worker = loop.create_task(self._run())
+
+    def _next_size(self) -> int:
+        n = 0
+        for item_texts, _ in self._queue:
+            if n and n + len(item_texts) > self.max_batch:
+                break
+            n += len(item_texts)
+        return n
+
+    def _take(self) -> tuple[list[Any], list[str]]:
+        batch: list[Any] = []
+        texts: list[str] = []
+        while self._queue and (not texts or len(texts) + len(self._queue[0][0]) <= self.max_batch):
+            item = self._queue.popleft()
+            batch.append(item)
+            texts.extend(item[0])
+        self._waiting -= len(texts)
+        return batch, texts
+
+    def _deliver(self, batch: list[Any], p: np.ndarray) -> None:
+        self.batches += 1
+        self.scored += sum(len(t) for t, _ in batch)
+        lo = 0
+        for item_texts, fut in batch:
+            if not fut.done():
+                fut.set_result(p[lo : lo + len(item_texts)])
+            lo += len(item_texts)
+
+    async def _run(self, failed: "tuple[list[Any], Exception] | None" = None) -> None:
+        loop = asyncio.get_running_loop()
+        if failed is not None:
+            await self._score_alone(*failed)
         while self._queue:
             if self.max_wait and self._waiting < self.max_batch:
                 await asyncio.sleep(self.max_wait)
-            batch: list[Any] = []
-            texts: list[str] = []
-            while self._queue and (not texts or len(texts) + len(self._queue[0][0]) <= self.max_batch):
-                item = self._queue.popleft()
-                batch.append(item)
-                texts.extend(item[0])
-            self._waiting -= len(texts)
+            batch, texts = self._take()
             try:
                 p = await self._score(loop, texts)
             except asyncio.CancelledError:  # close(): the batch in flight is answered too
@@ -89,33 +157,35 @@ class MicroBatcher:
             except Exception as exc:  # noqa: BLE001 - isolated below: each request gets its own outcome
                 await self._score_alone(batch, exc)
                 continue
-            self.batches += 1
-            self.scored += len(texts)
-            lo = 0
-            for item_texts, fut in batch:
-                if not fut.done():
-                    fut.set_result(p[lo : lo + len(item_texts)])
-                lo += len(item_texts)
+            self._deliver(batch, p)
 
     async def _score(self, loop: asyncio.AbstractEventLoop, texts: list[str]) -> np.ndarray:
-        """Scores one batch, inline when it is expected to be cheap, and updates the estimate
-        (the scoring time alone, so that a slow hop to the thread never counts against it)."""
-        if self._per_prompt * len(texts) < self.inline_below:
+        """Scores one batch, inline when it is expected to be cheap."""
+        inline = self._per_prompt * len(texts) < self.inline_below
+        if inline:
             p, seconds = self._timed(texts)
-            self.inline_batches += 1
         else:
             p, seconds = await loop.run_in_executor(self.executor, self._timed, texts)
-        per_prompt = seconds / len(texts)
-        self._per_prompt = per_prompt if self._per_prompt == math.inf else 0.8 * self._per_prompt + 0.2 * per_prompt
+        self._note(seconds, len(texts), inline)
         return p
 
+    def _note(self, seconds: float, n: int, inline: bool) -> None:
+        """Updates the estimate from the scoring time alone (a slow hop to the thread never counts)."""
+        per_prompt = seconds / n
+        self._per_prompt = per_prompt if self._per_prompt == math.inf else 0.8 * self._per_prompt + 0.2 * per_prompt
+        self.inline_batches += inline
+
     def _timed(self, texts: list[str]) -> tuple[np.ndarray, float]:
-        t0 = time.perf_counter()
+        t0 = self.clock()
         p = self.router.win_rates(texts)
-        return p, time.perf_counter() - t0
+        return p, self.clock() - t0
 
     async def close(self) -> None:
         """Stops the worker at shutdown; requests still waiting get Overloaded (a 503)."""
+        for handle in (self._flush_handle, self._turn_handle):
+            if handle is not None:
+                handle.cancel()
+        self._flush_handle = self._turn_handle = None
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
             try:
