@@ -10,6 +10,14 @@ scores its own pair, or the models these names match (see fastroute.load_router;
 maps a name to the model it is scored as). Routes on the last user message (as RouteLLM),
 then calls any OpenAI-compatible endpoint through the `openai` client (or LiteLLM with
 backend="litellm", for other providers), with the chosen name as `model`.
+
+With backend="litellm" the names keep their provider prefix ("anthropic/claude-3-5-sonnet-20240620",
+"openai/gpt-4o-mini"): LiteLLM reads the provider from it. `base_url` / `api_key` go to every
+call, as in RouteLLM; models of different providers take their own with `litellm_params`:
+
+    Controller(routers=["mf"], strong_model="anthropic/claude-3-5-sonnet-20240620",
+               weak_model="openai/gpt-4o-mini", backend="litellm",
+               litellm_params={"anthropic/claude-3-5-sonnet-20240620": {"api_key": KEY}})
 """
 
 from __future__ import annotations
@@ -51,13 +59,16 @@ class Controller:
         scored_as: "dict[str, str] | None" = None,
         progress_bar: bool = False,
         profiles: "dict[str, Any] | None" = None,
+        litellm_params: "dict[str, dict[str, Any]] | None" = None,
     ) -> None:
         """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
         default of that name; {"backend": "numpy"} a kernel backend. `api_base` is RouteLLM's
         name for `base_url`; `progress_bar` is accepted for RouteLLM's signature and unused.
         `profiles` maps a model name to a routing profile (a RoutingProfile, a shipped profile's
         name such as "routerbench", or a JSON file): `create(model=<that name>, ...)` calls the
-        candidate it chooses."""
+        candidate it chooses. `litellm_params` (backend="litellm") maps a model name to the
+        keyword arguments LiteLLM gets for it (api_base, api_key, ...), over `base_url` and
+        `api_key`."""
         from ..loader import load_router
 
         if backend not in ("openai", "litellm"):
@@ -84,6 +95,7 @@ class Controller:
         self.profiles = {
             name: p if isinstance(p, RoutingProfile) else load_profile(p) for name, p in (profiles or {}).items()
         }
+        self.litellm_params = self._check_litellm_params(litellm_params, backend)
         self.strong_model, self.weak_model = strong_model, weak_model
         self.base_url, self.api_key, self.backend, self.route_on = base_url, api_key, backend, route_on
         self.model_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -91,6 +103,34 @@ class Controller:
         self._sync_client: Any = None  # openai.OpenAI, made on first use
         self._async_client: Any = None  # openai.AsyncOpenAI, made on first use
         self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.completion, acreate=self.acompletion))
+
+    def _check_litellm_params(self, params: "dict[str, dict[str, Any]] | None", backend: str) -> dict:
+        if not params:
+            return {}
+        if backend != "litellm":
+            raise ValueError("litellm_params needs backend='litellm'")
+        targets = {t for r in self.routers.values() for t in r.targets}
+        targets.update(n for p in self.profiles.values() for n in p.names)
+        for name, opts in params.items():
+            if name not in targets:
+                raise ValueError(
+                    f"litellm_params names {name!r}, which is no model routed to; models: {sorted(targets)}"
+                )
+            if not isinstance(opts, dict) or "model" in opts:
+                raise ValueError(
+                    f"litellm_params[{name!r}] must be a dict of LiteLLM keyword arguments, without 'model'"
+                )
+        return {name: dict(opts) for name, opts in params.items()}
+
+    def _litellm_kwargs(self, kwargs: dict) -> dict:
+        """The routed call's keyword arguments for LiteLLM: the Controller's endpoint, that
+        model's own `litellm_params`, then the caller's."""
+        return {
+            "api_base": self.base_url,
+            "api_key": self.api_key,
+            **self.litellm_params.get(kwargs["model"], {}),
+            **kwargs,
+        }
 
     # -- routing ------------------------------------------------------------
     def _router(self, router: str):
@@ -171,12 +211,12 @@ class Controller:
         kwargs["model"] = self._routed_model(kwargs, router, threshold)
         litellm = self._clients()
         if litellm is not None:
-            return litellm.completion(api_base=self.base_url, api_key=self.api_key, **kwargs)
+            return litellm.completion(**self._litellm_kwargs(kwargs))
         return self._sync_client.chat.completions.create(**kwargs)
 
     async def acompletion(self, *, router: "str | None" = None, threshold: "float | None" = None, **kwargs: Any):
         kwargs["model"] = self._routed_model(kwargs, router, threshold)
         litellm = self._clients()
         if litellm is not None:
-            return await litellm.acompletion(api_base=self.base_url, api_key=self.api_key, **kwargs)
+            return await litellm.acompletion(**self._litellm_kwargs(kwargs))
         return await self._async_client.chat.completions.create(**kwargs)
