@@ -29,6 +29,7 @@ SOURCES = [
     "bt_fit.c",
     "embedding_bag_i8.c",
     "wordpiece.c",
+    "wordpiece_unicode.c",
 ]
 HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h"]
 

@@ -58,13 +58,19 @@ int fr_linear_scores_f32(const float *E, int64_t B, int64_t d, int64_t lde, cons
  * lds; out: B x K, row stride ldo; K >= 2). */
 int fr_field_win_rates(const double *S, int64_t B, int64_t K, int64_t lds, double *out, int64_t ldo, int nthreads);
 
-/* BERT uncased WordPiece over ASCII text (csrc/wordpiece.c): a vocabulary from n strings
- * (blob[start[k]:start[k+1]] has id ids[k]); encode returns the token count (at most max),
- * -1 for text with a byte >= 0x80, -2 for bad arguments. */
+/* BERT uncased WordPiece (csrc/wordpiece.c): a vocabulary from n strings (blob[start[k]:start[k+1]]
+ * has id ids[k]; NULL for bad arguments or no memory). encode_batch tokenizes the B UTF-8 texts
+ * blob[offsets[b]:offsets[b+1]] as tokenizers does (normaliser, pre-tokenizer, WordPiece, at most
+ * max_tokens counted per text, words over max_chars <= 128 characters are unk): ids other than
+ * `drop` go one text after another into out (room for cap), counts[b] = how many, or -1 for a
+ * text left to tokenizers (a code point csrc/wordpiece_unicode.c marks FALLBACK, invalid UTF-8,
+ * or out of room). Returns FR_OK or FR_EINVAL. unicode_version: what the table was checked on. */
 void *fr_wp_new(const char *blob, const int64_t *start, const int32_t *ids, int64_t n);
 void fr_wp_free(void *vocab);
-int64_t fr_wp_encode(const void *vocab, const char *text, int64_t len, int32_t unk, int64_t max_chars,
-                     int32_t *out, int64_t max);
+int fr_wp_encode_batch(const void *vocab, const char *blob, const int64_t *offsets, int64_t B, int32_t unk,
+                       int64_t max_chars, int64_t max_tokens, int32_t drop, int32_t *out, int64_t cap,
+                       int64_t *counts);
+const char *fr_wp_unicode_version(void);
 
 /* Similarity weighting fused with the sufficient statistics S = A w.
  * For each query b: m = max_u sims[b, u]; with gamma <= 0, RouteLLM's weights

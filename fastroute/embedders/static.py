@@ -57,9 +57,9 @@ class StaticEmbedder:
         self._unk = cfg.get("unk_token_id")
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_tokens)
-        from .wordpiece import ascii_wordpiece
+        from .wordpiece import wordpiece
 
-        self._wordpiece = ascii_wordpiece(tok_path) if backend in (None, "c") else None
+        self._wordpiece = wordpiece(tok_path) if backend in (None, "c") else None
         self._backend = backend
         self._ops = None
         self._lock = threading.Lock()
@@ -79,32 +79,31 @@ class StaticEmbedder:
     def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         # Cheap character cut first, as model2vec does, so huge inputs never reach the tokenizer whole.
         clipped = [t[: self._max_chars] for t in texts]
-        pieces = self._ascii_ids(clipped) if self._wordpiece is not None else None
-        if pieces is None:
-            # encode_batch_fast (tokenizers >= 0.21) skips the character offsets we never use.
-            encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
-            pieces = [np.asarray(e.ids, dtype=np.int32) for e in encode(clipped, add_special_tokens=False)]
-        lengths = np.fromiter((p.size for p in pieces), dtype=np.int64, count=len(pieces))
-        ids = np.concatenate(pieces).astype(np.int32, copy=False) if pieces else np.zeros(0, np.int32)
+        drop = -1 if self._unk is None else int(self._unk)  # unknown tokens are dropped (after truncation)
+        if self._wordpiece is not None:
+            ids, counts, rest = self._wordpiece.encode(clipped, self.max_tokens, drop)
+            if rest:  # the texts C left to tokenizers
+                pieces = np.split(ids, np.cumsum(np.maximum(counts, 0))[:-1])
+                for i, p in zip(rest, self._hf_ids([clipped[i] for i in rest], drop)):
+                    pieces[i] = p
+                ids, counts = self._joined(pieces)
+        else:
+            ids, counts = self._joined(self._hf_ids(clipped, drop))
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        if self._unk is not None and ids.size:
-            keep = ids != self._unk
-            if not keep.all():
-                seg = np.repeat(np.arange(len(texts)), lengths)
-                ids = ids[keep]
-                offsets[1:] = np.cumsum(np.bincount(seg[keep], minlength=len(texts)))
+        np.cumsum(counts, out=offsets[1:])
         return ids, offsets
 
-    def _ascii_ids(self, clipped: list[str]) -> list[np.ndarray]:
-        """Token ids per text: ASCII texts through the C WordPiece, the others through tokenizers."""
-        assert self._wordpiece is not None
-        pieces, rest = self._wordpiece.encode(clipped, self.max_tokens)
-        if rest:
-            encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
-            for i, e in zip(rest, encode([clipped[i] for i in rest], add_special_tokens=False)):
-                pieces[i] = np.asarray(e.ids, dtype=np.int32)
-        return pieces  # type: ignore[return-value]  # every None was filled in above
+    def _hf_ids(self, texts: list[str], drop: int) -> list[np.ndarray]:
+        """Token ids per text from tokenizers (truncated to max_tokens, then `drop` removed)."""
+        # encode_batch_fast (tokenizers >= 0.21) skips the character offsets we never use.
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
+        pieces = [np.asarray(e.ids, dtype=np.int32) for e in encode(texts, add_special_tokens=False)]
+        return [p[p != drop] for p in pieces]
+
+    @staticmethod
+    def _joined(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        counts = np.fromiter((p.size for p in pieces), dtype=np.int64, count=len(pieces))
+        return (np.concatenate(pieces).astype(np.int32, copy=False) if pieces else np.zeros(0, np.int32)), counts
 
     def encode(self, texts: "str | Sequence[str]") -> np.ndarray:
         batch = as_text_batch(texts)
