@@ -25,10 +25,12 @@ def pair():
     return fast, slow
 
 
-def _same(pair, texts):
+def _same(pair, texts, alone: int = 8):
     (a, ao), (b, bo) = pair[0].token_ids(texts), pair[1].token_ids(texts)
     np.testing.assert_array_equal(ao, bo)
     np.testing.assert_array_equal(a, b)
+    for i, t in enumerate(texts[:alone]):  # one text at a time takes its own path (a server's request)
+        np.testing.assert_array_equal(pair[0].token_ids([t])[0], a[ao[i] : ao[i + 1]])
 
 
 def test_real_prompts(pair, shared_data):
@@ -37,7 +39,7 @@ def test_real_prompts(pair, shared_data):
     prompts = load_mmlu(shared_data / "routellm" / "mmlu", split="all").prompts
     mt = load_mt_bench(shared_data / "routellm" / "mt_bench")
     texts = prompts + mt.prompts + list(mt.extra_prompts)
-    _same(pair, texts)
+    _same(pair, texts, alone=len(texts))
     _, counts, rest = pair[0]._wordpiece.encode(texts, pair[0].max_tokens)
     assert rest == [] and (counts >= 0).all()  # all of them in C, non-ASCII ones included
 

@@ -89,6 +89,8 @@ class StaticEmbedder:
                 ids, counts = self._joined(pieces)
         else:
             ids, counts = self._joined(self._hf_ids(clipped, drop))
+        if len(texts) == 1:
+            return ids, np.array([0, counts[0]], dtype=np.int64)
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         return ids, offsets

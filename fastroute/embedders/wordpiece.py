@@ -49,6 +49,9 @@ class WordPiece:
     def encode(self, texts: list[str], max_tokens: int, drop: int = -1) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(ids of all texts one after another, without `drop`; ids per text, -1 where C left
         the text to tokenizers; the indices of those texts)."""
+        if len(texts) == 1:  # one prompt, a server's usual request: no batch bookkeeping
+            ids, counts = self._chunk(texts, max_tokens, drop)
+            return ids, counts, [0] if counts[0] < 0 else []
         parts: list[np.ndarray] = []
         counts = np.empty(len(texts), dtype=np.int64)
         for lo in range(0, len(texts), CHUNK):
@@ -60,13 +63,16 @@ class WordPiece:
     def _chunk(self, texts: list[str], max_tokens: int, drop: int) -> tuple[np.ndarray, np.ndarray]:
         blob, offsets, skip = self._joined(texts)
         # At most one token per byte (the table's generator checks it), max_tokens per text.
-        cap = int(np.minimum(np.diff(offsets), max_tokens).sum())
+        if len(texts) == 1:
+            cap = min(len(blob), max_tokens)
+        else:
+            cap = int(np.minimum(np.diff(offsets), max_tokens).sum())
         out = np.empty(max(cap, 1), dtype=np.int32)
         counts = np.empty(len(texts), dtype=np.int64)
         f = self._ffi
         status = self._lib.fr_wp_encode_batch(
-            self._vocab, blob, f.cast("int64_t *", offsets.ctypes.data), len(texts), self.unk_id, self.max_chars,
-            max_tokens, drop, f.cast("int32_t *", out.ctypes.data), cap, f.cast("int64_t *", counts.ctypes.data),
+            self._vocab, blob, f.from_buffer("int64_t[]", offsets), len(texts), self.unk_id, self.max_chars,
+            max_tokens, drop, f.from_buffer("int32_t[]", out), cap, f.from_buffer("int64_t[]", counts),
         )  # fmt: skip
         if status != 0:
             raise RuntimeError(f"fr_wp_encode_batch failed with status {status}")
@@ -76,6 +82,9 @@ class WordPiece:
     def _joined(self, texts: list[str]) -> tuple[bytes, np.ndarray, list[int]]:
         """(the texts as one UTF-8 buffer, their byte offsets, the texts left empty for tokenizers).
         One join and one encode for the batch; text by text only when some text needs it."""
+        if len(texts) == 1 and texts[0].isascii() and not any(a in texts[0] for a in self.added):
+            blob = texts[0].encode("ascii")
+            return blob, np.array([0, len(blob)], dtype=np.int64), []
         joined = "".join(texts)
         try:
             blob = joined.encode("ascii" if joined.isascii() or not self.unicode else "utf-8")
