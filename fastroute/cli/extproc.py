@@ -1,0 +1,85 @@
+"""fastroute extproc: an Envoy external processor (gRPC) that routes requests inside Envoy.
+
+Envoy calls it for each request (the ext_proc filter, examples/envoy/envoy.yaml), and routes
+to the upstream cluster named by the `x-fastroute-model` header it sets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_backend_argument, add_target_arguments, scored_as_from_args
+
+INSTALL_HINT = (
+    "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpcio, xds-protos): "
+    "pip install 'fastroute[envoy]'"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--routers", nargs="+", default=["mf"], help="router names or bundle directories (default: mf)")
+    add_target_arguments(p)
+    p.add_argument(
+        "--upstreams",
+        type=Path,
+        default=None,
+        help="the TOML file of `fastroute serve`: its models' prices, scored_as and [profiles.*] are used; "
+        "its base_urls are never called (Envoy's clusters are the upstreams)",
+    )
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME_OR_FILE",
+        help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
+        "file; requests address it by name as their model (repeatable)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=50051, help="gRPC port (default: 50051; 0 picks a free one)")
+    p.add_argument("--route-on", choices=["last_user", "conversation"], default="last_user")
+    p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
+    p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
+    p.add_argument(
+        "--inline-below-ms",
+        type=float,
+        default=0.5,
+        help="score a batch on the event loop's thread when it is expected to take less than this "
+        "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
+    )
+    add_backend_argument(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    try:
+        import grpc  # noqa: F401
+        from envoy.service.ext_proc.v3 import external_processor_pb2_grpc  # noqa: F401
+    except ImportError as exc:
+        print(f"{INSTALL_HINT} ({exc})", file=sys.stderr)
+        return 2
+
+    # As for `fastroute serve`: score on one thread and let idle OpenMP/BLAS workers sleep, so
+    # the event loop keeps a core (set before the kernels load).
+    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
+        os.environ.setdefault(var, value)
+    from ..gateways.envoy_extproc import run as serve_extproc
+    from ..serve.server import build_config
+
+    cfg = build_config(
+        args.routers,
+        args.strong_model,
+        args.weak_model,
+        upstreams_file=args.upstreams,
+        backend=args.backend,
+        scored_as=scored_as_from_args(args),
+        route_only=True,
+        profiles=args.profile,
+        route_on=args.route_on,
+        max_batch=args.max_batch,
+        max_queue=args.max_queue,
+        inline_below=args.inline_below_ms / 1000.0,
+    )
+    serve_extproc(cfg, args.host, args.port)
+    return 0

