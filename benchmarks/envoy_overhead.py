@@ -86,17 +86,15 @@ def main() -> int:
     stub_port = free_port()
     stub = subprocess.Popen([sys.executable, str(HERE / "stub_upstream.py"), str(stub_port)])
     ext = ExtProc("--routers", *args.routers, "--strong-model", "gpt-4o", "--weak-model", "gpt-4o-mini")
-    null_port = free_port()
-    null = slow_processor(null_port, 0.0)  # answers every message at once, changes nothing
+    null, null_port = slow_processor(0.0)  # answers every message at once, changes nothing
     envoys: list[Envoy] = []
     try:
         wait_port(stub_port)
         ext.wait_ready()
         text = ENVOY_YAML.read_text()
         for config, processor in ((without_ext_proc(text), 0), (text, null_port), (text, ext.port or 0)):
-            ports = {"admin": free_port(), "listener": free_port(), "extproc": processor}
-            ports.update(strong=stub_port, weak=stub_port)
-            envoys.append(Envoy(envoy_config(ports, text=config), ports["admin"], ports["listener"]).start())
+            ports = {"extproc": processor, "strong": stub_port, "weak": stub_port}
+            envoys.append(Envoy(envoy_config(ports, text=config)).start())
         for e in envoys:
             e.wait_ready()
         # The null processor is the floor of Python's gRPC stack: what any Python ext_proc costs.

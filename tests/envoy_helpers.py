@@ -5,6 +5,7 @@ the failure mode) rewritten, so the tests check the file users deploy."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ENVOY_YAML = ROOT / "examples" / "envoy" / "envoy.yaml"
 # The ports the shipped config listens on and calls, by role.
 DEFAULT_PORTS = {"admin": 9901, "listener": 10000, "extproc": 50051, "strong": 8001, "weak": 8002}
+# Envoy picks its own free ports for these unless told otherwise.
+EPHEMERAL = {"admin": 0, "listener": 0}
 
 
 def envoy_binary() -> "str | None":
@@ -36,9 +39,10 @@ def free_port() -> int:
 
 
 def envoy_config(ports: dict[str, int], failure_mode_allow: "bool | None" = None, text: "str | None" = None) -> str:
-    """The shipped config with `ports` (by role, see DEFAULT_PORTS) in place of its defaults."""
+    """The shipped config with `ports` (by role, see DEFAULT_PORTS) in place of its defaults;
+    the admin and listener ports are 0 (Envoy's choice, see Envoy) unless given."""
     text = ENVOY_YAML.read_text() if text is None else text
-    for role, port in ports.items():
+    for role, port in {**EPHEMERAL, **ports}.items():
         pattern = rf"port_value: {DEFAULT_PORTS[role]}\b"
         text, n = re.subn(pattern, f"port_value: {port}", text)
         if n != 1:
@@ -61,14 +65,18 @@ def without_ext_proc(text: str) -> str:
 
 
 class Envoy:
-    """Envoy on `config` (YAML text); started by start(), ready once its admin /ready answers."""
+    """Envoy on `config` (YAML text); started by start(), ready once its admin /ready answers.
+    Give the config port 0 for its admin and listener (envoy_config's defaults): Envoy binds
+    free ports itself, and they are read back here (no race with other processes for a port)."""
 
-    def __init__(self, config: str, admin_port: int, listener_port: int) -> None:
-        self.admin_port, self.port = admin_port, listener_port
+    def __init__(self, config: str) -> None:
+        self.admin_port: "int | None" = None
+        self.port: "int | None" = None  # the listener's
         self.dir = tempfile.TemporaryDirectory(prefix="fastroute-envoy-")
         self.config_path = Path(self.dir.name) / "envoy.yaml"
         self.config_path.write_text(config)
         self.log_path = Path(self.dir.name) / "envoy.log"
+        self.admin_path = Path(self.dir.name) / "admin-address"
         self.proc: "subprocess.Popen | None" = None
 
     def start(self) -> "Envoy":
@@ -78,7 +86,8 @@ class Envoy:
         with open(self.log_path, "wb") as log:
             # --disable-hot-restart: no shared memory, so parallel runs never clash.
             cmd = [binary, "-c", str(self.config_path), "--disable-hot-restart", "--log-level", "warn"]
-            self.proc = subprocess.Popen([*cmd, "--concurrency", "1"], stdout=log, stderr=subprocess.STDOUT)
+            cmd += ["--concurrency", "1", "--admin-address-path", str(self.admin_path)]
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> "Envoy":
@@ -88,13 +97,22 @@ class Envoy:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"envoy exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
+                admin = self.admin_path.read_text().strip()
+                if admin:
+                    with urllib.request.urlopen(f"http://{admin}/ready", timeout=1) as resp:
+                        if resp.status == 200:
+                            self._read_ports(admin)
+                            return self
             except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"envoy not ready within {timeout} s:\n{self.log()}")
+
+    def _read_ports(self, admin: str) -> None:
+        self.admin_port = int(admin.rpartition(":")[2])
+        with urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=5) as resp:
+            listeners = json.loads(resp.read())["listener_statuses"]
+        self.port = int(listeners[0]["local_address"]["socket_address"]["port_value"])
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
@@ -123,27 +141,30 @@ class Slow:
     async def Process(self, requests, context):
         async for r in requests:
             if r.HasField("request_body"):
-                await asyncio.sleep(float(sys.argv[2]))
+                await asyncio.sleep(float(sys.argv[1]))
                 yield pb.ProcessingResponse(request_body=pb.BodyResponse())
             else:
                 yield pb.ProcessingResponse(request_headers=pb.HeadersResponse())
 async def main():
     server = grpc.aio.server()
     pbg.add_ExternalProcessorServicer_to_server(Slow(), server)
-    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    print("ready", flush=True)
+    print("ready", port, flush=True)
     await server.wait_for_termination()
 asyncio.run(main())
 """
 
 
-def slow_processor(port: int, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_PROCESSOR, str(port), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
+def slow_processor(seconds: float) -> tuple[subprocess.Popen, int]:
+    """SLOW_PROCESSOR on a free port: the process and the port."""
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_PROCESSOR, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    word, _, port = proc.stdout.readline().partition(" ")
+    if word != "ready":
+        proc.kill()
+        raise RuntimeError("the slow processor did not start")
+    return proc, int(port)
 
 
 class ExtProc:

@@ -53,8 +53,7 @@ def stack():
         BackgroundServer(stub_upstream_app(weak_rec)) as weak,
     ):
         ext = ExtProc("--routers", "mf", "--strong-model", STRONG, "--weak-model", WEAK)
-        slow_port = free_port()
-        slow = slow_processor(slow_port, 10.0)
+        slow, slow_port = slow_processor(10.0)
         envoys: dict[str, Envoy] = {}
         try:
             ext.wait_ready()
@@ -66,9 +65,8 @@ def stack():
                 ("slow_open", slow_port, True),
                 ("slow_closed", slow_port, False),
             ):
-                ports = {"admin": free_port(), "listener": free_port(), "extproc": ext_port}
-                ports.update(strong=strong.port, weak=weak.port)
-                envoys[name] = Envoy(envoy_config(ports, allow), ports["admin"], ports["listener"]).start()
+                ports = {"extproc": ext_port, "strong": strong.port, "weak": weak.port}
+                envoys[name] = Envoy(envoy_config(ports, allow)).start()
             for e in envoys.values():
                 e.wait_ready()
             yield {"envoys": envoys, "records": {STRONG: strong_rec, WEAK: weak_rec}, "ext": ext}

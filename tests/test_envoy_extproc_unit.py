@@ -321,3 +321,17 @@ def test_the_cli_names_the_extra_when_grpc_is_missing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "pip install 'fastroute[envoy]'" in out.stderr
+
+
+def test_a_port_in_use_is_a_clear_error(cfg):
+    async def main():
+        core = RoutingCore(cfg)
+        first, port = await envoy_extproc.start(core, "127.0.0.1", 0)
+        try:
+            with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+                await envoy_extproc.start(core, "127.0.0.1", port)
+        finally:
+            await first.stop(0)
+            await core.close()
+
+    asyncio.run(main())
