@@ -44,16 +44,21 @@ PROMPTS = [
 KEYS = {"OPENAI_API_KEY": "sk-strong", "TOGETHERAI_API_KEY": "sk-weak"}
 
 
-def without_plugin(config: Path, folder: Path) -> Path:
-    """The example's model list alone (no routing plug-in, no header callback)."""
+def variant(config: Path, folder: Path, drop: tuple[str, ...]) -> Path:
+    """The example's config without the sections `drop` names (next to the example's
+    fastroute_routing.py, which LiteLLM loads from the config's folder)."""
+    import shutil
+
     import yaml
 
     doc = yaml.safe_load(config.read_text())
-    doc.pop("router_settings", None)
-    doc.pop("litellm_settings", None)
-    out = folder / "config.yaml"
-    out.write_text(yaml.safe_dump(doc))
-    return out
+    for key in drop:
+        doc.pop(key, None)
+    out = folder / "-".join(("config", *drop))
+    out.mkdir()
+    shutil.copy(config.parent / "fastroute_routing.py", out)
+    (out / "config.yaml").write_text(yaml.safe_dump(doc))
+    return out / "config.yaml"
 
 
 def stub(port: int) -> subprocess.Popen:
@@ -119,7 +124,24 @@ def measure_sdk(stub_url: str, n: int, rounds: int) -> dict[str, dict]:
             await router.acompletion(model="smart", messages=[{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}])
             out.append(time.perf_counter() - t0)
 
+    async def plugin_alone(count: int, out: list) -> None:  # the plug-in's own work, no LiteLLM around it
+        from litellm.types.router import RoutingContext
+
+        for i in range(count):
+            messages = [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
+            ctx = RoutingContext(
+                raw_messages=messages,
+                structured_messages=messages,
+                candidate_models=[strong, weak],
+                metadata={"model_group": "smart"},
+            )
+            t0 = time.perf_counter()
+            await plugin.run(ctx)
+            out.append(time.perf_counter() - t0)
+
     async def main() -> None:
+        await plugin_alone(20, [])
+        await plugin_alone(n, lat.setdefault("plugin_run_alone", []))
         for router in routers.values():
             await run(router, 20, [])  # warm-up
         for _ in range(rounds):
@@ -143,13 +165,20 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            plain = without_plugin(EXAMPLE / "config.yaml", folder)
-            with LiteLLMProxy(EXAMPLE / "config.yaml", env, folder / "with.log") as w, LiteLLMProxy(plain, env, folder / "without.log") as wo:  # fmt: skip
+            plain = variant(EXAMPLE / "config.yaml", folder, ("router_settings", "litellm_settings"))
+            no_headers = variant(EXAMPLE / "config.yaml", folder, ("litellm_settings",))
+            with (
+                LiteLLMProxy(EXAMPLE / "config.yaml", env, folder / "with.log") as w,
+                LiteLLMProxy(plain, env, folder / "without.log") as wo,
+                LiteLLMProxy(no_headers, env, folder / "no_headers.log") as nh,
+            ):
+                auth = {p: {"Authorization": f"Bearer {p.master_key}"} for p in (w, wo, nh)}
                 results = measure_proxies(
                     {
                         "direct_to_stub": (port, {}, "gpt-4o"),
-                        "proxy_without_plugin": (wo.port, {"Authorization": f"Bearer {wo.master_key}"}, "smart"),
-                        "proxy_with_plugin": (w.port, {"Authorization": f"Bearer {w.master_key}"}, "smart"),
+                        "proxy_without_plugin": (wo.port, auth[wo], "smart"),
+                        "proxy_with_plugin_no_header_callback": (nh.port, auth[nh], "smart"),
+                        "proxy_with_plugin": (w.port, auth[w], "smart"),
                     },
                     args.requests,
                     args.rounds,
