@@ -143,8 +143,7 @@ class FastrouteRoutingPlugin:
             for key, (old, core) in list(self._cores.items()):
                 if old.is_closed():
                     del self._cores[key]
-                    core.executor.shutdown(wait=False, cancel_futures=True)
-                    core.profile_executor.shutdown(wait=False, cancel_futures=True)
+                    core.shutdown()
             core = RoutingCore(self.cfg, self.metrics)
             self._cores[id(loop)] = (loop, core)
             return core

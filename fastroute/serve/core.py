@@ -175,6 +175,10 @@ class RoutingCore:
         """Answers what still waits with a 503 and stops the scoring threads."""
         for batcher in self.batchers.values():
             await batcher.close()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stops the scoring threads; callable without the event loop (e.g. once it has closed)."""
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.profile_executor.shutdown(wait=False, cancel_futures=True)
 
