@@ -2,9 +2,12 @@
 (examples/envoy/envoy.yaml) with and without its ext_proc filter, in front of the same stub
 upstream, one closed loop of keep-alive HTTP requests per path, rounds interleaved so that
 drift hits every path alike. The direct path (client -> stub) is the floor; a null processor
-(Python grpc.aio, answering every message at once) is the floor of any Python ext_proc.
+(answering every message at once, changing nothing) is the floor of a Python ext_proc on each
+gRPC transport: grpclib (pure asyncio, on uvloop) and grpcio (grpc.aio). `fastroute extproc`
+runs once per transport (--transport).
 
-    .venv/bin/python benchmarks/envoy_overhead.py [--requests 1000] [--concurrency 1 16] [--json out.json]
+    .venv/bin/python benchmarks/envoy_overhead.py [--requests 1000] [--concurrency 1 16]
+        [--transports grpclib grpcio] [--json out.json]
 
 Everything runs on loopback as separate processes (stub upstream, `fastroute extproc`, two
 Envoys with --concurrency 1), so on a small machine they share its cores with the client.
@@ -73,6 +76,10 @@ async def measure(paths: dict[str, int], model: str, n: int, concurrency: int, r
     return {name: np.array(v) for name, v in out.items()}
 
 
+def ext_args(args: argparse.Namespace) -> list[str]:
+    return ["--routers", *args.routers, "--strong-model", "gpt-4o", "--weak-model", "gpt-4o-mini"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=1000, help="requests per path and concurrency")
@@ -80,26 +87,34 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per path")
     ap.add_argument("--model", default="router-mf-0.5", help="the model the requests name")
     ap.add_argument("--routers", nargs="+", default=["mf"])
+    ap.add_argument("--transports", nargs="+", choices=["grpclib", "grpcio"], default=["grpclib", "grpcio"])
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
     stub_port = free_port()
     stub = subprocess.Popen([sys.executable, str(HERE / "stub_upstream.py"), str(stub_port)])
-    ext = ExtProc("--routers", *args.routers, "--strong-model", "gpt-4o", "--weak-model", "gpt-4o-mini")
-    null, null_port = slow_processor(0.0)  # answers every message at once, changes nothing
+    exts: dict[str, ExtProc] = {}
+    nulls: dict[str, subprocess.Popen] = {}
     envoys: list[Envoy] = []
     try:
+        processors: dict[str, int] = {}  # the path's name -> the processor's port
+        for t in args.transports:
+            null, processors[f"null_proc[{t}]"] = slow_processor(0.0, t)
+            nulls[t] = null
+        for t in args.transports:
+            ext = exts[t] = ExtProc(*ext_args(args), "--transport", t)
+            processors[f"ext_proc[{t}]"] = ext.wait_ready().port or 0
         wait_port(stub_port)
-        ext.wait_ready()
         text = ENVOY_YAML.read_text()
-        for config, processor in ((without_ext_proc(text), 0), (text, null_port), (text, ext.port or 0)):
-            ports = {"extproc": processor, "strong": stub_port, "weak": stub_port}
-            envoys.append(Envoy(envoy_config(ports, text=config)).start())
-        for e in envoys:
-            e.wait_ready()
-        # The null processor is the floor of Python's gRPC stack: what any Python ext_proc costs.
-        paths = {"direct": stub_port, "envoy": envoys[0].port, "envoy+null_proc": envoys[1].port}
-        paths["envoy+ext_proc"] = envoys[2].port
+        upstream = {"strong": stub_port, "weak": stub_port}
+        paths = {"direct": stub_port}
+        configs = {"envoy": envoy_config({"extproc": 0, **upstream}, text=without_ext_proc(text))}
+        for name, port in processors.items():
+            configs[f"envoy+{name}"] = envoy_config({"extproc": port, **upstream}, text=text)
+        for config in configs.values():
+            envoys.append(Envoy(config).start())
+        for name, e in zip(configs, envoys):
+            paths[name] = e.wait_ready().port or 0
         results = []
         for c in args.concurrency:
             lat = asyncio.run(measure(paths, args.model, args.requests, c, args.rounds))
@@ -110,26 +125,27 @@ def main() -> int:
                     "p50_ms": 1e3 * np.percentile(x, 50),
                     "p99_ms": 1e3 * np.percentile(x, 99),
                 }
-            for what in ("null_proc", "ext_proc"):
+            for name in processors:
                 for q in ("p50_ms", "p99_ms"):
-                    row[f"{what}_adds_{q}"] = row[f"envoy+{what}"][q] - row["envoy"][q]
+                    row[f"{name}_adds_{q}"] = row[f"envoy+{name}"][q] - row["envoy"][q]
             results.append(row)
             print(f"concurrency {c}:")
             for name in paths:
                 r = row[name]
-                print(f"  {name:16s} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  n={r['n']}")
-            for what in ("null_proc", "ext_proc"):
-                print(
-                    f"  {what} adds  p50 {row[what + '_adds_p50_ms']:.3f} ms  p99 {row[what + '_adds_p99_ms']:.3f} ms"
-                )
+                print(f"  {name:24s} p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  n={r['n']}")
+            for name in processors:
+                p50, p99 = row[name + "_adds_p50_ms"], row[name + "_adds_p99_ms"]
+                print(f"  {name + ' adds':24s} p50 {p50:.3f} ms  p99 {p99:.3f} ms")
         if args.json:
             meta = {"machine": platform.processor() or platform.machine(), "python": platform.python_version()}
             args.json.write_text(json.dumps({"meta": meta, "model": args.model, "results": results}, indent=2))
     finally:
         for e in envoys:
             e.stop()
-        ext.stop()
-        null.terminate()
+        for ext in exts.values():
+            ext.stop()
+        for null in nulls.values():
+            null.terminate()
         stub.terminate()
         stub.wait(10)
     return 0

@@ -154,11 +154,37 @@ async def main():
     await server.wait_for_termination()
 asyncio.run(main())
 """
+# The same on grpclib, in the event loop fastroute extproc runs (uvloop): with 0 s, the floor of
+# the grpclib transport.
+SLOW_PROCESSOR_GRPCLIB = """
+import asyncio, sys, uvloop
+from grpclib.server import Server
+from grpclib.const import Cardinality, Handler
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+class Slow:
+    async def process(self, stream):
+        async for r in stream:
+            if r.HasField("request_body"):
+                await asyncio.sleep(float(sys.argv[1]))
+                await stream.send_message(pb.ProcessingResponse(request_body=pb.BodyResponse()))
+            else:
+                await stream.send_message(pb.ProcessingResponse(request_headers=pb.HeadersResponse()))
+    def __mapping__(self):
+        return {"/envoy.service.ext_proc.v3.ExternalProcessor/Process": Handler(
+            self.process, Cardinality.STREAM_STREAM, pb.ProcessingRequest, pb.ProcessingResponse)}
+async def main():
+    server = Server([Slow()])
+    await server.start("127.0.0.1", 0)
+    print("ready", server._server.sockets[0].getsockname()[1], flush=True)
+    await server.wait_closed()
+uvloop.run(main())
+"""
 
 
-def slow_processor(seconds: float) -> tuple[subprocess.Popen, int]:
-    """SLOW_PROCESSOR on a free port: the process and the port."""
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_PROCESSOR, str(seconds)], stdout=subprocess.PIPE, text=True)
+def slow_processor(seconds: float, transport: str = "grpcio") -> tuple[subprocess.Popen, int]:
+    """SLOW_PROCESSOR (grpcio) or SLOW_PROCESSOR_GRPCLIB on a free port: the process and the port."""
+    script = SLOW_PROCESSOR_GRPCLIB if transport == "grpclib" else SLOW_PROCESSOR
+    proc = subprocess.Popen([sys.executable, "-c", script, str(seconds)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     word, _, port = proc.stdout.readline().partition(" ")
     if word != "ready":

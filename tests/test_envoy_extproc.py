@@ -3,7 +3,8 @@ rewritten), `fastroute extproc` started as a process through the real CLI, two s
 loopback, and the real openai client. Each request must land on the upstream of the model the
 router chooses in process (load_router), with the body's model rewritten and the x-fastroute-*
 headers set; a bad body gets fastroute's own JSON error; with fastroute down the filter fails
-open (the request goes on, unrouted, to the default route) or closed (a 500 from Envoy)."""
+open (the request goes on, unrouted, to the default route) or closed (a 500 from Envoy). The
+tests of the live service run once per transport (grpclib, grpcio)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import pytest
 
 pytest.importorskip("grpc", reason="the envoy extra (grpcio) is not installed")
 pytest.importorskip("envoy.service.ext_proc.v3", reason="the envoy extra (xds-protos) is not installed")
+pytest.importorskip("grpclib", reason="the envoy extra (grpclib) is not installed")
 pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 openai = pytest.importorskip("openai")
 
 from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_binary, envoy_config, free_port, slow_processor  # noqa: E402
 
 import fastroute  # noqa: E402
+from fastroute.gateways.envoy_serve import TRANSPORTS  # noqa: E402
 
 from serve_helpers import BackgroundServer, fastroute_server, raw_request, stub_upstream_app  # noqa: E402
 
@@ -42,41 +45,58 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def stack():
-    """Two stub upstreams, `fastroute extproc`, and Envoys on the shipped config: one in front of
-    the live service (fail closed, as shipped), two whose service is down and two whose service
-    answers too late (fail open, fail closed)."""
+def upstreams():
+    """Two stub upstreams, and what each received."""
     strong_rec: list = []
     weak_rec: list = []
     with (
         BackgroundServer(stub_upstream_app(strong_rec)) as strong,
         BackgroundServer(stub_upstream_app(weak_rec)) as weak,
     ):
-        ext = ExtProc("--routers", "mf", "--strong-model", STRONG, "--weak-model", WEAK)
-        slow, slow_port = slow_processor(10.0)
-        envoys: dict[str, Envoy] = {}
-        try:
-            ext.wait_ready()
-            dead = free_port()  # nothing listens here: the service is down
-            for name, ext_port, allow in (
-                ("live", ext.port, None),
-                ("open", dead, True),
-                ("closed", dead, False),
-                ("slow_open", slow_port, True),
-                ("slow_closed", slow_port, False),
-            ):
-                ports = {"extproc": ext_port, "strong": strong.port, "weak": weak.port}
-                envoys[name] = Envoy(envoy_config(ports, allow)).start()
-            for e in envoys.values():
-                e.wait_ready()
-            yield {"envoys": envoys, "records": {STRONG: strong_rec, WEAK: weak_rec}, "ext": ext}
-        finally:
-            for e in envoys.values():
-                e.stop()
-            slow.terminate()
-            slow.wait(10)
-            status = ext.stop()
-        assert status == 0, f"fastroute extproc did not stop cleanly on SIGTERM ({status}):\n{''.join(ext.lines)}"
+        yield {"ports": {"strong": strong.port, "weak": weak.port}, "records": {STRONG: strong_rec, WEAK: weak_rec}}
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def stack(request, upstreams):
+    """`fastroute extproc --transport X` (each transport in turn) and an Envoy on the shipped
+    config in front of it (fail closed, as shipped). It must stop cleanly on SIGTERM."""
+    ext = ExtProc("--routers", "mf", "--strong-model", STRONG, "--weak-model", WEAK, "--transport", request.param)
+    envoy = None
+    try:
+        ext.wait_ready()
+        assert f"transport {request.param}" in "".join(ext.lines)
+        envoy = Envoy(envoy_config({"extproc": ext.port, **upstreams["ports"]})).start().wait_ready()
+        yield {"envoys": {"live": envoy}, "records": upstreams["records"], "ext": ext}
+    finally:
+        if envoy is not None:
+            envoy.stop()
+        status = ext.stop()
+    assert status == 0, f"fastroute extproc did not stop cleanly on SIGTERM ({status}):\n{''.join(ext.lines)}"
+
+
+@pytest.fixture(scope="module")
+def failing(upstreams):
+    """Envoys whose service is down and two whose service answers too late (fail open, fail
+    closed): no fastroute transport is involved, so these run once."""
+    slow, slow_port = slow_processor(10.0)
+    envoys: dict[str, Envoy] = {}
+    try:
+        dead = free_port()  # nothing listens here: the service is down
+        for name, ext_port, allow in (
+            ("open", dead, True),
+            ("closed", dead, False),
+            ("slow_open", slow_port, True),
+            ("slow_closed", slow_port, False),
+        ):
+            envoys[name] = Envoy(envoy_config({"extproc": ext_port, **upstreams["ports"]}, allow)).start()
+        for e in envoys.values():
+            e.wait_ready()
+        yield {"envoys": envoys, "records": upstreams["records"]}
+    finally:
+        for e in envoys.values():
+            e.stop()
+        slow.terminate()
+        slow.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -242,11 +262,11 @@ def test_other_paths_are_not_routed(stack):
     assert landed(records, before) == []
 
 
-def test_fail_open_sends_the_request_on_unrouted(stack):
-    records = stack["records"]
+def test_fail_open_sends_the_request_on_unrouted(failing):
+    records = failing["records"]
     before = counts(records)
     messages = [{"role": "user", "content": "Prove that there are infinitely many primes."}]
-    out = client(stack["envoys"]["open"]).chat.completions.create(
+    out = client(failing["envoys"]["open"]).chat.completions.create(
         model="router-mf-0.5", messages=messages, extra_headers={"x-fastroute-model": WEAK}
     )
     assert out.model == "router-mf-0.5"
@@ -256,11 +276,11 @@ def test_fail_open_sends_the_request_on_unrouted(stack):
     assert not any(k.lower().startswith("x-fastroute") for k in got["headers"])
 
 
-def test_fail_closed_answers_500_and_calls_no_upstream(stack):
-    records = stack["records"]
+def test_fail_closed_answers_500_and_calls_no_upstream(failing):
+    records = failing["records"]
     before = counts(records)
     with pytest.raises(openai.InternalServerError) as err:
-        client(stack["envoys"]["closed"]).chat.completions.create(
+        client(failing["envoys"]["closed"]).chat.completions.create(
             model="router-mf-0.5", messages=[{"role": "user", "content": "hi"}]
         )
     assert err.value.status_code == 500
@@ -268,11 +288,11 @@ def test_fail_closed_answers_500_and_calls_no_upstream(stack):
 
 
 @pytest.mark.parametrize("allow", [True, False])
-def test_an_answer_later_than_message_timeout_counts_as_a_failure(stack, allow):
+def test_an_answer_later_than_message_timeout_counts_as_a_failure(failing, allow):
     """The shipped message_timeout (1 s): fail open goes on unrouted after it, fail closed is a 504."""
-    records = stack["records"]
+    records = failing["records"]
     before = counts(records)
-    c = client(stack["envoys"]["slow_open" if allow else "slow_closed"])
+    c = client(failing["envoys"]["slow_open" if allow else "slow_closed"])
     t0 = time.monotonic()
     try:
         out = c.chat.completions.create(model="router-mf-0.5", messages=[{"role": "user", "content": "hi"}])

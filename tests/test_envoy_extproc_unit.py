@@ -1,6 +1,8 @@
 """The ext_proc service without Envoy: a grpc.aio client plays Envoy's part, sending hand-built
 ProcessingRequests over the real gRPC protocol, and every answer is checked against what the
-router decides in process (load_router) and the errors fastroute's own code raises."""
+router decides in process (load_router) and the errors fastroute's own code raises. Each test
+runs against both transports (grpclib, grpcio): the same client, so the same answers on the
+wire, whichever library serves them (and grpclib's server is checked against grpc's client)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 pytest.importorskip("grpc", reason="the envoy extra (grpcio) is not installed")
 pytest.importorskip("envoy.service.ext_proc.v3", reason="the envoy extra (xds-protos) is not installed")
+pytest.importorskip("grpclib", reason="the envoy extra (grpclib) is not installed")
 
 import grpc  # noqa: E402
 from envoy.config.core.v3 import base_pb2  # noqa: E402
@@ -20,7 +23,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb  # noqa: E402
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc  # noqa: E402
 
 import fastroute  # noqa: E402
-from fastroute.gateways import envoy_extproc  # noqa: E402
+from fastroute.gateways import envoy_serve  # noqa: E402
 from fastroute.serve.core import RoutingCore  # noqa: E402
 from fastroute.serve.errors import APIError  # noqa: E402
 from fastroute.serve.server import build_config  # noqa: E402
@@ -37,6 +40,11 @@ PROMPTS = [
     "Derive the Navier-Stokes equations from first principles.",
     "thanks!",
 ]
+
+
+@pytest.fixture(params=envoy_serve.TRANSPORTS)
+def transport(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +82,15 @@ def chat(model, prompt="Prove that there are infinitely many primes.", **extra):
     return {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
 
 
-def run(core_or_cfg, script):
+def run(core_or_cfg, script, transport):
     """Runs `script(stub)` against a fresh service on a free port (a real RoutingCore for a
     ServeConfig, else the object given as the core)."""
 
     async def main():
         core = RoutingCore(core_or_cfg) if not hasattr(core_or_cfg, "decide_chat") else core_or_cfg
-        server, port = await envoy_extproc.start(core, "127.0.0.1", 0)
+        server = await envoy_serve.start(core, "127.0.0.1", 0, transport)
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
                 return await asyncio.wait_for(script(pb_grpc.ExternalProcessorStub(channel)), 20)
         finally:
             await server.stop(0)
@@ -139,20 +147,20 @@ def check_error(answer, expected: APIError):
     return h
 
 
-def test_routes_each_prompt_as_the_router_decides(cfg, reference):
+def test_routes_each_prompt_as_the_router_decides(cfg, reference, transport):
     w, t, expected = reference
     bodies = [chat(f"router-mf-{t}", p, temperature=0.2) for p in PROMPTS]
 
     async def script(stub):
         return [await exchange(stub, headers_msg(), body_msg(b)) for b in bodies]
 
-    for body, answers, model, p in zip(bodies, run(cfg, script), expected, w):
+    for body, answers, model, p in zip(bodies, run(cfg, script, transport), expected, w):
         assert len(answers) == 2 and answers[0].HasField("request_headers")
         assert not answers[0].request_headers.HasField("response")  # the headers go on untouched
         check_routed(answers[1], body, model, float(p))
 
 
-def test_a_profile_chooses_among_its_candidates_with_quality_and_cost_headers():
+def test_a_profile_chooses_among_its_candidates_with_quality_and_cost_headers(transport):
     """An N-model routing profile, addressed by name, as `fastroute serve` serves it."""
     from fastroute.profile import load_profile
 
@@ -164,7 +172,7 @@ def test_a_profile_chooses_among_its_candidates_with_quality_and_cost_headers():
     async def script(stub):
         return [await exchange(stub, headers_msg(), body_msg(b)) for b in bodies]
 
-    for body, answers, d in zip(bodies, run(cfg, script), decisions):
+    for body, answers, d in zip(bodies, run(cfg, script, transport), decisions):
         check_routed(answers[1], body, d.model)
         h = set_headers(answers[1].request_body.response)
         assert h["x-fastroute-profile"] == "routerbench"
@@ -172,35 +180,35 @@ def test_a_profile_chooses_among_its_candidates_with_quality_and_cost_headers():
         assert float(h["x-fastroute-cost-usd"]) == pytest.approx(d.cost, abs=1e-8)
 
 
-def test_concurrent_streams_each_get_their_own_decision(cfg, reference):
+def test_concurrent_streams_each_get_their_own_decision(cfg, reference, transport):
     w, t, expected = reference
     bodies = [chat(f"router-mf-{t}", p) for p in PROMPTS] * 3
 
     async def script(stub):
         return await asyncio.gather(*(exchange(stub, headers_msg(), body_msg(b)) for b in bodies))
 
-    for body, answers, model in zip(bodies, run(cfg, script), expected * 3):
+    for body, answers, model in zip(bodies, run(cfg, script, transport), expected * 3):
         check_routed(answers[1], body, model)
 
 
-def test_a_model_without_router_passes_through_with_its_header(cfg):
+def test_a_model_without_router_passes_through_with_its_header(cfg, transport):
     body = chat(WEAK)
 
     async def script(stub):
         return await exchange(stub, headers_msg(), body_msg(body))
 
-    common = run(cfg, script)[1].request_body.response
+    common = run(cfg, script, transport)[1].request_body.response
     assert set_headers(common) == {"x-fastroute-model": WEAK}
     assert not common.HasField("body_mutation") and common.clear_route_cache
 
 
-def test_requests_that_are_not_chat_completions_pass_untouched(cfg):
+def test_requests_that_are_not_chat_completions_pass_untouched(cfg, transport):
     async def script(stub):
         get = await exchange(stub, headers_msg("/v1/models", "GET", None, eos=True))
         post = await exchange(stub, headers_msg("/v1/embeddings"), body_msg({"model": "router-mf-0.5", "input": "x"}))
         return get, post
 
-    get, post = run(cfg, script)
+    get, post = run(cfg, script, transport)
     assert [a.WhichOneof("response") for a in get] == ["request_headers"]
     assert [a.WhichOneof("response") for a in post] == ["request_headers", "request_body"]
     assert all(a.ListFields()[0][1].ByteSize() == 0 for a in get + post)  # CONTINUE, nothing changed
@@ -219,7 +227,7 @@ def test_requests_that_are_not_chat_completions_pass_untouched(cfg):
         json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(),
     ],
 )
-def test_a_bad_body_is_answered_at_once_with_fastroutes_json_error(cfg, raw):
+def test_a_bad_body_is_answered_at_once_with_fastroutes_json_error(cfg, raw, transport):
     async def script(stub):
         core = RoutingCore(cfg)
         try:
@@ -232,51 +240,51 @@ def test_a_bad_body_is_answered_at_once_with_fastroutes_json_error(cfg, raw):
             await core.close()
         return expected, await exchange(stub, headers_msg(), body_msg(raw))
 
-    expected, answers = run(cfg, script)
+    expected, answers = run(cfg, script, transport)
     assert expected.status == 400
     assert len(answers) == 2
     check_error(answers[1], expected)
 
 
-def test_a_chat_request_without_a_body_is_refused(cfg):
+def test_a_chat_request_without_a_body_is_refused(cfg, transport):
     async def script(stub):
         return await exchange(stub, headers_msg(eos=True))
 
-    (answer,) = run(cfg, script)
+    (answer,) = run(cfg, script, transport)
     assert answer.immediate_response.status.code == 400
 
 
-def test_a_charset_other_than_utf8_is_refused_as_by_the_server(cfg):
+def test_a_charset_other_than_utf8_is_refused_as_by_the_server(cfg, transport):
     async def script(stub):
         ct = "application/json; charset=latin-1"
         return await exchange(stub, headers_msg(content_type=ct), body_msg(chat("router-mf-0.5")))
 
-    answers = run(cfg, script)
+    answers = run(cfg, script, transport)
     with pytest.raises(APIError) as err:
         parse_json(b"{}", "latin-1")
     check_error(answers[1], err.value)
 
 
 @pytest.mark.parametrize("case", ["partial body", "body before headers"])
-def test_a_misconfigured_filter_fails_loudly(cfg, case):
+def test_a_misconfigured_filter_fails_loudly(cfg, case, transport):
     async def script(stub):
         if case == "partial body":
             return await exchange(stub, headers_msg(), body_msg(b'{"model": ', eos=False))
         return await exchange(stub, body_msg(chat("router-mf-0.5")))
 
-    answer = run(cfg, script)[-1]
+    answer = run(cfg, script, transport)[-1]
     assert answer.immediate_response.status.code == 500
     message = json.loads(answer.immediate_response.body)["error"]["message"]
     assert "BUFFERED" in message and "SEND" in message
 
 
-def test_other_phases_are_continued(cfg):
+def test_other_phases_are_continued(cfg, transport):
     resp_headers = pb.ProcessingRequest(response_headers=pb.HttpHeaders())
 
     async def script(stub):
         return await exchange(stub, headers_msg(), body_msg(chat(WEAK)), resp_headers)
 
-    answers = run(cfg, script)
+    answers = run(cfg, script, transport)
     assert [a.WhichOneof("response") for a in answers] == ["request_headers", "request_body", "response_headers"]
 
 
@@ -288,17 +296,17 @@ class _FakeCore:
         raise self.exc
 
 
-def test_overload_is_a_503_with_retry_after():
+def test_overload_is_a_503_with_retry_after(transport):
     busy = APIError(503, "the routing queue is full; retry shortly", "server_overloaded", headers={"Retry-After": "3"})
 
     async def script(stub):
         return await exchange(stub, headers_msg(), body_msg(chat("router-mf-0.5")))
 
-    h = check_error(run(_FakeCore(busy), script)[1], busy)
+    h = check_error(run(_FakeCore(busy), script, transport)[1], busy)
     assert h["retry-after"] == "3"
 
 
-def test_an_unexpected_failure_ends_the_stream_with_an_error():
+def test_an_unexpected_failure_ends_the_stream_with_an_error(transport):
     """Envoy then applies failure_mode_allow (fail open or closed), as for a service that is down."""
 
     async def script(stub):
@@ -308,29 +316,78 @@ def test_an_unexpected_failure_ends_the_stream_with_an_error():
             return exc.code()
         return None
 
-    assert run(_FakeCore(RuntimeError("boom")), script) == grpc.StatusCode.UNKNOWN
+    assert run(_FakeCore(RuntimeError("boom")), script, transport) == grpc.StatusCode.UNKNOWN
+
+
+class _SlowCore:
+    """Routes every chat to WEAK after `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def decide_chat(self, body):
+        from fastroute.serve.core import ChatDecision
+
+        await asyncio.sleep(self.seconds)
+        return ChatDecision(model=WEAK, headers={"x-fastroute-model": WEAK}, routed=False)
+
+
+def test_stopping_lets_streams_in_flight_finish_and_refuses_new_ones(transport):
+    """What SIGTERM does (serve() calls stop(STOP_GRACE_S)): a request being decided still gets
+    its answer; one that comes after it does not get routed."""
+
+    async def main():
+        server = await envoy_serve.start(_SlowCore(0.5), "127.0.0.1", 0, transport)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = pb_grpc.ExternalProcessorStub(channel)
+            in_flight = asyncio.ensure_future(exchange(stub, headers_msg(), body_msg(chat(WEAK))))
+            await asyncio.sleep(0.2)
+            stopping = asyncio.ensure_future(server.stop(5.0))
+            await asyncio.sleep(0.05)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await asyncio.wait_for(exchange(stub, headers_msg(), body_msg(chat(WEAK))), 5)
+            answers = await in_flight
+            await stopping
+        return answers
+
+    answers = asyncio.run(main())
+    assert set_headers(answers[1].request_body.response) == {"x-fastroute-model": WEAK}
 
 
 def test_importing_fastroute_and_its_cli_loads_no_grpc():
-    code = "import sys, fastroute, fastroute.cli; fastroute.cli.build_parser(); print('grpc' in sys.modules)"
+    code = (
+        "import sys, fastroute, fastroute.cli; fastroute.cli.build_parser(); "
+        "print('grpc' in sys.modules or 'grpclib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
 
 
-def test_the_cli_names_the_extra_when_grpc_is_missing():
-    code = "import sys; sys.modules['grpc'] = None; from fastroute.cli import main; sys.exit(main(['extproc']))"
+def test_the_cli_lists_the_transports_the_service_has():
+    from fastroute.cli import extproc
+
+    assert extproc.TRANSPORTS == envoy_serve.TRANSPORTS
+    assert extproc.TRANSPORTS[0] == envoy_serve.DEFAULT_TRANSPORT
+
+
+@pytest.mark.parametrize("transport, module", [("grpclib", "grpclib"), ("grpcio", "grpc")])
+def test_the_cli_names_the_extra_when_its_transport_is_missing(transport, module):
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; from fastroute.cli import main; "
+        f"sys.exit(main(['extproc', '--transport', {transport!r}]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
-    assert "pip install 'fastroute[envoy]'" in out.stderr
+    assert "pip install 'fastroute[envoy]'" in out.stderr and "--transport" in out.stderr
 
 
-def test_a_port_in_use_is_a_clear_error(cfg):
+def test_a_port_in_use_is_a_clear_error(cfg, transport):
     async def main():
         core = RoutingCore(cfg)
-        first, port = await envoy_extproc.start(core, "127.0.0.1", 0)
+        first = await envoy_serve.start(core, "127.0.0.1", 0, "grpcio" if transport == "grpclib" else "grpclib")
         try:
-            with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
-                await envoy_extproc.start(core, "127.0.0.1", port)
+            with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+                await envoy_serve.start(core, "127.0.0.1", first.port, transport)
         finally:
             await first.stop(0)
             await core.close()

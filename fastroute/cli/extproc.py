@@ -11,9 +11,12 @@ from pathlib import Path
 from .common import add_backend_argument, add_target_arguments, scored_as_from_args
 
 INSTALL_HINT = (
-    "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpcio, xds-protos): "
+    "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpclib, grpcio, xds-protos): "
     "pip install 'fastroute[envoy]'"
 )
+# Kept here, not imported from fastroute.gateways.envoy_serve, so that the parser loads no gateway.
+TRANSPORTS = ("grpclib", "grpcio")
+NEEDS = {"grpclib": "grpclib", "grpcio": "grpc"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,25 +49,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="score a batch on the event loop's thread when it is expected to take less than this "
         "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
     )
+    p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=TRANSPORTS[0],
+        help="the gRPC library that serves Envoy: grpclib (pure asyncio, runs in the event loop: the "
+        "fastest) or grpcio (grpc.aio); the messages are the same (default: %(default)s)",
+    )
     add_backend_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib
     import os
     import sys
 
     try:
-        import grpc  # noqa: F401
-        from envoy.service.ext_proc.v3 import external_processor_pb2_grpc  # noqa: F401
+        importlib.import_module(NEEDS[args.transport])
+        from envoy.service.ext_proc.v3 import external_processor_pb2  # noqa: F401
     except ImportError as exc:
-        print(f"{INSTALL_HINT} ({exc})", file=sys.stderr)
+        other = next(t for t in TRANSPORTS if t != args.transport)
+        print(f"{INSTALL_HINT} (or try --transport {other}) ({exc})", file=sys.stderr)
         return 2
 
     # As for `fastroute serve`: score on one thread and let idle OpenMP/BLAS workers sleep, so
     # the event loop keeps a core (set before the kernels load).
     for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
         os.environ.setdefault(var, value)
-    from ..gateways.envoy_extproc import run as serve_extproc
+    from ..gateways.envoy_serve import run as serve_extproc
     from ..serve.server import build_config
 
     cfg = build_config(
@@ -81,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         inline_below=args.inline_below_ms / 1000.0,
     )
-    serve_extproc(cfg, args.host, args.port)
+    serve_extproc(cfg, args.host, args.port, args.transport)
     return 0

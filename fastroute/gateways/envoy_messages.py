@@ -49,15 +49,14 @@ def header_values(headers: Any, names: frozenset[str]) -> dict[str, str]:
     return out
 
 
-def _header_mutation(headers: Mapping[str, str]) -> Any:
-    return pb.HeaderMutation(
-        set_headers=[
-            base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(key=k.lower(), raw_value=v.encode("latin-1")), append_action=_OVERWRITE
-            )
-            for k, v in headers.items()
-        ]
-    )
+def _set_headers(mutation: Any, headers: Mapping[str, str]) -> None:
+    """Adds `headers` to a HeaderMutation, each overwriting the request's own. Filled in place
+    (add(), attribute writes): about half the cost of building the nested messages by keyword."""
+    add = mutation.set_headers.add
+    for k, v in headers.items():
+        header = add(append_action=_OVERWRITE).header
+        header.key = k.lower()
+        header.raw_value = v.encode("latin-1")
 
 
 def routed(headers: Mapping[str, str], body: "bytes | None") -> Any:
@@ -67,21 +66,25 @@ def routed(headers: Mapping[str, str], body: "bytes | None") -> Any:
     content-length to the processor, so it is set to the new body's length."""
     if body is not None:
         headers = {**headers, "content-length": str(len(body))}
-    common = pb.CommonResponse(header_mutation=_header_mutation(headers), clear_route_cache=True)
+    answer = pb.ProcessingResponse()
+    common = answer.request_body.response
+    _set_headers(common.header_mutation, headers)
+    common.clear_route_cache = True
     if body is not None:
         common.body_mutation.body = body
-    return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common))
+    return answer
 
 
 def immediate(error: APIError) -> Any:
     """Envoy answers the client at once with the error fastroute's own server would give: the
     same status, JSON body and extra headers (Retry-After on a 503)."""
     headers = {"content-type": "application/json", **{k: str(v) for k, v in error.headers.items()}}
-    return pb.ProcessingResponse(
+    answer = pb.ProcessingResponse(
         immediate_response=pb.ImmediateResponse(
             status=http_status_pb2.HttpStatus(code=error.status),
-            headers=_header_mutation(headers),
             body=json.dumps(error.body()).encode(),
             details="fastroute_rejected",
         )
     )
+    _set_headers(answer.immediate_response.headers, headers)
+    return answer
