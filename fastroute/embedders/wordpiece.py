@@ -77,6 +77,8 @@ class WordPiece:
         if status != 0:
             raise RuntimeError(f"fr_wp_encode_batch failed with status {status}")
         counts[skip] = -1  # empty to C (no ids written): tokenizers does them
+        if len(texts) == 1:
+            return out[: max(int(counts[0]), 0)], counts
         return out[: int(np.maximum(counts, 0).sum())], counts
 
     def _joined(self, texts: list[str]) -> tuple[bytes, np.ndarray, list[int]]:

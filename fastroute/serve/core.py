@@ -60,6 +60,7 @@ class RoutingCore:
             max_workers=1, thread_name_prefix="fastroute-profile"
         )
         self.profile_pending = 0
+        self._model_strings: dict[str, tuple[str, float]] = {}
 
     def _overloaded(self) -> APIError:
         return APIError(
@@ -107,6 +108,17 @@ class RoutingCore:
             self.metrics.decisions.inc(router=name, model=self.metrics.model(d.model))
         return decisions
 
+    def _model_string(self, model: str) -> tuple[str, float]:
+        """The router and threshold a router-<router>-<threshold|percent%> model names, parsed
+        (and a share calibrated) once per distinct string: clients send the same few."""
+        hit = self._model_strings.get(model)
+        if hit is None:
+            hit = router_and_threshold(self.cfg, model, None, None)  # raises for a bad one: never cached
+            if len(self._model_strings) >= 1024:
+                self._model_strings.clear()
+            self._model_strings[model] = hit
+        return hit
+
     async def decide_chat(self, body: dict) -> ChatDecision:
         """Where a chat completion request goes. `model` is router-<router>-<threshold> (or
         -<percent>%), a profile's name, or an upstream model (passed through; its messages
@@ -119,7 +131,7 @@ class RoutingCore:
             raise bad_request("'messages' is required", "messages")
         json_bool(body, "stream")  # validated before any routing work
         if model.startswith(PREFIX):
-            router, t = router_and_threshold(cfg, model, None, None)
+            router, t = self._model_string(model)
             p = await self.win_rates(router, [routing_text(body["messages"], cfg.route_on)])
             chosen = cfg.routers[router].decide(p, t)[0]
             self.metrics.decisions.inc(router=router, model=self.metrics.model(chosen))
