@@ -140,7 +140,63 @@ def fastroute_paths(stack: Stack) -> list[Measured]:
     ]
 
 
-GATEWAYS: list[Callable[[Stack, int], list[Measured]]] = []  # more paths: (stack, stub port) -> paths
+def litellm_paths(stack: Stack, stub: int) -> list[Measured]:
+    """The LiteLLM proxy with the shipped examples/litellm/config.yaml (fastroute's plug-in on
+    the "smart" group) and the same model list without the plug-in, both in front of the stub."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from litellm_helpers import EXAMPLE, LiteLLMProxy
+    from litellm_overhead import KEYS, variant
+
+    base = f"http://127.0.0.1:{stub}/v1"
+    env = {**KEYS, "STRONG_API_BASE": base, "WEAK_API_BASE": base, "FASTROUTE_MODEL": "router-mf-50%"}
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    plain = variant(EXAMPLE / "config.yaml", folder, ("router_settings", "litellm_settings"))
+    without = stack.enter_context(LiteLLMProxy(plain, env, folder / "without.log"))
+    with_plugin = stack.enter_context(LiteLLMProxy(EXAMPLE / "config.yaml", env, folder / "with.log"))
+    return [
+        Measured(
+            "LiteLLM proxy -> stub (ceiling)",
+            None,
+            without.port,
+            chat("smart", {"Authorization": f"Bearer {without.master_key}"}),
+        ),
+        Measured(
+            "LiteLLM proxy + fastroute plug-in -> stub",
+            "LiteLLM proxy -> stub (ceiling)",
+            with_plugin.port,
+            chat("smart", {"Authorization": f"Bearer {with_plugin.master_key}"}),
+        ),
+    ]
+
+
+def envoy_paths(stack: Stack, stub: int) -> list[Measured]:
+    """Envoy with the shipped examples/envoy/envoy.yaml (ext_proc filter -> `fastroute extproc`,
+    mf, default transport) and the same config without the filter, both in front of the stub."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_config, without_ext_proc
+
+    ext = ExtProc("--routers", "mf", "--strong-model", "gpt-4o", "--weak-model", "gpt-4o-mini")
+    stack.callback(ext.stop)
+    port = ext.wait_ready().port or 0
+    text, upstream = ENVOY_YAML.read_text(), {"strong": stub, "weak": stub}
+    plain = Envoy(envoy_config({"extproc": 0, **upstream}, text=without_ext_proc(text))).start()
+    stack.callback(plain.stop)
+    filtered = Envoy(envoy_config({"extproc": port, **upstream}, text=text)).start()
+    stack.callback(filtered.stop)
+    return [
+        Measured("Envoy -> stub (ceiling)", None, plain.wait_ready().port or 0, chat("router-mf-0.5")),
+        Measured(
+            "Envoy + fastroute ext_proc -> stub",
+            "Envoy -> stub (ceiling)",
+            filtered.wait_ready().port or 0,
+            chat("router-mf-0.5"),
+        ),
+    ]
+
+
+GATEWAYS: list[Callable[[Stack, int], list[Measured]]] = [envoy_paths, litellm_paths]  # (stack, stub port) -> paths
 
 
 def measure(path: Measured, concurrency: int, seconds: float) -> LoadResult:
@@ -150,26 +206,31 @@ def measure(path: Measured, concurrency: int, seconds: float) -> LoadResult:
 
 
 def run(seconds: float = 5.0, concurrency: tuple[int, ...] = CONCURRENCY) -> list[dict]:
-    """Every path at every concurrency; rows carry their ceiling's figures beside their own."""
+    """Every path at every concurrency; rows carry their ceiling's figures beside their own.
+    Each group (fastroute's own server, Envoy, LiteLLM) runs with only its own processes up
+    (the stub upstream stays), so an idle gateway's background work never weighs on another's."""
     rows: list[dict] = []
-    with Stack() as stack:
-        paths = fastroute_paths(stack)
-        stub_port = paths[3].port
-        for add in GATEWAYS:
-            paths += add(stack, stub_port)
-        for c in concurrency:
-            by_name: dict[str, dict] = {}
-            for path in paths:
-                r = measure(path, c, seconds)
-                row = {"path": path.name, **r.summary()}
-                if path.ceiling in by_name:
-                    base = by_name[path.ceiling]
-                    row["share_of_ceiling"] = round(row["requests_per_s"] / base["requests_per_s"], 3)
-                    row["added_p50_ms"] = round(row["p50_ms"] - base["p50_ms"], 3)
-                    row["added_p99_ms"] = round(row["p99_ms"] - base["p99_ms"], 3)
-                by_name[path.name] = row
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    with Stack() as base:
+        own = fastroute_paths(base)
+        stub_port = own[3].port
+        groups: list[Callable[[Stack], list[Measured]]] = [lambda stack: own]
+        groups += [lambda stack, add=add: add(stack, stub_port) for add in GATEWAYS]
+        for group in groups:
+            with Stack() as stack:
+                paths = group(stack)
+                for c in concurrency:
+                    by_name: dict[str, dict] = {}
+                    for path in paths:
+                        r = measure(path, c, seconds)
+                        row = {"path": path.name, **r.summary()}
+                        if path.ceiling in by_name:
+                            ceiling = by_name[path.ceiling]
+                            row["share_of_ceiling"] = round(row["requests_per_s"] / ceiling["requests_per_s"], 3)
+                            row["added_p50_ms"] = round(row["p50_ms"] - ceiling["p50_ms"], 3)
+                            row["added_p99_ms"] = round(row["p99_ms"] - ceiling["p99_ms"], 3)
+                        by_name[path.name] = row
+                        rows.append(row)
+                        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -178,7 +239,8 @@ def markdown(rows: list[dict]) -> str:
         "| path | concurrency | requests/s | p50 / p99 ms | share of ceiling | added p50 / p99 ms |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["path"], r["concurrency"])):
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["path"] for r in rows))}
+    for r in sorted(rows, key=lambda r: (order[r["path"]], r["concurrency"])):
         share = f"{100 * r['share_of_ceiling']:.0f}%" if "share_of_ceiling" in r else "—"
         added = f"{r['added_p50_ms']:.3f} / {r['added_p99_ms']:.3f}" if "added_p50_ms" in r else "—"
         out.append(
