@@ -3,7 +3,8 @@ of models, each beside the ceiling it is measured against.
 
     ceiling                      measured path
     minimal aiohttp handler      fastroute /v1/route (mf, sw_ranking)
-    stub upstream, direct        fastroute proxied completion (router-mf-0.5)
+    stub upstream, direct        a bare aiohttp proxy (the stack's own cost), fastroute proxied
+                                 completion (router-mf-0.5)
     Envoy -> stub                Envoy + fastroute ext_proc -> stub
     LiteLLM proxy -> stub        LiteLLM proxy + fastroute plug-in -> stub
 
@@ -123,9 +124,11 @@ def route(router: str):
 def fastroute_paths(stack: Stack) -> list[Measured]:
     """The minimal handler, the stub upstream and fastroute's own server."""
     py = sys.executable
-    minimal, stub, server = free_port(), free_port(), free_port()
+    minimal, stub, server, bare = free_port(), free_port(), free_port(), free_port()
     stack.start([py, str(HERE / "minimal_handler.py"), str(minimal)], f"http://127.0.0.1:{minimal}/health")
     stack.start([py, str(HERE / "stub_upstream.py"), str(stub)], f"http://127.0.0.1:{stub}/health")
+    upstream = f"http://127.0.0.1:{stub}/v1/chat/completions"
+    stack.start([py, str(HERE / "bare_proxy.py"), str(bare), upstream], f"http://127.0.0.1:{bare}/health")
     stack.start(
         [py, "-m", "fastroute.cli", "serve", "--routers", "mf", "sw_ranking"]
         + ["--base-url", f"http://127.0.0.1:{stub}/v1", "--port", str(server)],
@@ -136,6 +139,7 @@ def fastroute_paths(stack: Stack) -> list[Measured]:
         Measured("fastroute /v1/route, mf", "minimal aiohttp handler (ceiling)", server, route("mf")),
         Measured("fastroute /v1/route, sw_ranking", "minimal aiohttp handler (ceiling)", server, route("sw_ranking")),
         Measured("stub upstream, direct (ceiling)", None, stub, chat("gpt-4-1106-preview")),
+        Measured("bare aiohttp proxy -> stub", "stub upstream, direct (ceiling)", bare, chat("gpt-4-1106-preview")),
         Measured("fastroute proxied completion, mf", "stub upstream, direct (ceiling)", server, chat("router-mf-0.5")),
     ]
 
