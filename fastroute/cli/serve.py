@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, scored_as_from_args
+from .common import add_backend_argument, add_target_arguments, routing_config, server_environment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +70,6 @@ INSTALL_HINT = "fastroute serve: the server needs the 'serve' extra: pip install
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import sys
 
     try:
@@ -79,30 +78,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"{INSTALL_HINT} ({exc})", file=sys.stderr)
         return 2
 
-    # A server's event loop needs a core of its own: score on one thread, and let idle
-    # OpenMP/BLAS workers sleep instead of spinning (set before the kernels load).
-    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
-        os.environ.setdefault(var, value)
-    from ..serve.server import build_config
+    server_environment()
     from ..serve.server import run as serve
 
-    cfg = build_config(
-        args.routers,
-        args.strong_model,
-        args.weak_model,
+    cfg = routing_config(
+        args,
         base_url=args.base_url,
         api_key_env=args.api_key_env,
-        upstreams_file=args.upstreams,
         api_keys_file=args.api_keys_file,
-        backend=args.backend,
-        scored_as=scored_as_from_args(args),
         route_only=args.route_only,
-        profiles=args.profile,
-        route_on=args.route_on,
-        max_batch=args.max_batch,
         max_wait=args.max_wait_ms / 1000.0,
-        max_queue=args.max_queue,
-        inline_below=args.inline_below_ms / 1000.0,
         upstream_timeout=args.upstream_timeout,
         connect_timeout=args.connect_timeout,
         client_timeout=args.client_timeout,
