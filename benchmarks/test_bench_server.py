@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("aiohttp")
 from loadgen import build_request, run_load  # noqa: E402
+from side_by_side import free_port, wait_http  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = [
@@ -34,29 +32,9 @@ TEMPLATES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc: subprocess.Popen) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @pytest.fixture(scope="module")
 def stack():
-    stub_port, port = _free_port(), _free_port()
+    stub_port, port = free_port(), free_port()
     stub = subprocess.Popen(
         [sys.executable, str(HERE / "stub_upstream.py"), str(stub_port)],
         stdout=subprocess.PIPE,
@@ -82,8 +60,8 @@ def stack():
         text=True,
     )
     try:
-        _wait(f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub)
-        _wait(f"http://127.0.0.1:{port}/health", server)
+        wait_http(f"http://127.0.0.1:{stub_port}/v1/chat/completions", stub)
+        wait_http(f"http://127.0.0.1:{port}/health", server)
         yield {"stub": stub_port, "server": port}
     finally:
         for p in (server, stub):
