@@ -33,6 +33,17 @@ def test_route_rule_is_greater_or_equal(router):
     assert router.decide(p, 0.0) == [STRONG] * 8
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_decide_compares_in_the_win_rates_own_precision_whatever_the_shape(router, dtype):
+    """p >= t as numpy compares them (a float threshold takes the array's dtype), for a vector
+    as for a matrix: a float32 0.1 is not below the threshold float64(float32(0.1))."""
+    p = np.array([0.1, 0.5, 0.9, np.nan], dtype=dtype)
+    for t in (float(np.float32(0.1)), 0.1, 0.5, float(np.nextafter(0.5, 1.0))):
+        expected = np.where(p >= t, router.strong_target, router.weak_target).tolist()
+        assert router.decide(p, t) == expected
+        assert router.decide(p[None, :], t) == [expected]
+
+
 def test_inputs(router):
     with pytest.raises(TypeError, match="exactly one"):
         router.win_rates()

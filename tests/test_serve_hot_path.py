@@ -198,3 +198,86 @@ def test_a_quiet_server_scores_each_request_at_once_without_a_turn_of_the_loop()
     # "a" was scored at once; "bb" came in the same turn, so it waited for a batch, and so did
     # "ccc", the turn after a busy one; "dddd" followed a quiet turn and was scored at once.
     assert created == [1, 1]
+
+
+def test_an_empty_submission_is_an_empty_answer():
+    batcher = _batcher(_Timed(1e-5), concurrent.futures.ThreadPoolExecutor(1), inline_below=0.005)
+
+    async def main():
+        return await batcher.submit([]), await asyncio.gather(batcher.submit([]), batcher.submit(["a"]))
+
+    alone, (empty, one) = asyncio.run(main())
+    assert alone.shape == (0,) and empty.shape == (0,)
+    np.testing.assert_allclose(one, [0.01])
+
+
+def test_close_while_a_failed_batch_is_rescored_answers_every_request():
+    """close() cancels the worker while it re-scores a failed shared batch one request at a
+    time: the requests not yet re-scored get Overloaded, none is left waiting."""
+    from fastroute.serve.batcher import Overloaded
+
+    release = threading.Event()
+
+    class FailsTogether:
+        def win_rates(self, texts):
+            if len(texts) > 1:
+                raise ValueError("a shared batch fails")
+            release.wait(5)
+            return np.zeros(len(texts))
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    batcher = MicroBatcher(FailsTogether(), pool, max_batch=8)
+
+    async def main():
+        futs = [asyncio.ensure_future(batcher.submit([t])) for t in ("a", "b", "c")]
+        await asyncio.sleep(0.1)  # the shared batch failed; "a" is being re-scored alone
+        await batcher.close()
+        release.set()
+        return await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), 5)
+
+    out = asyncio.run(main())
+    pool.shutdown()
+    assert all(isinstance(x, Overloaded) for x in out), out
+
+
+def test_a_batcher_outlives_its_event_loop_without_hanging_the_next():
+    batcher = _batcher(_Timed(1e-5), concurrent.futures.ThreadPoolExecutor(1), inline_below=0.0)
+
+    async def leave_a_pending_flush():
+        asyncio.ensure_future(batcher.submit(["x"]))
+        await asyncio.sleep(0)  # queued, its flush scheduled; the loop then stops
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(leave_a_pending_flush())
+    loop.close()
+
+    async def next_loop():
+        return await asyncio.wait_for(batcher.submit(["abc"]), 5)
+
+    np.testing.assert_allclose(asyncio.run(next_loop()), [0.03])
+
+
+def test_json_out_takes_integers_beyond_64_bits():
+    from fastroute.serve.json_io import dumps
+
+    body = validation.parse_json(b'{"seed": 18446744073709551616, "m": {"n": -9223372036854775809}}')
+    assert json.loads(dumps(body)) == body == json.loads(json.dumps(body))
+
+
+@pytest.mark.parametrize("depth", [999, 1000, 1010, 1030])
+def test_upstream_json_nesting_is_refused_as_the_standard_path_refuses_it(depth):
+    raw = b"[" * depth + b"]" * depth
+    saved = validation.orjson
+    try:
+        validation.orjson = None
+        try:
+            expected = ("ok", validation.loads_strict(raw) is not None)
+        except ValueError:
+            expected = ("error",)
+    finally:
+        validation.orjson = saved
+    try:
+        got = ("ok", validation.loads_strict(raw) is not None)
+    except ValueError:
+        got = ("error",)
+    assert got == expected

@@ -62,11 +62,13 @@ class WordPiece:
 
     def _chunk(self, texts: list[str], max_tokens: int, drop: int) -> tuple[np.ndarray, np.ndarray]:
         blob, offsets, skip = self._joined(texts)
-        # At most one token per byte (the table's generator checks it), max_tokens per text.
+        # At most one token per byte (the table's generator checks it), max_tokens per text; one
+        # more slot than bytes, so that a text whose every byte is a token is not taken for one
+        # that ran out of room (C hands those to tokenizers).
         if len(texts) == 1:
-            cap = min(len(blob), max_tokens)
+            cap = min(len(blob) + 1, max_tokens)
         else:
-            cap = int(np.minimum(np.diff(offsets), max_tokens).sum())
+            cap = int(np.minimum(np.diff(offsets) + 1, max_tokens).sum())
         out = np.empty(max(cap, 1), dtype=np.int32)
         counts = np.empty(len(texts), dtype=np.int64)
         f = self._ffi

@@ -149,7 +149,7 @@ class Router(abc.ABC):
     def decide(self, win_rates: np.ndarray, threshold: float) -> list[str]:
         """RouteLLM's rule on given win rates: the strong target where p >= threshold, else the weak one."""
         t, (strong, weak), p = check_threshold(threshold), self.targets, np.asarray(win_rates)
-        return [strong if x >= t else weak for x in p.tolist()] if p.ndim == 1 else np.where(p >= t, strong, weak).tolist()  # fmt: skip
+        return [strong if b else weak for b in (p >= t).tolist()] if p.ndim == 1 else np.where(p >= t, strong, weak).tolist()  # fmt: skip
 
     # -- targets: the names routed to -----------------------------------------
     @property

@@ -63,6 +63,8 @@ class MicroBatcher:
         return self._waiting
 
     async def submit(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
         if len(texts) > self.max_queue:
             raise ValueError(f"{len(texts)} prompts in one request; the queue holds at most {self.max_queue}")
         if self._waiting + len(texts) > self.max_queue:
@@ -86,8 +88,12 @@ class MicroBatcher:
     def _arrive(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Counts the requests of this turn of the event loop; True when the last turn that had
         any had one only (a quiet server: no batch would form, so waiting a turn is waste)."""
-        if self._turn_loop is not loop:  # a new event loop (tests run several): forget the old turn
+        if self._turn_loop is not loop:  # a new event loop (tests run several): forget the old one's state
             self._turn_loop, self._turn_handle, self._turn_arrivals, self._last_turn_arrivals = loop, None, 0, 0
+            self._flush_handle, self._worker = None, None
+            _fail(self._queue, Overloaded("the event loop that queued this request has stopped"))
+            self._queue.clear()
+            self._waiting = 0
         if self._turn_handle is None:
             self._turn_handle = loop.call_soon(self._end_turn)
         self._turn_arrivals += 1
@@ -144,7 +150,7 @@ class MicroBatcher:
     async def _run(self, failed: "tuple[list[Any], Exception] | None" = None) -> None:
         loop = asyncio.get_running_loop()
         if failed is not None:
-            await self._score_alone(*failed)
+            await self._score_alone_or_fail(*failed)
         while self._queue:
             if self.max_wait and self._waiting < self.max_batch:
                 await asyncio.sleep(self.max_wait)
@@ -155,9 +161,17 @@ class MicroBatcher:
                 _fail(batch, Overloaded("the server is shutting down"))
                 raise
             except Exception as exc:  # noqa: BLE001 - isolated below: each request gets its own outcome
-                await self._score_alone(batch, exc)
+                await self._score_alone_or_fail(batch, exc)
                 continue
             self._deliver(batch, p)
+
+    async def _score_alone_or_fail(self, batch: list, exc: Exception) -> None:
+        """_score_alone; if close() cancels it midway, the batch's unanswered requests get a 503."""
+        try:
+            await self._score_alone(batch, exc)
+        except asyncio.CancelledError:
+            _fail(batch, Overloaded("the server is shutting down"))
+            raise
 
     async def _score(self, loop: asyncio.AbstractEventLoop, texts: list[str]) -> np.ndarray:
         """Scores one batch, inline when it is expected to be cheap."""
@@ -171,6 +185,8 @@ class MicroBatcher:
 
     def _note(self, seconds: float, n: int, inline: bool) -> None:
         """Updates the estimate from the scoring time alone (a slow hop to the thread never counts)."""
+        if n == 0:
+            return
         per_prompt = seconds / n
         self._per_prompt = per_prompt if self._per_prompt == math.inf else 0.8 * self._per_prompt + 0.2 * per_prompt
         self.inline_batches += inline
@@ -220,4 +236,7 @@ class MicroBatcher:
 def _fail(items, exc: Exception) -> None:
     for _, fut in items:
         if not fut.done():
-            fut.set_exception(exc)
+            try:
+                fut.set_exception(exc)
+            except RuntimeError:  # its event loop has closed: nothing waits for it any more
+                pass

@@ -24,8 +24,11 @@ def _default(obj: Any) -> Any:
 
 def dumps(obj: Any) -> bytes:
     if orjson is not None:
-        return orjson.dumps(obj, default=_default)
-    return json.dumps(obj, default=_default).encode()
+        try:
+            return orjson.dumps(obj, default=_default)
+        except TypeError:  # e.g. an integer beyond 64 bits, which JSON (and the standard library) allows
+            pass
+    return json.dumps(obj, default=_default, allow_nan=False).encode()
 
 
 def json_response(obj: Any, status: int = 200, headers: "dict | None" = None) -> web.Response:

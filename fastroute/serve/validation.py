@@ -164,7 +164,12 @@ def json_number(value: Any, key: str) -> float:
 def loads_strict(data: "bytes | str") -> Any:
     """JSON from an upstream or a client, strictly: ValueError for anything that is not plain
     JSON (NaN/Infinity, numbers beyond a double, nesting too deep for the parser)."""
-    if orjson is not None and isinstance(data, bytes) and not _LONG_NUMBER.search(data):
+    if (
+        orjson is not None
+        and isinstance(data, bytes)
+        and not _LONG_NUMBER.search(data)
+        and data.count(b"[") + data.count(b"{") < MAX_DEPTH  # orjson nests deeper than the standard path
+    ):
         try:
             return orjson.loads(data)  # the same values; anything it refuses takes the standard path
         except orjson.JSONDecodeError:
