@@ -21,7 +21,13 @@ MAX_LINES = 250
 
 # Low to high: a module may import from its own layer or any layer below, never above.
 LAYERS: list[tuple[str, ...]] = [
-    ("fastroute._version", "fastroute.errors", "fastroute.routellm_models", "fastroute.prompt_hash"),
+    (
+        "fastroute._version",
+        "fastroute.errors",
+        "fastroute.routellm_models",
+        "fastroute.prompt_hash",
+        "fastroute.progress",
+    ),
     ("fastroute.ops", "fastroute.kernels"),
     ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema", "fastroute.bundle_tensors", "fastroute.policy"),
     ("fastroute.bundle",),
