@@ -115,7 +115,7 @@ class SWRankingRouter(ScoresEveryModel, Router):
         *,
         strong_model: str = DEFAULT_STRONG,
         weak_model: str = DEFAULT_WEAK,
-        num_tiers: int = 10,
+        num_tiers: "int | None" = None,
         embedder: "EmbedderSpec | str" = "static",
         storage: str = "float32",
         ivf_nlist: "int | None" = None,
@@ -128,6 +128,7 @@ class SWRankingRouter(ScoresEveryModel, Router):
     ) -> "SWRankingRouter":
         """Builds the router from RouteLLM's preprocessed battles (model_a, model_b, winner,
         optionally soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned.
+        `num_tiers` None: RouteLLM's 10, or one tier per model when the battles have fewer.
 
         sharpness None keeps RouteLLM's weights 10 * 10^(s / max s); a value g > 0 uses
         exp(g (s - max s)) instead (see fastroute.train.sw for choosing g). Raw Chatbot
@@ -138,7 +139,7 @@ class SWRankingRouter(ScoresEveryModel, Router):
             arena=built.arena,
             model_tiers=built.model_tiers,
             model_ratings=built.model_ratings,
-            num_tiers=num_tiers,
+            num_tiers=built.num_tiers,
             embedder=built.embedder,
             strong_model=strong_model,
             weak_model=weak_model,

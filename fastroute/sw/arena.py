@@ -49,6 +49,9 @@ def model_ratings(battles: CodedBattles) -> np.ndarray:
     return r
 
 
+DEFAULT_TIERS = 10  # RouteLLM's num_tiers
+
+
 @dataclass(frozen=True)
 class BuiltArena:
     battles: CodedBattles
@@ -56,14 +59,21 @@ class BuiltArena:
     model_tiers: np.ndarray  # [M] RouteLLM tier id per model
     model_ratings: np.ndarray  # [M] unweighted Elo-scale ratings
     embedder: EmbedderSpec  # what made the embeddings
+    num_tiers: int  # the tiers asked for (None given: RouteLLM's 10, or one per model when fewer)
 
 
 def build_arena(
-    battles: Any, embeddings: np.ndarray, *, embedder: "EmbedderSpec | Embedder | str", num_tiers: int, storage: str
+    battles: Any,
+    embeddings: np.ndarray,
+    *,
+    embedder: "EmbedderSpec | Embedder | str",
+    num_tiers: "int | None",
+    storage: str,
 ) -> BuiltArena:
     """The arena of RouteLLM's preprocessed battles (model_a, model_b, winner, optionally
     soft_label = P(model_a wins)) and their prompt embeddings [N, d], row-aligned, made by
-    `embedder` (its width is checked before any work)."""
+    `embedder` (its width is checked before any work). `num_tiers` None: RouteLLM's 10 tiers,
+    or one per model when the battles have fewer models (a number is taken as given)."""
     cols = get_columns(battles, ["model_a", "model_b", "winner"])
     models, a, b, outcome = encode_battles(cols["model_a"], cols["model_b"], cols["winner"])
     label = None
@@ -85,9 +95,10 @@ def build_arena(
     first, prompt = dedupe_rows(unit)
     coded = CodedBattles(models, a, b, outcome, prompt, label)
     ratings = model_ratings(coded)
-    tier_map = compute_tiers(list(models), ratings, num_tiers)
+    n_tiers = min(DEFAULT_TIERS, len(models)) if num_tiers is None else num_tiers
+    tier_map = compute_tiers(list(models), ratings, n_tiers)
     tiers = np.array([tier_map[m] for m in models])
-    return BuiltArena(coded, unit[first].astype(STORAGE[storage]), tiers, ratings, spec)
+    return BuiltArena(coded, unit[first].astype(STORAGE[storage]), tiers, ratings, spec, int(n_tiers))
 
 
 @dataclass(frozen=True)

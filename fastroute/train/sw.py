@@ -40,7 +40,7 @@ def build_sw(
     *,
     strong_model: str,
     weak_model: str,
-    num_tiers: int = 10,
+    num_tiers: "int | None" = None,
     sharpness: "float | str | None" = "auto",
     balance: str = "battle",
     grid=DEFAULT_GRID,
