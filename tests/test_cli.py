@@ -206,3 +206,41 @@ def test_route_with_a_routing_profile():
     for line in out[1:]:
         model, quality, cost, _ = line.split("\t")
         assert model in names and 0 < float(quality) < 1 and float(cost) > 0
+
+
+def test_router_option_has_both_spellings(sw_bundle, capsys):
+    """--router and --routers work in every command; a one-router command takes one value."""
+    from fastroute.cli import build_parser
+
+    assert main(["route", "--routers", str(sw_bundle), "--threshold", "0", "hi"]) == 0
+    assert capsys.readouterr().out.split() == [STRONG]
+    parse = build_parser().parse_args
+    for cmd in (["route"], ["score", "--input", "i.txt", "--output", "o.jsonl"], ["calibrate", "--strong-pct", "0.5"]):
+        assert parse([*cmd, "--routers", "mf"]).router == parse([*cmd, "--router", "mf"]).router == "mf"
+    assert parse(["route", "--routers", "mf", "hi"]).prompts == ["hi"]  # one value, not two routers
+    for cmd in (["eval", "--benchmark", "mmlu"], ["serve"], ["extproc"]):
+        assert parse([*cmd, "--router", "mf", "length"]).routers == parse([*cmd, "--routers", "mf", "length"]).routers
+    assert parse(["train", "defaults", "--data", "d", "--router", "mf"]).routers == ["mf"]
+
+
+def test_a_directory_as_prompts_file_is_named_as_such(sw_bundle, tmp_path, capsys):
+    out = str(tmp_path / "o.jsonl")
+    assert main(["score", "--router", str(sw_bundle), "--input", str(tmp_path), "--output", out]) == 2
+    assert f"{tmp_path} is a directory, not a prompts file" in capsys.readouterr().err
+    assert main(["calibrate", "--router", str(sw_bundle), "--strong-pct", "0.5", "--prompts", str(tmp_path)]) == 2
+    assert "is a directory, not a prompts file" in capsys.readouterr().err
+    assert main(["score", "--router", str(sw_bundle), "--input", str(tmp_path / "nope.txt"), "--output", out]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_score_shows_progress_only_when_asked(sw_bundle, tmp_path, capsys, monkeypatch):
+    inp = tmp_path / "in.txt"
+    inp.write_text("".join(f"prompt {i}\n" for i in range(5)))
+    argv = ["score", "--router", str(sw_bundle), "--input", str(inp), "--output", str(tmp_path / "o.jsonl")]
+    monkeypatch.delenv("FASTROUTE_PROGRESS", raising=False)
+    assert main([*argv, "--batch-size", "2"]) == 0
+    assert capsys.readouterr().err == ""  # captured stderr is not a terminal
+    monkeypatch.setenv("FASTROUTE_PROGRESS", "1")
+    assert main([*argv, "--batch-size", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "\rscoring: " in err and "5/5 prompts (100%)" in err and err.endswith("\n")

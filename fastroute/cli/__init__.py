@@ -21,7 +21,10 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastroute", description="A fast, RouteLLM-faithful LLM router.")
+    """The whole command line; every (sub)parser is a common.Parser, so all show their defaults."""
+    from .common import Parser
+
+    parser = Parser(prog="fastroute", description="A fast, RouteLLM-faithful LLM router.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

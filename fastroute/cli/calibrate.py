@@ -17,7 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--calibrate-on",
         type=Path,
         default=None,
-        help="prompts to calibrate on (.txt/.jsonl/.parquet); default: the bundle's training prompts",
+        metavar="FILE",
+        help="prompts to calibrate on (.txt/.jsonl/.parquet); also --calibrate-on "
+        "(default: none, the bundle's training prompts, from the win-rate quantiles it stores)",
     )
     p.add_argument("--field", default="prompt", help="prompt field of jsonl/parquet input")
 

@@ -3,8 +3,44 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+
+def default_text(value: object) -> str:
+    """How a default reads in help: a list as its items, space-separated, as typed."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def shows_default(value: object) -> bool:
+    """Whether a default is worth printing: not None (the help says what that means), not
+    a store_true's False, not an empty list of a repeatable option, not suppressed."""
+    if value is None or value is False or value is argparse.SUPPRESS:
+        return False
+    return not (isinstance(value, (list, tuple)) and not value)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Ends every option's help with "(default: X)", so `--help` answers what happens
+    without the option; help that already says "(default" is left as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or "(default" in text or not shows_default(action.default):
+            return text
+        if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text  # a required positional
+        return f"{text} (default: {default_text(action.default).replace('%', '%%')})"
+
+
+class Parser(argparse.ArgumentParser):
+    """The fastroute parser: its subparsers (add_subparsers makes them of this class, nested
+    ones too) all show defaults the same way."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def router_names_help() -> str:
@@ -29,15 +65,19 @@ def add_backend_argument(p: argparse.ArgumentParser) -> None:
         "--backend",
         default=None,
         choices=known_backends(),
-        help="kernel backend (default: automatic, or FASTROUTE_BACKEND)",
+        help="kernel backend for the scoring (default: $FASTROUTE_BACKEND, else the fastest available here)",
     )
 
 
 def add_router_arguments(p: argparse.ArgumentParser, default_router: str = "sw_ranking") -> None:
+    """--router (one router; --routers is the same option, the spelling of the commands that
+    take several), the targets and the backend."""
     p.add_argument(
         "--router",
+        "--routers",
         default=default_router,
-        help=f"router name ({router_names_help()}) or bundle directory (default: {default_router})",
+        metavar="ROUTER",
+        help=f"router name ({router_names_help()}) or bundle directory; also --routers",
     )
     add_target_arguments(p)
     add_backend_argument(p)
@@ -75,23 +115,30 @@ def scored_as_from_args(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def add_threshold_arguments(p: argparse.ArgumentParser, what: str) -> None:
-    """--threshold | --strong-pct, and --calibrate-on FILE for the share."""
+def add_threshold_arguments(p: argparse.ArgumentParser, what: str, pct_default: str = "0.5") -> None:
+    """--threshold | --strong-pct, and --calibrate-on FILE for the share; `pct_default` says
+    what happens when neither is given."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=float, default=None, help=f"a raw threshold in [0, 1]: {what}")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help=f"a raw threshold in [0, 1]: {what} (default: none, the threshold of --strong-pct)",
+    )
     g.add_argument(
         "--strong-pct",
         type=float,
         default=None,
         help="send this share of prompts (in [0, 1]) to the strong model: the threshold is calibrated on "
-        "--calibrate-on's prompts, else on the win-rate quantiles the bundle stores",
+        f"--calibrate-on's prompts, else on the win-rate quantiles the bundle stores (default: {pct_default})",
     )
     p.add_argument(
         "--calibrate-on",
         type=Path,
         default=None,
         metavar="FILE",
-        help="prompts (.txt/.jsonl/.parquet, field --field) to calibrate --strong-pct on",
+        help="prompts (.txt/.jsonl/.parquet, field --field) to calibrate --strong-pct on "
+        "(default: none, the bundle's stored quantiles)",
     )
 
 
@@ -128,25 +175,6 @@ def load_router_from_args(args: argparse.Namespace):
         backend=args.backend,
         scored_as=scored_as_from_args(args),
     )
-
-
-class Progress:
-    """A one-line progress counter on stderr, shown only on a terminal."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.enabled = sys.stderr.isatty()
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.enabled:
-            pct = 100.0 * self.done / max(self.total, 1)
-            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} ({pct:5.1f}%)")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
 
 
 def server_environment() -> None:

@@ -13,10 +13,15 @@ SOURCES = ("alpaca_eval", "arena", "mmlu", "routerbench", "llmrouter", "mt_bench
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     imp = sub.add_parser("import", help="convert a source file into a battles .jsonl")
-    imp.add_argument("source", choices=SOURCES)
+    imp.add_argument("source", choices=SOURCES, help="the source's format")
     imp.add_argument("path", type=Path, help="file or directory of that source")
-    imp.add_argument("--output", required=True, type=Path)
-    imp.add_argument("--mmlu-split", choices=["train", "eval", "all"], default="train")
+    imp.add_argument("--output", required=True, type=Path, help="battles .jsonl to write")
+    imp.add_argument(
+        "--mmlu-split",
+        choices=["train", "eval", "all"],
+        default="train",
+        help="mmlu: which half to import (train: the half never evaluated on)",
+    )
     dec = sub.add_parser("decontaminate", help="drop training prompts too close to evaluation prompts")
     dec.add_argument("--battles", required=True, type=Path, help="battles .jsonl")
     dec.add_argument("--eval", nargs="*", type=Path, default=[], help="evaluation prompt files (.txt/.jsonl/.csv)")
@@ -27,10 +32,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["mmlu", "mt-bench"],
         help="RouteLLM benchmarks to protect (their files under --data)",
     )
-    dec.add_argument("--data", type=Path, default=Path("../shared/data"))
-    dec.add_argument("--threshold", type=float, default=0.95)
-    dec.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
-    dec.add_argument("--output", required=True, type=Path)
+    dec.add_argument(
+        "--data", type=Path, default=Path("../shared/data"), help="the data directory --benchmark reads from"
+    )
+    dec.add_argument(
+        "--threshold",
+        type=float,
+        default=0.95,
+        help="drop a training prompt whose cosine similarity to an evaluation prompt is at least this",
+    )
+    dec.add_argument("--embedder", default="static", help=f"prompt embedder: {embedder_names_help()}")
+    dec.add_argument("--output", required=True, type=Path, help="battles .jsonl to write (the kept battles)")
 
 
 def _import(args: argparse.Namespace):

@@ -14,11 +14,13 @@ DEFAULT_DATA = {"mmlu": "../shared/data/routellm/mmlu", "mt-bench": "../shared/d
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--routers",
+        "--router",
         nargs="+",
         required=True,
+        metavar="ROUTER",
         help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
         "are always shown as baselines. N-model benchmarks: N-model router names (knn, ...); the "
-        "individual models, the zero router, the oracle and knn are always shown",
+        "individual models, the zero router, the oracle and knn are always shown; also --router",
     )
     p.add_argument(
         "--benchmark",
@@ -29,31 +31,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         default=None,
-        help="benchmark data (mmlu/mt-bench: RouteLLM's directory, default ../shared/data/routellm/...; "
-        "gsm8k: the responses CSV; routerbench: a directory of tables or one table, default "
-        "../shared/data/routerbench; llmrouter: the JSON records)",
+        help="benchmark data: mmlu/mt-bench: RouteLLM's directory; gsm8k: the responses CSV (required); "
+        "routerbench: a directory of tables or one table; llmrouter: the JSON records (default: "
+        "../shared/data/routellm/mmlu, ../shared/data/routellm/mt_bench, ../shared/data/routerbench, "
+        "../shared/data/llmrouter/dcrouter_train.json)",
     )
     p.add_argument(
-        "--mmlu-split",
-        choices=["eval", "all"],
-        default="eval",
-        help="mmlu: the evaluation half only (default) or every prompt",
+        "--mmlu-split", choices=["eval", "all"], default="eval", help="mmlu: the evaluation half only, or every prompt"
     )
-    p.add_argument("--strong-model", default=DEFAULT_STRONG)
-    p.add_argument("--weak-model", default=DEFAULT_WEAK)
-    p.add_argument("--output", type=Path, default=None, help="directory for results.json, results.md and the plot")
+    p.add_argument("--strong-model", default=DEFAULT_STRONG, help="the strong model: a model of the benchmark")
+    p.add_argument("--weak-model", default=DEFAULT_WEAK, help="the weak model: a model of the benchmark")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="directory for results.json, results.md and the plot (default: none, print the table only)",
+    )
     p.add_argument("--num-results", type=int, default=10, help="quantile bins (RouteLLM: 10)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
-    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-plot", action="store_true", help="write no plot into --output")
     p.add_argument("--cache-dir", type=Path, default=None, help="win-rate cache (default: OUTPUT/cache)")
     n = p.add_argument_group("N-model benchmarks (routerbench, llmrouter)")
-    n.add_argument("--folds", type=int, default=5, help="cross-validation folds, by prompt (default 5)")
+    n.add_argument("--folds", type=int, default=5, help="cross-validation folds, by prompt")
     n.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap")
     n.add_argument(
         "--prices",
         default=None,
         help="cost per prompt per model: 'model=price,...' or a JSON file (required for llmrouter; "
-        "replaces RouterBench's per-prompt costs)",
+        "replaces RouterBench's per-prompt costs) (default: none, RouterBench's own costs)",
     )
     n.add_argument("--knn-k", default="auto", help="k of the kNN baseline ('auto': leave-one-out per fold)")
     add_backend_argument(p)

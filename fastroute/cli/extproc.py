@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, routing_config, server_environment
+from .common import add_backend_argument, add_target_arguments, router_names_help, routing_config, server_environment
 
 INSTALL_HINT = (
     "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpclib, grpcio, xds-protos): "
@@ -20,14 +20,22 @@ NEEDS = {"grpclib": "grpclib", "grpcio": "grpc"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--routers", nargs="+", default=["mf"], help="router names or bundle directories (default: mf)")
+    p.add_argument(
+        "--routers",
+        "--router",
+        nargs="+",
+        default=["mf"],
+        metavar="ROUTER",
+        help=f"routers to serve, each requested as model router-NAME-PCT%% or router-NAME-THRESHOLD: names "
+        f"({router_names_help()}) or bundle directories; also --router",
+    )
     add_target_arguments(p)
     p.add_argument(
         "--upstreams",
         type=Path,
         default=None,
         help="the TOML file of `fastroute serve`: its models' prices, scored_as and [profiles.*] are used; "
-        "its base_urls are never called (Envoy's clusters are the upstreams)",
+        "its base_urls are never called (Envoy's clusters are the upstreams) (default: none)",
     )
     p.add_argument(
         "--profile",
@@ -37,9 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
         "file; requests address it by name as their model (repeatable)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=50051, help="gRPC port (default: 50051; 0 picks a free one)")
-    p.add_argument("--route-on", choices=["last_user", "conversation"], default="last_user")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=50051, help="gRPC port to listen on (0 picks a free one)")
+    p.add_argument(
+        "--route-on",
+        choices=["last_user", "conversation"],
+        default="last_user",
+        help="what a chat request is scored on: its last user message, or the whole conversation",
+    )
     p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
     p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
     p.add_argument(

@@ -17,10 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME_OR_FILE",
         help="route among a routing profile's candidates instead (a shipped one: routerbench; or a JSON file); "
-        "--verbose prints each choice's predicted quality and expected cost",
+        "--verbose prints each choice's predicted quality and expected cost (default: none, the router's "
+        "strong and weak model)",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="also print the win rate and the threshold")
-    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts (default: one per line on stdin)")
+    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="prompts to route (default: one per line on stdin)")
 
 
 def _stdin_prompts() -> list[str]:

@@ -11,16 +11,26 @@ import json
 from pathlib import Path
 
 from ..embedders.base import lone_surrogate
-from .common import Progress, add_router_arguments, add_threshold_arguments, load_router_from_args, resolve_threshold
+from ..progress import Progress
+from .common import add_router_arguments, add_threshold_arguments, load_router_from_args, resolve_threshold
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
-    p.add_argument("--input", required=True, type=Path, help=".txt (one prompt per line), .jsonl or .parquet")
-    p.add_argument("--output", required=True, type=Path, help=".jsonl or .parquet (the input's fields are kept)")
-    p.add_argument("--field", default="prompt", help="prompt field of jsonl/parquet input (default: prompt)")
-    add_threshold_arguments(p, "also write the chosen model (strong when the win rate >= threshold)")
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument(
+        "--input", required=True, type=Path, metavar="FILE", help=".txt (one prompt per line), .jsonl or .parquet"
+    )
+    p.add_argument(
+        "--output", required=True, type=Path, metavar="FILE", help=".jsonl or .parquet (the input's fields are kept)"
+    )
+    p.add_argument("--field", default="prompt", help="prompt field of jsonl/parquet input")
+    add_threshold_arguments(
+        p,
+        "also write the chosen model (strong when the win rate >= threshold)",
+        pct_default="none: no model column unless --threshold, --strong-pct or --calibrate-on is given; "
+        "with --calibrate-on alone, 0.5",
+    )
+    p.add_argument("--batch-size", type=int, default=1024, help="prompts scored per call (memory vs. overhead)")
 
 
 def decode_text(path: "Path | str", data: bytes) -> str:
@@ -73,6 +83,8 @@ def read_prompts(path: Path, field: str) -> list[str]:
 
 def read_rows(path: Path, field: str) -> "tuple[list[str], list[dict] | None]":
     """The prompts of `path` (see read_prompts) and, for .jsonl and .parquet, its rows."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a prompts file (.txt, .jsonl or .parquet)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".txt":
@@ -129,12 +141,11 @@ def run(args: argparse.Namespace) -> int:
         texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on is not None else None
         t, _ = resolve_threshold(router, args.threshold, args.strong_pct, texts)
     rates: list[float] = []
-    bar = Progress(len(prompts), "scoring")
-    for lo in range(0, len(prompts), args.batch_size):
-        batch = prompts[lo : lo + args.batch_size]
-        rates.extend(router.win_rates(batch).tolist())
-        bar.update(len(batch))
-    bar.close()
+    with Progress(len(prompts), "scoring", unit="prompts") as bar:
+        for lo in range(0, len(prompts), args.batch_size):
+            batch = prompts[lo : lo + args.batch_size]
+            rates.extend(router.win_rates(batch).tolist())
+            bar.update(len(batch))
     if own:  # calibrated on the input itself: the win rates just computed (as Router.threshold_for does)
         if args.threshold is not None:
             raise ValueError("--calibrate-on calibrates --strong-pct; it does nothing with a raw --threshold")

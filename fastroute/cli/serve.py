@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, routing_config, server_environment
+from .common import add_backend_argument, add_target_arguments, router_names_help, routing_config, server_environment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--routers", nargs="+", default=["sw_ranking"], help="router names or bundle directories")
+    p.add_argument(
+        "--routers",
+        "--router",
+        nargs="+",
+        default=["sw_ranking"],
+        metavar="ROUTER",
+        help=f"routers to serve, each requested as model router-NAME-PCT%% or router-NAME-THRESHOLD: names "
+        f"({router_names_help()}) or bundle directories; also --router",
+    )
     add_target_arguments(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -19,13 +27,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the upstreams file does not list)",
     )
     g.add_argument(
-        "--upstreams", type=Path, default=None, help="TOML file: model -> base_url, api_key_env, prices, scored_as"
+        "--upstreams",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML file: model -> base_url, api_key_env, prices, scored_as (default: none, every model "
+        "goes to --base-url)",
     )
     p.add_argument(
         "--route-only", action="store_true", help="serve /v1/route without any upstream (else one is required)"
     )
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="env var holding the key for --base-url")
-    p.add_argument("--api-keys-file", type=Path, default=None, help="require one of these bearer keys (one per line)")
+    p.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key for --base-url"
+    )
+    p.add_argument(
+        "--api-keys-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="require one of these bearer keys (one per line) from clients (default: none, no key needed)",
+    )
     p.add_argument(
         "--profile",
         action="append",
@@ -34,9 +55,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
         "file; requests address it by name as their model (repeatable; [profiles.*] in --upstreams too)",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=6060)
-    p.add_argument("--route-on", choices=["last_user", "conversation"], default="last_user")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=6060, help="TCP port to listen on")
+    p.add_argument(
+        "--route-on",
+        choices=["last_user", "conversation"],
+        default="last_user",
+        help="what a chat request is scored on: its last user message, or the whole conversation",
+    )
     p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
     p.add_argument("--max-wait-ms", type=float, default=0.0, help="hold a batch open this long to fill it")
     p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")

