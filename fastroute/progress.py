@@ -40,7 +40,8 @@ def _clock_text(seconds: float) -> str:
 class Progress:
     """Counts work done out of `total` (None: unknown) and redraws one `\\r` line with the
     count, the share, the rate and the time left. Use as a context manager, or call
-    close(): it ends the line so the next output starts on a fresh one."""
+    close(): it ends the line so the next output starts on a fresh one. With `delay`, work
+    done within that many seconds shows nothing."""
 
     def __init__(
         self,
@@ -51,16 +52,18 @@ class Progress:
         stream: "TextIO | None" = None,
         enabled: "bool | None" = None,
         min_interval: float = 0.1,
+        delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total, self.label, self.unit = total, label, unit
         self.stream = sys.stderr if stream is None else stream
         self.enabled = progress_enabled(self.stream) if enabled is None else enabled
-        self.min_interval, self.clock = min_interval, clock
+        self.min_interval, self.delay, self.clock = min_interval, delay, clock
         self.done, self.note = 0, ""
         self.start = clock()
         self._last_draw: "float | None" = None
-        self._drawn_at = -1  # the count last drawn
+        self._drawn: "tuple[int, str] | None" = None  # the count and note last drawn
+        self._closing = False
         self._width = 0  # length of the line last drawn, to blank what a shorter one leaves
 
     def update(self, n: int = 1, note: "str | None" = None) -> None:
@@ -71,6 +74,8 @@ class Progress:
         if not self.enabled:
             return
         now = self.clock()
+        if now - self.start < self.delay:  # quick work draws nothing at all
+            return
         finished = self.total is not None and self.done >= self.total
         if self._last_draw is None or finished or now - self._last_draw >= self.min_interval:
             self._draw(now)
@@ -85,8 +90,8 @@ class Progress:
         else:
             text = f"{self.label}: {self.done}{unit}"
         if self.done and elapsed > 0:
-            text += f", {rate:.3g}/s" if rate < 100 else f", {rate:,.0f}/s"
-            if self.total and self.done < self.total:
+            text += f", {1 / rate:.3g} s each" if rate < 1 else f", {rate:.3g}/s" if rate < 100 else f", {rate:,.0f}/s"
+            if self.total and self.done < self.total and not self._closing:
                 text += f", {_clock_text((self.total - self.done) / rate)} left"
         return f"{text}  {self.note}" if self.note else text
 
@@ -100,13 +105,17 @@ class Progress:
         except (OSError, ValueError):  # the terminal went away: stop drawing, keep working
             self.enabled = False
             return
-        self._last_draw, self._drawn_at, self._width = now, self.done, len(text)
+        self._last_draw, self._drawn, self._width = now, (self.done, self.note), len(text)
 
     def close(self) -> None:
         """Draws the final count (if not drawn yet) and ends the line."""
         if not self.enabled:
             return
-        if self._drawn_at != self.done or self._last_draw is None:
+        if self._last_draw is None and self.clock() - self.start < self.delay:
+            self.enabled = False
+            return
+        self._closing = True  # the final line: no time left to show
+        if self._drawn != (self.done, self.note):
             self._draw(self.clock())
         if self.enabled:
             try:

@@ -121,3 +121,30 @@ def test_a_piped_command_writes_no_progress(forced):
     code = env_code + "from fastroute.progress import track; print(sum(track(range(100), 'x')))"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "4950" and res.stderr == ""
+
+
+def test_a_delay_hides_quick_work(monkeypatch):
+    monkeypatch.setenv(ENV, "1")
+    out, clock = io.StringIO(), Clock()
+    with Progress(3, "quick", stream=out, clock=clock, delay=1.0) as bar:
+        bar.update()
+        clock.t += 0.5
+        bar.update(2)
+    assert out.getvalue() == ""
+    with Progress(3, "slow", stream=out, clock=clock, delay=1.0) as bar:
+        bar.update()
+        clock.t += 2.0
+        bar.update()
+    assert out.getvalue().startswith("\rslow: 2/3") and out.getvalue().endswith("\n")
+
+
+def test_the_final_line_shows_the_last_note_and_no_time_left(monkeypatch):
+    monkeypatch.setenv(ENV, "1")
+    out, clock = io.StringIO(), Clock()
+    with Progress(40, "train", stream=out, clock=clock) as bar:
+        for _ in range(3):
+            clock.t += 1.0
+            bar.update()
+        bar.update(0, note="stopped early")  # within the redraw interval: drawn at close
+    last = out.getvalue().split("\r")[-1]
+    assert "3/40" in last and "stopped early" in last and "left" not in last

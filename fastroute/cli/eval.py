@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.harness import evaluate
     from ..eval.report import text_table, write_all
     from ..loader import DEFAULTS_DIR, is_router_name, load_router
+    from ..progress import track
 
     es = load_benchmark(args.benchmark, args.data, args.mmlu_split, [args.strong_model, args.weak_model])
     es.quality(args.strong_model), es.quality(args.weak_model)  # fail early on an unknown model
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             es = es.without_hashes(router.train_prompt_hashes, f"prompts {label} was trained on")
     dkey = data_key(es.prompts)
     win_rates = {}
-    for label, router in routers.items():
+    for label, router in track(routers.items(), f"eval {es.name}: scoring prompts", unit="routers"):
         rkey = router_key(router, bundles[label])
         p = cache.get(rkey, dkey, len(es.prompts))
         if p is None:

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..progress import track
 from . import metrics as M
 from .benchmarks import EvalSet
 
@@ -103,7 +104,7 @@ def evaluate(
     if baselines:
         wanted["random"] = "random"
         wanted["prompt length"] = "length"
-    for name, r in wanted.items():
+    for name, r in track(wanted.items(), f"eval {evalset.name}: curves and intervals", unit="routers"):
         if r == "random":
             runs = [
                 _result(name, np.random.default_rng(seed + i).random(n), sq, wq, num_results, 0, seed)
@@ -130,7 +131,7 @@ def evaluate(
             results.append(_result(name, np.asarray(p, float), sq, wq, num_results, n_boot, seed))
             computed[name] = np.asarray(p, float)
     if n_boot and baselines:  # is a learned router worth more than the baselines? paired intervals
-        for res in results:
+        for res in track(results, f"eval {evalset.name}: paired intervals", unit="routers"):
             if res.kind != "router":
                 continue
             res.intervals["APGR - prompt length"] = M.paired_apgr_difference(

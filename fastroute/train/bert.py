@@ -10,13 +10,13 @@ split of the prompts keeps the best epoch; everything is seeded.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..data.battles import BattleTable
+from ..progress import Progress
 from .embed_prompts import split_prompts, unique_prompts
 
 
@@ -87,18 +87,19 @@ def train_bert(
             yield enc, torch.as_tensor(labels[sel], dtype=torch.long)
 
     best, best_state, history = math.inf, None, []
+    steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
+    bar = Progress(steps, "train bert", unit="batches", enabled=None if verbose else False)
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
         total = 0.0
-        for step, (enc, y) in enumerate(batches(order), 1):
+        for enc, y in batches(order):
             loss = loss_fn(model(**enc).logits, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(y)
-            if verbose and sys.stderr.isatty():
-                sys.stderr.write(f"\rtrain bert: epoch {epoch}/{cfg.epochs} batch {step}  ")
+            bar.update(note=f"epoch {epoch}/{cfg.epochs}")
         model.eval()
         with torch.inference_mode():
             val = sum(float(loss_fn(model(**enc).logits, y)) * len(y) for enc, y in batches(val_idx)) / max(
@@ -107,8 +108,7 @@ def train_bert(
         history.append({"epoch": epoch, "train_loss": total / max(1, len(train_idx)), "val_loss": val})
         if val < best:
             best, best_state = val, {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if verbose and sys.stderr.isatty():
-        sys.stderr.write("\n")
+    bar.close()
     model.load_state_dict(best_state)
     model.eval()
     meta = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.battles import BattleTable
+from ..progress import Progress
 
 
 def unique_prompts(battles: BattleTable) -> tuple[list[str], np.ndarray]:
@@ -15,7 +16,11 @@ def unique_prompts(battles: BattleTable) -> tuple[list[str], np.ndarray]:
 
 
 def embed(texts: list[str], embedder, batch: int = 4096) -> np.ndarray:
-    parts = [embedder.encode(texts[lo : lo + batch]) for lo in range(0, len(texts), batch)]
+    parts = []
+    with Progress(len(texts), "embedding prompts", unit="prompts", delay=1.0) as bar:  # slow with a neural embedder
+        for lo in range(0, len(texts), batch):
+            parts.append(embedder.encode(texts[lo : lo + batch]))
+            bar.update(len(parts[-1]))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
 
 

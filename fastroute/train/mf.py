@@ -13,13 +13,13 @@ weights. The result is an MFRouter that the core loads without torch.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..data.battles import BattleTable
 from ..embedders.base import EmbedderSpec
+from ..progress import Progress
 from .embed_prompts import embed, split_prompts, unique_prompts
 
 
@@ -36,12 +36,6 @@ class MFTrainConfig:
     val_fraction: float = 0.05
     ties: str = "drop"  # "drop" (RouteLLM) or "half"
     seed: int = 42
-
-
-def _progress(epoch: int, total: int, info: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\rtrain mf: epoch {epoch}/{total} {info}   ")
-        sys.stderr.flush()
 
 
 def train_mf(
@@ -90,6 +84,7 @@ def train_mf(
     torch.use_deterministic_algorithms(True)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-reproducible reductions
+    bar = Progress(cfg.max_epochs, "train mf", unit="epochs", enabled=None if verbose else False)
     try:
         gen = torch.Generator().manual_seed(cfg.seed)
         d = E.shape[1]
@@ -137,17 +132,16 @@ def train_mf(
             history.append(
                 {"epoch": epoch, "train_loss": total / max(1, tr_idx.numel()), "val_loss": val, "val_acc": acc}
             )
-            if verbose:
-                _progress(epoch, cfg.max_epochs, f"train {history[-1]['train_loss']:.4f} val {val:.4f} acc {acc:.3f}")
+            bar.update(note=f"val loss {val:.4f}, acc {acc:.3f}")
             if val < best - 1e-6:
                 best, stale = val, 0
                 best_state = ([t.detach().clone() for t in params], epoch)
             else:
                 stale += 1
                 if stale >= cfg.patience:
+                    bar.update(0, note=f"stopped early: best val loss {best:.4f}")
                     break
-        if verbose and sys.stderr.isatty():
-            sys.stderr.write("\n")
+        bar.close()  # early stopping may end before max_epochs
         if best_state is None:  # every validation loss was NaN: diverged, or the data has no signal
             raise ValueError(
                 "mf training diverged: no epoch had a finite validation loss (try a lower --lr, "
@@ -160,6 +154,7 @@ def train_mf(
         clf_np = clf.weight.detach().numpy()[0].astype(np.float64)
         proj_np = proj.weight.detach().numpy().astype(np.float64) if proj is not None else None
     finally:
+        bar.close()
         torch.set_num_threads(threads)
     meta = {
         "training": {

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.battles import BattleTable
 from ..embedders.base import EmbedderSpec
+from ..progress import track
 from ..sw import bradley_terry as bt
 
 DEFAULT_GRID = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
@@ -147,7 +148,7 @@ def choose_weighting(
     n_ll = 0
     pair_p: dict[str, list] = {k: [] for k in keys}
     pair_y: list = []
-    for f in range(folds):
+    for f in track(range(folds), "train sw_ranking: choosing the weighting", unit="folds"):
         held = fold_of_prompt[pid] == f
         train_b, val_b, val_pid = battles.select(~held), battles.select(held), pid[held]
         pair = np.array([{a, b} == {strong, weak} for a, b in zip(val_b.model_a, val_b.model_b)], dtype=bool)
