@@ -45,7 +45,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "--seed", type=int, default=42, help="seed of the validation split, the weights and the noise"
             )
         else:
-            q.add_argument("--num-tiers", type=int, default=10, help="tiers the models are grouped into by rating")
+            q.add_argument(
+                "--num-tiers",
+                type=int,
+                default=None,
+                help="tiers the models are grouped into by rating (default: RouteLLM's 10, or one per model "
+                "when the battles have fewer)",
+            )
             q.add_argument(
                 "--sharpness",
                 default="auto",
@@ -78,7 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     bq.add_argument("--max-length", type=int, default=128, help="tokens of each prompt the encoder reads")
     d = sub.add_parser("defaults", help="rebuild the default bundles from the shared data")
     d.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
-    d.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
+    _add_output(d, "the rebuilt bundles, one directory per router")
     shipped = shipped_defaults()
     d.add_argument(
         "--routers",
@@ -94,21 +100,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     n = sub.add_parser("routerbench", help="rebuild the N-model default (mf on RouterBench, and its routing profile)")
     n.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
-    n.add_argument("--output", type=Path, default=None, help="default: the package's fastroute/defaults")
+    _add_output(n, "the N-model bundle (routerbench/) and its profile (profiles/routerbench.json)")
+
+
+OUTPUT = Path("fastroute-defaults")  # rebuilt defaults go here, not over the installed package's
+
+
+def _add_output(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--output", type=Path, default=OUTPUT, metavar="DIR", help=f"where to write {what}")
+    g.add_argument(
+        "--in-place",
+        action="store_true",
+        help="overwrite the package's own shipped defaults (fastroute/defaults) instead",
+    )
+
+
+def _output(args: argparse.Namespace) -> Path:
+    from ..loader import DEFAULTS_DIR
+
+    return DEFAULTS_DIR if args.in_place else args.output
 
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "routerbench":
-        from ..loader import DEFAULTS_DIR
         from ..train.nmodel_default import build_routerbench_default
 
-        build_routerbench_default(args.data, args.output or DEFAULTS_DIR)
+        build_routerbench_default(args.data, _output(args))
+        print(f"fastroute train routerbench: wrote {_output(args) / 'routerbench'} (load_router on that directory)")
         return 0
     if args.what == "defaults":
-        from ..loader import DEFAULTS_DIR
         from ..train.defaults import build_defaults
 
-        build_defaults(args.data, args.output or DEFAULTS_DIR, embedder_name=args.embedder, routers=tuple(args.routers))
+        out = _output(args)
+        build_defaults(args.data, out, embedder_name=args.embedder, routers=tuple(args.routers))
+        print(
+            f"fastroute train defaults: wrote {', '.join(str(out / r) for r in args.routers)} (load_router on a directory)"
+        )
         return 0
     from ..data.battles import BattleTable
     from ..data.tables import read_records
