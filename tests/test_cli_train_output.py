@@ -25,3 +25,10 @@ def test_rebuilt_defaults_go_elsewhere_unless_in_place(what, tmp_path):
 def test_sw_ranking_tiers_default_to_the_data():
     args = build_parser().parse_args(["train", "sw_ranking", "--battles", "b.jsonl", "--output", "o"])
     assert args.num_tiers is None
+
+
+def test_a_directory_given_as_battles_is_named_as_one(tmp_path, capsys):
+    from fastroute.cli import main
+
+    status = main(["train", "mf", "--battles", str(tmp_path), "--output", str(tmp_path / "out")])
+    assert status == 2 and "is a directory, not a data file" in capsys.readouterr().err

@@ -20,6 +20,8 @@ def _open_text(path: Path) -> io.TextIOBase:
 def read_records(path: "str | Path") -> list[dict[str, Any]]:
     """Rows of a .csv, .json (a list of objects), .jsonl or .parquet file, as dicts."""
     p = Path(path)
+    if p.is_dir():
+        raise FileNotFoundError(f"{p} is a directory, not a data file (.csv, .json, .jsonl or .parquet)")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such file")
     kind = p.suffixes[-2] if p.suffix == ".gz" and len(p.suffixes) > 1 else p.suffix
