@@ -204,3 +204,32 @@ def routing_config(args: argparse.Namespace, **options):
         inline_below=args.inline_below_ms / 1000.0,
         **options,
     )
+
+
+def add_server_options(p: argparse.ArgumentParser, *, port: int, port_help: str, profile_note: str = "") -> None:
+    """The options `serve` and `extproc` share: profiles, where to listen, what to score, batching."""
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME_OR_FILE",
+        help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
+        f"file; requests address it by name as their model (repeatable{profile_note})",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=port, help=port_help)
+    p.add_argument(
+        "--route-on",
+        choices=["last_user", "conversation"],
+        default="last_user",
+        help="what a chat request is scored on: its last user message, or the whole conversation",
+    )
+    p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
+    p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
+    p.add_argument(
+        "--inline-below-ms",
+        type=float,
+        default=0.5,
+        help="score a batch on the event loop's thread when it is expected to take less than this "
+        "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
+    )

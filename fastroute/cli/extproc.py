@@ -8,7 +8,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, router_names_help, routing_config, server_environment
+from .common import (
+    add_backend_argument,
+    add_server_options,
+    add_target_arguments,
+    router_names_help,
+    routing_config,
+    server_environment,
+)
 
 INSTALL_HINT = (
     "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpclib, grpcio, xds-protos): "
@@ -37,31 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the TOML file of `fastroute serve`: its models' prices, scored_as and [profiles.*] are used; "
         "its base_urls are never called (Envoy's clusters are the upstreams) (default: none)",
     )
-    p.add_argument(
-        "--profile",
-        action="append",
-        default=[],
-        metavar="NAME_OR_FILE",
-        help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
-        "file; requests address it by name as their model (repeatable)",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=50051, help="gRPC port to listen on (0 picks a free one)")
-    p.add_argument(
-        "--route-on",
-        choices=["last_user", "conversation"],
-        default="last_user",
-        help="what a chat request is scored on: its last user message, or the whole conversation",
-    )
-    p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
-    p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
-    p.add_argument(
-        "--inline-below-ms",
-        type=float,
-        default=0.5,
-        help="score a batch on the event loop's thread when it is expected to take less than this "
-        "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
-    )
+    add_server_options(p, port=50051, port_help="gRPC port to listen on (0 picks a free one)")
     p.add_argument(
         "--transport",
         choices=TRANSPORTS,

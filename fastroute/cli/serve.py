@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_backend_argument, add_target_arguments, router_names_help, routing_config, server_environment
+from .common import (
+    add_backend_argument,
+    add_server_options,
+    add_target_arguments,
+    router_names_help,
+    routing_config,
+    server_environment,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,32 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="require one of these bearer keys (one per line) from clients (default: none, no key needed)",
     )
-    p.add_argument(
-        "--profile",
-        action="append",
-        default=[],
-        metavar="NAME_OR_FILE",
-        help="serve a routing profile (N candidates with prices): a shipped one (routerbench) or a JSON "
-        "file; requests address it by name as their model (repeatable; [profiles.*] in --upstreams too)",
+    add_server_options(
+        p, port=6060, port_help="TCP port to listen on", profile_note="; [profiles.*] in --upstreams too"
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=6060, help="TCP port to listen on")
-    p.add_argument(
-        "--route-on",
-        choices=["last_user", "conversation"],
-        default="last_user",
-        help="what a chat request is scored on: its last user message, or the whole conversation",
-    )
-    p.add_argument("--max-batch", type=int, default=256, help="most prompts scored in one call")
     p.add_argument("--max-wait-ms", type=float, default=0.0, help="hold a batch open this long to fill it")
-    p.add_argument("--max-queue", type=int, default=4096, help="waiting prompts before answering 503")
-    p.add_argument(
-        "--inline-below-ms",
-        type=float,
-        default=0.5,
-        help="score a batch on the event loop's thread when it is expected to take less than this "
-        "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
-    )
     p.add_argument(
         "--upstream-timeout",
         type=float,
