@@ -38,7 +38,6 @@ def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
 async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
     """A failure after a stream's headers went out: end that stream with an error event,
     never a second response inside it."""
-    request[STATUS] = str(err.status)  # what the access log records; the wire status is already 200
     resp = request[PREPARED]
     try:
         await resp.write(err.sse_event())
