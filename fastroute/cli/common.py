@@ -233,3 +233,16 @@ def add_server_options(p: argparse.ArgumentParser, *, port: int, port_help: str,
         help="score a batch on the event loop's thread when it is expected to take less than this "
         "(skips the hop to the scoring thread; 0: always hop; default: %(default)s)",
     )
+
+
+def add_served_routers(p: argparse.ArgumentParser, default: str) -> None:
+    """`--routers` of the commands that serve (serve, extproc)."""
+    p.add_argument(
+        "--routers",
+        "--router",
+        nargs="+",
+        default=[default],
+        metavar="ROUTER",
+        help=f"routers to serve, each requested as model router-NAME-PCT%% or router-NAME-THRESHOLD: names "
+        f"({router_names_help()}) or bundle directories; also --router",
+    )

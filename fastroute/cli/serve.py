@@ -7,24 +7,16 @@ from pathlib import Path
 
 from .common import (
     add_backend_argument,
+    add_served_routers,
     add_server_options,
     add_target_arguments,
-    router_names_help,
     routing_config,
     server_environment,
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--routers",
-        "--router",
-        nargs="+",
-        default=["sw_ranking"],
-        metavar="ROUTER",
-        help=f"routers to serve, each requested as model router-NAME-PCT%% or router-NAME-THRESHOLD: names "
-        f"({router_names_help()}) or bundle directories; also --router",
-    )
+    add_served_routers(p, default="sw_ranking")
     add_target_arguments(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument(
