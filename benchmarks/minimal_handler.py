@@ -22,11 +22,16 @@ def create_app() -> web.Application:
     return app
 
 
-if __name__ == "__main__":
+def serve(app: web.Application, port: int) -> None:
+    """Runs `app` on loopback as `fastroute serve` runs: uvloop when installed, no access log."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(create_app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    serve(create_app(), int(sys.argv[1]))
