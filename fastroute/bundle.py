@@ -44,6 +44,12 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
     }
     if "win_rate_quantiles_pair" in meta:
         doc["win_rate_quantiles_pair"] = meta["win_rate_quantiles_pair"]
+    try:  # the reader refuses NaN and infinity: a bundle that could not be loaded is never written
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError(
+            f"{root / META_FILE}: the manifest holds NaN or infinity (write null for an undefined value)"
+        ) from None
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     with tempfile.NamedTemporaryFile(dir=root, suffix=".tmp", delete=False) as tmp:
         tmp_weights = tmp.name
@@ -51,7 +57,7 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
     os.chmod(tmp_weights, 0o644)  # tempfile creates 0600; bundles are ordinary data files
     os.replace(tmp_weights, root / WEIGHTS_FILE)
     tmp_meta = root / (META_FILE + ".tmp")
-    tmp_meta.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp_meta.write_text(text)
     os.replace(tmp_meta, root / META_FILE)
     return root
 

@@ -69,3 +69,30 @@ def test_named_routers():
     assert isinstance(load_router("random"), RandomRouter)
     r = load_router("random", strong_model="a", weak_model="b")
     assert r.route(["x"], 0.0) == ["a"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_writer_refuses_a_manifest_the_reader_would_refuse(tmp_path, bad):
+    from fastroute.bundle import write_bundle
+
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        write_bundle(tmp_path / "b", "random", {"report": {"auc": bad}}, {})
+    assert not (tmp_path / "b" / "fastroute.json").exists()
+
+
+def test_sw_ranking_trained_without_a_decisive_battle_each_way_loads(tmp_path):
+    """Battles where the weak model never beats the strong one leave the selection's AUC
+    undefined: it is written as null, and the bundle loads."""
+    pytest.importorskip("faiss")
+    from fastroute.data.battles import BattleTable
+    from fastroute.embedders import get_embedder
+    from fastroute.train.sw import build_sw
+
+    prompts = [f"question number {i} about topic {i % 5}" for i in range(24)]
+    winners = ["model_a" if i % 2 else "tie" for i in range(24)]
+    battles = BattleTable(prompts, ["big"] * 24, ["small"] * 24, winners, np.full(24, np.nan), ["t"] * 24)
+    router, _ = build_sw(battles, get_embedder("static"), strong_model="big", weak_model="small")
+    out = router.save(tmp_path / "sw")
+    meta = json.loads((out / "fastroute.json").read_text())
+    assert all(v is None for v in meta["weighting_selection"]["auc"].values())
+    assert load_router(out).win_rates(["question number 3 about topic 3"]).shape == (1,)

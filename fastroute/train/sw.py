@@ -3,6 +3,8 @@ the weighting (chosen on held-out prompts by fastroute.train.sw_weighting), the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..data.battles import BattleTable
@@ -88,7 +90,8 @@ def build_sw(
             "validation_battles": report.validation_battles,
             "criterion": report.criterion,
             "mean_loglik": report.loglik,
-            "auc": report.auc,
+            # AUC is undefined (NaN) on a fold without a decisive battle each way: null
+            "auc": {k: v if math.isfinite(v) else None for k, v in report.auc.items()},
             "chosen_balance": report.chosen_balance,
             "chosen_sharpness": report.chosen_sharpness,
             "folds": folds,
