@@ -116,14 +116,18 @@ def _targeted(
 
 
 def _load_hf_checkpoint(root: Path) -> "Router":
-    """A bare Hugging Face checkpoint directory: a sequence classifier is a bert router,
-    a causal LM a causal_llm router (RouteLLM's own checkpoint layouts, trained on its
-    default pair: other names are targets)."""
+    """A bare Hugging Face checkpoint directory: RouteLLM's mf checkpoint (a config.json of
+    its MFModel's arguments), a sequence classifier (bert) or a causal LM (causal_llm), in
+    RouteLLM's own layouts, trained on its default pair: other names are targets."""
     from .routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
 
     config = read_json(root / "config.json", "config.json")
     if not isinstance(config, dict):
         raise BundleError(f"{root / 'config.json'}: expected a JSON object")
+    if "architectures" not in config and {"dim", "num_models"} <= config.keys():
+        from .routers.mf import MFRouter  # RouteLLM's MF checkpoint (PyTorchModelHubMixin: its init kwargs)
+
+        return MFRouter.from_routellm(root)
     archs = config.get("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise BundleError(f"{root / 'config.json'}: key 'architectures': expected a list of strings")

@@ -202,3 +202,33 @@ def test_a_routing_profile_through_the_controller(upstream):
     assert sum(client.model_counts["smart"].values()) == len(prompts)
     out = client.chat.completions.create(model="rb", messages=[{"role": "user", "content": "hi"}])
     assert out.model in client.profiles["rb"].names
+
+
+def test_routellm_names_checkpoint_path_and_batch_calculate_win_rate(tmp_path):
+    """RouteLLM's spellings: config={"mf": {"checkpoint_path": DIR}} loads a RouteLLM MF
+    checkpoint directory, and batch_calculate_win_rate takes a pandas Series as it did."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    from fastroute.embedders.base import EmbedderSpec
+
+    from synthetic import synthetic_mf_checkpoint
+
+    config, tensors = synthetic_mf_checkpoint(seed=4)
+    ckpt = tmp_path / "mf_gpt4_augmented"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text(json.dumps(config))
+    save_file(tensors, str(ckpt / "model.safetensors"))
+    c = Controller(routers=["mf"], strong_model=STRONG, weak_model=WEAK, config={"mf": {"checkpoint_path": str(ckpt)}})
+    r = c.routers["mf"]
+    assert r.kind == "mf" and r.embedder_spec == EmbedderSpec("openai:text-embedding-3-small", 1536)
+    E = np.random.default_rng(0).standard_normal((3, 1536)).astype(np.float32)
+    np.testing.assert_array_equal(r.win_rates(embeddings=E), load_router(ckpt).win_rates(embeddings=E))
+    pd = pytest.importorskip("pandas")
+    mf = Controller(routers=["mf"], strong_model=STRONG, weak_model=WEAK)
+    prompts = pd.Series(["Prove the Cauchy-Schwarz inequality.", "hello"])
+    got = mf.batch_calculate_win_rate(prompts, "mf")
+    np.testing.assert_allclose(got, load_router("mf").win_rates(list(prompts)))
+    with pytest.raises(ValueError, match="not both"):
+        Controller(["mf"], STRONG, WEAK, config={"mf": {"bundle": str(ckpt), "checkpoint_path": str(ckpt)}})

@@ -11,7 +11,13 @@ from .common import add_router_arguments, load_router_from_args
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_router_arguments(p)
-    p.add_argument("--strong-pct", required=True, type=float, help="share of prompts for the strong model, in [0, 1]")
+    p.add_argument(
+        "--strong-pct",
+        "--strong-model-pct",
+        required=True,
+        type=float,
+        help="share of prompts for the strong model, in [0, 1]; also --strong-model-pct (RouteLLM's name)",
+    )
     p.add_argument(
         "--prompts",
         "--calibrate-on",

@@ -61,8 +61,9 @@ class Controller:
         profiles: "dict[str, Any] | None" = None,
         litellm_params: "dict[str, dict[str, Any]] | None" = None,
     ) -> None:
-        """`config` maps a router name to options: {"bundle": DIR} picks a bundle other than the
-        default of that name; {"backend": "numpy"} a kernel backend. `api_base` is RouteLLM's
+        """`config` maps a router name to options: {"bundle": DIR} picks a bundle or checkpoint
+        directory other than the default of that name (RouteLLM's {"checkpoint_path": DIR} too:
+        a local directory, see the README on getting RouteLLM's checkpoints); {"backend": "numpy"} a kernel backend. `api_base` is RouteLLM's
         name for `base_url`; `progress_bar` is accepted for RouteLLM's signature and unused.
         `profiles` maps a model name to a routing profile (a RoutingProfile, a shipped profile's
         name such as "routerbench", or a JSON file): `create(model=<that name>, ...)` calls the
@@ -81,8 +82,10 @@ class Controller:
         self.routers = {}
         for name in routers:
             opts = dict(config.get(name, {}))
+            if "bundle" in opts and "checkpoint_path" in opts:
+                raise ValueError(f"router {name!r}: give bundle or checkpoint_path (RouteLLM's name for it), not both")
             self.routers[name] = load_router(
-                opts.pop("bundle", name),
+                opts.pop("bundle", None) or opts.pop("checkpoint_path", name),
                 strong_model=strong_model,
                 weak_model=weak_model,
                 backend=opts.pop("backend", None),
@@ -148,6 +151,11 @@ class Controller:
 
     def batch_win_rates(self, prompts: Sequence[str], router: str) -> np.ndarray:
         return self._router(router).win_rates(list(prompts))
+
+    def batch_calculate_win_rate(self, prompts: Sequence[str], router: str) -> np.ndarray:
+        """RouteLLM's name for batch_win_rates (it took a pandas Series: any sequence of str
+        does, a Series included); returns a numpy array in the prompts' order."""
+        return self.batch_win_rates(prompts, router)
 
     def _routed_model(self, kwargs: dict, router: "str | None", threshold: "float | None") -> str:
         model = kwargs.get("model")
