@@ -21,11 +21,12 @@ import asyncio
 from aiohttp import ClientSession, TCPConnector, web
 
 from ..model_string import PREFIX
-from . import profiles
+from . import access_log, profiles
 from .config import CONFIG, METRICS, SESSION, ServeConfig, Timeouts
 from .core import RoutingCore
 from .json_io import json_response
 from .middleware import errors_and_auth
+from .outcome import outcome
 from .proxy import forward
 from .request_body import json_body
 from .validation import json_bool
@@ -34,13 +35,20 @@ CORE = web.AppKey("core", RoutingCore)
 
 
 async def route_handler(request: web.Request) -> web.Response:
-    return json_response(await request.app[CORE].route(await json_body(request)))
+    core = request.app[CORE]
+    body = await json_body(request)
+    if core.cfg.access_log:
+        access_log.note_body(request, body)
+    return json_response(await core.route(body))
 
 
 async def chat_handler(request: web.Request) -> web.StreamResponse:
     cfg: ServeConfig = request.app[CONFIG]
     body = await json_body(request)
+    if cfg.access_log:
+        access_log.note_body(request, body)
     decision = await request.app[CORE].decide_chat(body)
+    outcome(request).headers = decision.headers  # kept for the access log, should the client hang up
     stream = json_bool(body, "stream")
     upstream = cfg.upstream_for(decision.model)
     timeouts = Timeouts(connect=cfg.connect_timeout, idle=cfg.upstream_timeout)
@@ -105,7 +113,9 @@ def create_app(cfg: ServeConfig) -> web.Application:
     for name in ("upstream_timeout", "connect_timeout", "client_timeout"):
         if not getattr(cfg, name) > 0:
             raise ValueError(f"{name} must be > 0 seconds")
+    access_log.check_fraction(cfg.access_log)
     app = web.Application(middlewares=[errors_and_auth], client_max_size=32 * 2**20)
+    access_log.install(app, cfg)  # nothing at all when the access log is off
     app[CONFIG] = cfg
     app[CORE] = RoutingCore(cfg)
     app[METRICS] = app[CORE].metrics

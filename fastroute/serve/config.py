@@ -41,6 +41,7 @@ class ServeConfig:
     metrics_auth: bool = False  # /metrics needs the API key too
     retry_after: int = 1
     profiles: dict[str, Any] = field(default_factory=dict)  # name -> RoutingProfile (serve/profiles.py)
+    access_log: float = 0.0  # share of requests logged (access_log.py); 0: off, else every 5xx too
 
     def upstream_for(self, model: str) -> Upstream:
         up = self.upstreams.get(model, self.default_upstream)

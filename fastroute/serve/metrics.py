@@ -111,7 +111,8 @@ class Registry:
             "bad_response (before the answer started), stream_cut, stream_timeout (after a stream started).",
         )
         self.requests = Counter(
-            "fastroute_requests_total", "HTTP requests by endpoint and status (499: the client hung up first)."
+            "fastroute_requests_total",
+            "HTTP requests by endpoint and status (499: the client hung up before the answer's end).",
         )
         self.tokens = Counter("fastroute_upstream_tokens_total", "Tokens reported by upstreams, by model and kind.")
         self.cost = Counter(

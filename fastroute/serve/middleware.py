@@ -11,7 +11,7 @@ from aiohttp import web
 from .config import CONFIG, KNOWN_PATHS, METRICS, ServeConfig
 from .errors import APIError, server_error
 from .json_io import json_response
-from .proxy import PREPARED, STATUS
+from .outcome import PREPARED, STATUS, outcome, status_after_cancel
 
 log = logging.getLogger("fastroute.serve")
 
@@ -38,9 +38,10 @@ def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
 async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
     """A failure after a stream's headers went out: end that stream with an error event,
     never a second response inside it."""
+    request[STATUS] = str(err.status)  # what is counted and logged; the wire status is already 200
     resp = request[PREPARED]
     try:
-        await resp.write(err.sse_event())
+        await outcome(request).write(resp, err.sse_event(), last=True)
         await resp.write_eof()
     except ConnectionResetError:
         pass
@@ -68,7 +69,9 @@ async def errors_and_auth(request: web.Request, handler):
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return _error_response(APIError(exc.status, message, "invalid_request_error", headers=headers))
     except asyncio.CancelledError:
-        status = "499"  # the client hung up; aiohttp cancelled the handler (and its upstream call)
+        # the client hung up; aiohttp cancelled the handler (and its upstream call): a 499,
+        # unless the answer's last event had gone out (outcome.py)
+        status = status_after_cancel(request)
         raise
     except Exception as exc:  # noqa: BLE001 - the catch-all: a bug must still answer JSON
         log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)

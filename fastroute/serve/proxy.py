@@ -5,7 +5,8 @@ Before a response has started: a JSON error (502 connect/cut/bad body, 504 no by
 the idle timeout; the upstream's own 4xx/5xx relayed with its status, its body masked).
 After a stream has started: the stream ends with an SSE `data: {"error": ...}` event and
 `data: [DONE]` (only whole events are ever forwarded, so the error event is never glued to
-half of one). A client that hangs up cancels the upstream call.
+half of one). A client that hangs up cancels the upstream call (a 499, unless the stream's
+last event had gone out: see outcome.py).
 
 Timeouts: `connect` to open the connection, `idle` (sock_read) for the longest silence from
 the upstream; no total, so a long, healthy generation is never cut.
@@ -26,17 +27,13 @@ from .config import Timeouts
 from .errors import APIError
 from .json_io import dumps
 from .metrics import Registry, account_usage
+from .outcome import PREPARED, hung_up, outcome
 from .redact import mask, response_headers
 from .upstreams import Upstream
 from .validation import loads_strict
 
 log = logging.getLogger("fastroute.serve")
 _CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())  # aiohttp >= 3.10
-_Key = getattr(web, "RequestKey", None)  # aiohttp >= 3.12; plain strings before
-# request keys: the StreamResponse once its headers have gone out; the status to count when it
-# differs from the response's ("499": the client hung up)
-PREPARED = _Key("fastroute_prepared", web.StreamResponse) if _Key else "fastroute_prepared"
-STATUS = _Key("fastroute_status", str) if _Key else "fastroute_status"
 
 
 class _Call:
@@ -158,7 +155,7 @@ class _Call:
         except (asyncio.TimeoutError, ClientError) as exc:
             if PREPARED in self.request:  # raised while answering the client: not the upstream's fault
                 if isinstance(exc, ConnectionResetError):
-                    self.request[STATUS] = "499"
+                    hung_up(self.request)
                     return self.request[PREPARED]
                 raise
             raise self.transport_error(exc, started=False) from None
@@ -166,7 +163,7 @@ class _Call:
     async def _relay(self, up, t0: float) -> web.StreamResponse:
         resp = web.StreamResponse(status=200, headers={**response_headers(up.headers), **self.extra_headers})
         resp.content_type = "text/event-stream"
-        pending = b""
+        pending, state = b"", outcome(self.request)  # state: bytes sent, and whether the last event went out
         chunks = up.content.iter_any().__aiter__()
         try:
             await resp.prepare(self.request)
@@ -177,12 +174,11 @@ class _Call:
                     pending += chunk
                     end = events_end(pending, scanned)
                     if end:
-                        await resp.write(pending[:end])
+                        await state.write(resp, pending[:end])  # ends the answer at `data: [DONE]`
                         pending = pending[end:]
                     elif len(pending) > MAX_EVENT_BYTES:
                         raise EventTooLarge
-                if pending:
-                    await resp.write(pending)
+                await state.write(resp, pending, last=True)  # the upstream's end of stream
             except (asyncio.TimeoutError, ClientError, EventTooLarge) as exc:
                 if isinstance(exc, ConnectionResetError):  # the client's side, not the upstream's
                     raise
@@ -197,12 +193,12 @@ class _Call:
                     else self.transport_error(exc, started=True)
                 )
                 log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
-                await resp.write(err.sse_event())
+                await state.write(resp, err.sse_event(), last=True)
             else:
                 self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)
             await resp.write_eof()
         except ConnectionResetError:  # the client hung up (aiohttp's ClientConnectionResetError is one too)
-            self.request[STATUS] = "499"
+            hung_up(self.request)
         return resp
 
     def _post(self, forwarded: dict):

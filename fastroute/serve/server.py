@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sys
 from pathlib import Path
 
 from .app import create_app
@@ -126,13 +128,28 @@ def run(cfg: ServeConfig, host: str = "127.0.0.1", port: int = 6060) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
+    app = create_app(cfg)  # validates cfg.access_log
+    access_log_to_stdout(cfg)
     web.run_app(
-        create_app(cfg),
+        app,
         host=host,
         port=port,
         **runner_options(cfg),
         print=lambda msg: print(f"fastroute serve: routers {sorted(cfg.routers)}; {msg}", flush=True),
     )
+
+
+def access_log_to_stdout(cfg: ServeConfig) -> None:
+    """With an access log (cfg.access_log > 0) and no handler of its own on the
+    "fastroute.access" logger (none configured), its JSON lines go to stdout as they are."""
+    logger = logging.getLogger("fastroute.access")
+    if cfg.access_log > 0 and not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False  # one line per request, not a second copy through the root logger
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
 
 
 def runner_options(cfg: ServeConfig) -> dict:
