@@ -426,3 +426,79 @@ def test_the_closing_event_is_recognised(events, closes):
     from fastroute.serve.outcome import closes_stream
 
     assert closes_stream(events) is closes
+
+
+# -- fastroute serve --access-log FRACTION
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "half", "inf"])
+def test_the_cli_refuses_a_fraction_outside_0_1(value, capsys):
+    from fastroute.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", "--access-log", value])
+    assert exit_.value.code == 2
+    assert f"argument --access-log: {value!r} is not a fraction in [0, 1]" in capsys.readouterr().err
+
+
+def test_the_cli_flag_defaults_to_off():
+    from fastroute.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).access_log == 0
+    assert parser.parse_args(["serve", "--access-log", "0.25"]).access_log == 0.25
+
+
+def test_serve_access_log_prints_one_json_line_per_request(upstream):
+    """`fastroute serve --access-log 1` as a real process: one JSON line per request on stdout,
+    beside the start-up lines, ids as sent back."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["serve", "--routers", "mf", "--base-url", f"{upstream.url}/v1", "--port", str(port), "--access-log", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastroute.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url, sent = f"http://127.0.0.1:{port}", {}
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        body = {"model": "router-mf-0.5", "prompt": SECRET}
+        sent["cli-route"] = post_json(f"{url}/v1/route", body, {"x-request-id": "cli-route"})[0]
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        messages = [{"role": "user", "content": SECRET}]
+        client.chat.completions.create(
+            model="router-mf-0.0", messages=messages, extra_headers={"x-request-id": "cli-chat"}
+        )
+        sent["cli-chat"] = 200
+        chunks = client.chat.completions.create(
+            model="router-mf-1.0", messages=messages, stream=True, extra_headers={"x-request-id": "cli-stream"}
+        )
+        assert list(chunks)
+        sent["cli-stream"] = 200
+        sent["cli-bad"] = post_json(f"{url}/v1/chat/completions", {"model": "x"}, {"x-request-id": "cli-bad"})[0]
+        time.sleep(0.3)  # the stream's line is written once its handler has ended
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    others = [line for line in out.splitlines() if not line.startswith("{")]
+    assert others[0].startswith("fastroute serve: routers") and "Running on" in others[0], out
+    ours = {r["id"]: r for r in records if r["id"].startswith("cli-")}
+    assert len(ours) == len(sent) == sum(r["id"].startswith("cli-") for r in records), out
+    assert (
+        {k: r["status"] for k, r in ours.items()}
+        == sent
+        == {"cli-route": 200, "cli-chat": 200, "cli-stream": 200, "cli-bad": 400}
+    )
+    assert all(r["path"] == "/health" for r in records if not r["id"].startswith("cli-")), out
+    assert ours["cli-stream"]["routed_to"] == WEAK and ours["cli-chat"]["routed_to"] == STRONG
+    assert SECRET not in out + err and "nightingale" not in out + err

@@ -15,6 +15,17 @@ from .common import (
 )
 
 
+def fraction(text: str) -> float:
+    """--access-log's value: a number in [0, 1], else an argparse error that says so."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction in [0, 1] (0: off, 1: every request)")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_served_routers(p, default="sw_ranking")
     add_target_arguments(p)
@@ -66,6 +77,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "and again its body (else 408)",
     )
     p.add_argument("--metrics-auth", action="store_true", help="/metrics needs an API key too (with --api-keys-file)")
+    p.add_argument(
+        "--access-log",
+        type=fraction,
+        default=0,
+        metavar="FRACTION",
+        help="log this share of requests, one JSON line each (status, latency, the decision; never a prompt "
+        "or key), to stdout unless the 'fastroute.access' logger is configured; every 5xx is logged while "
+        "it is on; 1: every request (default: 0: off)",
+    )
     add_backend_argument(p)
 
 
@@ -95,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         client_timeout=args.client_timeout,
         metrics_auth=args.metrics_auth,
+        access_log=float(args.access_log),
     )
     serve(cfg, args.host, args.port)
     return 0
