@@ -37,10 +37,10 @@ route: $(CORE)
 
 test: $(DEV)
 	$(BIN)/fastroute info --require-c
-	FASTROUTE_REQUIRE_C=1 $(BIN)/python -m pytest -q
+	FASTROUTE_REQUIRE_C=1 $(BIN)/pytest -q
 
 test-fast: $(DEV)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow"
 
 # The sanitizer build goes to its own directory and is loaded through FASTROUTE_C_MODULE,
 # so the normal build is untouched. Python leaks by design: leak checks are off.
@@ -52,7 +52,7 @@ asan: $(DEV)
 	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
 	  FASTROUTE_C_MODULE="$$(ls $(ASAN_DIR)/fastroute/_C*.so)" FASTROUTE_EXPECT_SANITIZERS=1 FASTROUTE_REQUIRE_C=1 \
-	  $(BIN)/python -m pytest -q --capture=sys -p no:cacheprovider $(ASAN_TESTS)
+	  $(BIN)/pytest -q --capture=sys -p no:cacheprovider $(ASAN_TESTS)
 
 # The dev install is made when missing, but not redone when pyproject.toml is newer (that is
 # `make test`'s job): linting stays a matter of seconds. mypy keeps its cache in .mypy_cache.
@@ -64,7 +64,7 @@ lint:
 	$(BIN)/mypy
 
 bench: $(DEV)
-	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-columns=median,ops,rounds
+	$(BIN)/pytest benchmarks -q --benchmark-enable --benchmark-columns=median,ops,rounds
 
 clean:
 	rm -rf $(VENV) build *.egg-info fastroute/_C*.so fastroute/_C.c .mypy_cache .ruff_cache
