@@ -12,6 +12,7 @@ measured in tests/test_ivf.py and benchmarks/README.md.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -45,11 +46,25 @@ class IVFIndex:
                 if not self._quantizer:
                     q = faiss.IndexFlatIP(self.centroids.shape[1])
                     q.add(np.ascontiguousarray(self.centroids, dtype=np.float32))
-                    if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:  # a faiss-gpu build with a GPU
+                    if use_faiss_gpu(faiss):
                         self._gpu_resources = faiss.StandardGpuResources()
                         q = faiss.index_cpu_to_gpu(self._gpu_resources, 0, q)
                     self._quantizer.append(q)
         return self._quantizer[0]
+
+
+def use_faiss_gpu(faiss) -> bool:
+    """Whether the coarse search runs on the GPU: FASTROUTE_FAISS_GPU=1 requires it, 0 forbids
+    it; unset, it does when FAISS is a GPU build and sees a GPU. Only the search moves: the
+    k-means that builds the index stays on the CPU, so a bundle is the same wherever it was
+    built, and a flat inner-product search over the centroids gives the CPU index's probes."""
+    has_gpu = getattr(faiss, "get_num_gpus", lambda: 0)() > 0
+    wanted = os.environ.get("FASTROUTE_FAISS_GPU", "")
+    if wanted not in ("", "0", "1"):
+        raise ValueError(f"FASTROUTE_FAISS_GPU must be 0 or 1, got {wanted!r}")
+    if wanted == "1" and not has_gpu:
+        raise RuntimeError("FASTROUTE_FAISS_GPU=1, but FAISS sees no GPU (install faiss-gpu-cu12 on a GPU machine)")
+    return has_gpu and wanted != "0"
 
 
 def default_nlist(n_rows: int) -> int:
