@@ -1,5 +1,7 @@
-"""sw_ranking's statistics on the GPU in two fused passes, never writing the [B, N]
-similarity matrix (flash-attention style):
+"""sw_ranking's statistics on the GPU, never writing the [B, N] similarity matrix
+(flash-attention style). `sw_weighted_stats` sends the exp weighting (sharpness g > 0) to
+the one-pass, online-rescaled kernel of sw_stats_online.py; RouteLLM's weighting (None),
+which needs each row's maximum first, runs in two fused passes:
 
 1. `_rowmax_kernel`: the row maximum of Q X^T, tile by tile, per split of the arena;
 2. `_weights_stats_kernel`: recomputes each tile of Q X^T, turns it into the battle
@@ -23,6 +25,8 @@ from fastroute.ops.constants import EXP2_MIN, LOG2_10, LOG2_E
 
 from .config import autotune_configs, interpreting, on_device
 from .cosine_sim import normalized_queries
+from .sw_stats_online import batch_class as _batch_class
+from .sw_stats_online import online_weighted_stats
 from .tiles import tile_dot
 
 __all__ = ["EXP2_MIN", "LOG2_10", "LOG2_E", "stats_from_similarities", "sw_weighted_stats", "tile_weights"]
@@ -147,11 +151,6 @@ def _weights_stats_kernel(
     )
 
 
-def _batch_class(B: int) -> int:
-    """Autotuning key for the batch: tuned once per size class, not per batch size."""
-    return 0 if B <= 16 else 1 if B <= 256 else 2
-
-
 def _splits(B: int, N: int, device: "torch.device | None" = None) -> int:
     """Enough programs to fill the GPU the data is on (about 4 per SM) when the batch is small."""
     if interpreting():
@@ -167,26 +166,40 @@ def sw_weighted_stats(
     Q: torch.Tensor, X: torch.Tensor, A: torch.Tensor, sharpness: "float | None" = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(S [B, K] float64, row maxima [B] float32) for queries Q [B, D], unit arena rows X [N, D]
-    (fp32/fp16/bf16) and the dense statistics matrix A [N, K] (fp32)."""
+    (fp32/fp16/bf16) and the dense statistics matrix A [N, K] (fp32). sharpness g > 0: one
+    pass (sw_stats_online); None: RouteLLM's weighting, in two passes."""
     if Q.shape[1] != X.shape[1] or A.shape[0] != X.shape[0]:
         raise ValueError(f"shapes do not match: Q {tuple(Q.shape)}, X {tuple(X.shape)}, A {tuple(A.shape)}")
+    if sharpness is not None and not sharpness > 0:
+        raise ValueError(f"sharpness must be > 0, or None for RouteLLM's weighting; got {sharpness}")
     Xc = X if X.stride(1) == 1 else X.contiguous()
     Ac = A.to(torch.float32).contiguous()
     Qn = normalized_queries(Q, Xc.dtype)
-    B, D = Qn.shape
-    N, K = Xc.shape[0], Ac.shape[1]
+    B, N, K = Qn.shape[0], Xc.shape[0], Ac.shape[1]
     if B == 0 or N == 0:
         return torch.zeros((B, K), dtype=torch.float64, device=Q.device), torch.full(
             (B,), float("-inf"), device=Q.device
         )
-    ieee = Xc.dtype == torch.float32  # full float32 products for float32 arenas (no TF32)
     splits = _splits(B, N, Q.device)
     per = triton.cdiv(triton.cdiv(N, splits), SPLIT_MULTIPLE) * SPLIT_MULTIPLE
     splits = triton.cdiv(N, per)
-    mpart = torch.empty((splits, B), dtype=torch.float32, device=Q.device)
-    spart = torch.empty((splits, B, K), dtype=torch.float32, device=Q.device)
+    if sharpness is not None:
+        return online_weighted_stats(Qn, Xc, Ac, float(sharpness), per, splits)
+    return two_pass_weighted_stats(Qn, Xc, Ac, None, per, splits)
+
+
+def two_pass_weighted_stats(
+    Qn: torch.Tensor, Xc: torch.Tensor, Ac: torch.Tensor, sharpness: "float | None", per: int, splits: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two passes (row maxima, then weights and W A), for either weighting; arguments
+    as sw_stats_online.online_weighted_stats takes them."""
+    B, D = Qn.shape
+    N, K = Xc.shape[0], Ac.shape[1]
+    ieee = Xc.dtype == torch.float32  # full float32 products for float32 arenas (no TF32)
+    mpart = torch.empty((splits, B), dtype=torch.float32, device=Qn.device)
+    spart = torch.empty((splits, B, K), dtype=torch.float32, device=Qn.device)
     gamma = 0.0 if sharpness is None else float(sharpness)
-    with on_device(Q):
+    with on_device(Qn):
         _rowmax_kernel[lambda meta: (triton.cdiv(B, meta["BLOCK_B"]), splits)](
             Qn, Xc, mpart, B, N, D, Qn.stride(0), Xc.stride(0), per, _batch_class(B), ieee
         )
