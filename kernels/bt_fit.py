@@ -1,5 +1,10 @@
-"""The Bradley-Terry Newton solve batched on the GPU (torch, float64): the same algorithm
-as fastroute/ops/reference_bt.bt_fit (its numpy reference), one T x T system per query."""
+"""The Bradley-Terry Newton solve batched on the GPU, float64: the same algorithm as
+fastroute/ops/reference_bt.bt_fit (its numpy reference), one T x T system per query.
+
+`bt_fit` takes the fused kernel (kernels/bt_fit_fused.py: every iteration in one launch)
+for up to FUSED_MAX_T players, and `bt_fit_torch` (torch ops, a few launches per
+iteration, any T) beyond.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,9 @@ import torch
 
 from fastroute.ops.constants import BT_DESCENT_RTOL, BT_MAX_HALVINGS, BT_MAX_ITER, BT_RIDGE, BT_TOL, LN10
 
+from .bt_fit_fused import FUSED_MAX_T, bt_fit_fused, checked_counts
 
-def _objective(beta, C, Dp, Dm, lam):
-    z = LN10 * (beta[:, :, None] - beta[:, None, :])
-    kb = LN10 * beta
-    ls = torch.nn.functional.logsigmoid
-    return (C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1)
+__all__ = ["FUSED_MAX_T", "bt_fit", "bt_fit_fused", "bt_fit_torch"]
 
 
 def bt_fit(
@@ -21,10 +23,24 @@ def bt_fit(
     """(beta [B, T], converged [B] bool). A row that does not reach |ln10 * step| < tol within
     max_iter iterations, or whose Newton system is singular or not finite, is reported as not
     converged and set to NaN, so the caller can solve it another way (the CPU reference)."""
-    S = S.to(torch.float64)
+    if 1 <= T <= FUSED_MAX_T:
+        return bt_fit_fused(S, T, ridge, tol, max_iter)
+    return bt_fit_torch(S, T, ridge, tol, max_iter)
+
+
+def _objective_torch(beta, C, Dp, Dm, lam):
+    z = LN10 * (beta[:, :, None] - beta[:, None, :])
+    kb = LN10 * beta
+    ls = torch.nn.functional.logsigmoid
+    return (C * ls(z)).sum(dim=(1, 2)) + (Dp * ls(-kb) + Dm * ls(kb)).sum(1) - 0.5 * lam * (beta * beta).sum(1)
+
+
+def bt_fit_torch(
+    S: torch.Tensor, T: int, ridge: float = BT_RIDGE, tol: float = BT_TOL, max_iter: int = BT_MAX_ITER
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """bt_fit with torch ops (a few launches per iteration and torch.linalg.solve_ex): any T."""
+    S = checked_counts(S, T)
     B = S.shape[0]
-    if S.shape[1] != T * T + 2 * T:
-        raise ValueError(f"expected {T * T + 2 * T} statistics for {T} players, got {S.shape[1]}")
     eye = torch.arange(T, device=S.device)
     C = S[:, : T * T].reshape(B, T, T).clone()
     C[:, eye, eye] = 0.0
@@ -35,7 +51,7 @@ def bt_fit(
     N = C + C.transpose(1, 2)
     lam = ridge * S.sum(1)
     beta = torch.zeros((B, T), dtype=torch.float64, device=S.device)
-    obj = _objective(beta, C, Dp, Dm, lam)
+    obj = _objective_torch(beta, C, Dp, Dm, lam)
     todo = torch.ones(B, dtype=torch.bool, device=S.device)
     failed = torch.zeros(B, dtype=torch.bool, device=S.device)
     k2 = LN10 * LN10
@@ -63,14 +79,14 @@ def bt_fit(
             step = torch.where(broken[:, None], 0.0, step)
         t = torch.ones(idx.numel(), dtype=torch.float64, device=S.device)
         new = b + step
-        new_obj = _objective(new, c, dp, dm, lm)
+        new_obj = _objective_torch(new, c, dp, dm, lm)
         for _ in range(BT_MAX_HALVINGS):
             worse = new_obj < obj[idx] - BT_DESCENT_RTOL * obj[idx].abs()
             if not bool(worse.any()):
                 break
             t = torch.where(worse, t * 0.5, t)
             new = b + t[:, None] * step
-            new_obj = _objective(new, c, dp, dm, lm)
+            new_obj = _objective_torch(new, c, dp, dm, lm)
         beta[idx] = new
         obj[idx] = new_obj
         done = ((LN10 * t[:, None] * step).abs().amax(1) < tol) & ~broken
