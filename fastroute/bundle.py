@@ -35,7 +35,6 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
     from safetensors.numpy import save_file
 
     root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
     doc = {
         **{k: v for k, v in meta.items() if k not in RESERVED_KEYS},
         "format_version": FORMAT_VERSION,
@@ -44,13 +43,15 @@ def write_bundle(path: "str | Path", kind: str, meta: dict[str, Any], tensors: d
     }
     if "win_rate_quantiles_pair" in meta:
         doc["win_rate_quantiles_pair"] = meta["win_rate_quantiles_pair"]
-    try:  # the reader refuses NaN and infinity: a bundle that could not be loaded is never written
+    try:  # the reader refuses NaN and infinity in the manifest and the tensors: refused here too
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
     except ValueError:
         raise ValueError(
             f"{root / META_FILE}: the manifest holds NaN or infinity (write null for an undefined value)"
         ) from None
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    check_tensors(arrays, root / WEIGHTS_FILE)  # what the reader checks, before anything is written
+    root.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=root, suffix=".tmp", delete=False) as tmp:
         tmp_weights = tmp.name
     save_file(arrays, tmp_weights)  # no header metadata: its key order is not stable, bytes must be

@@ -71,11 +71,16 @@ def load_router(
     else:
         root = Path(target)
         if not root.exists():
+            hub = (
+                f"; a Hugging Face Hub id? download it first (hf download {target} --local-dir DIR) and pass DIR"
+                if str(target).count("/") == 1 and not str(target).startswith((".", "/"))
+                else ""
+            )
             raise BundleError(
-                f"{target!r} is neither a bundle directory nor a router name ({', '.join(router_kinds())})"
+                f"{target!r} is neither a bundle directory nor a router name ({', '.join(router_kinds())}){hub}"
             )
     if not (root / META_FILE).is_file() and (root / "config.json").is_file():
-        return _targeted(_load_hf_checkpoint(root), strong_model, weak_model, scored_as)
+        return _targeted(_load_hf_checkpoint(root, backend), strong_model, weak_model, scored_as)
     doc, tensors = read_bundle(root)
     router = router_class(doc["kind"])._from_bundle(doc, tensors, where=str(root), backend=backend)
     if "train_prompt_hashes" in tensors:
@@ -115,7 +120,7 @@ def _targeted(
     return router.with_targets(strong, weak, scored_as_aliases(router, [strong, weak], scored_as))
 
 
-def _load_hf_checkpoint(root: Path) -> "Router":
+def _load_hf_checkpoint(root: Path, backend: "str | None" = None) -> "Router":
     """A bare Hugging Face checkpoint directory: RouteLLM's mf checkpoint (a config.json of
     its MFModel's arguments), a sequence classifier (bert) or a causal LM (causal_llm), in
     RouteLLM's own layouts, trained on its default pair: other names are targets."""
@@ -127,7 +132,7 @@ def _load_hf_checkpoint(root: Path) -> "Router":
     if "architectures" not in config and {"dim", "num_models"} <= config.keys():
         from .routers.mf import MFRouter  # RouteLLM's MF checkpoint (PyTorchModelHubMixin: its init kwargs)
 
-        return MFRouter.from_routellm(root)
+        return MFRouter.from_routellm(root, backend=backend)
     archs = config.get("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise BundleError(f"{root / 'config.json'}: key 'architectures': expected a list of strings")

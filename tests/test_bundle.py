@@ -96,3 +96,34 @@ def test_sw_ranking_trained_without_a_decisive_battle_each_way_loads(tmp_path):
     meta = json.loads((out / "fastroute.json").read_text())
     assert all(v is None for v in meta["weighting_selection"]["auc"].values())
     assert load_router(out).win_rates(["question number 3 about topic 3"]).shape == (1,)
+
+
+def test_writer_refuses_non_finite_tensors_before_writing(tmp_path):
+    from fastroute.bundle import write_bundle
+
+    with pytest.raises(BundleError, match="NaN|finite"):
+        write_bundle(tmp_path / "b", "random", {}, {"w": np.array([1.0, np.nan], dtype=np.float32)})
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_hub_id_is_told_to_download_first():
+    with pytest.raises(BundleError, match="hf download routellm/mf_gpt4_augmented"):
+        load_router("routellm/mf_gpt4_augmented")
+
+
+def test_weighting_selection_falls_back_to_log_likelihood_when_auc_is_undefined():
+    """Decisive strong-vs-weak battles all won by the strong model: no AUC for any weighting,
+    so the choice is by held-out log-likelihood, and the report says so."""
+    from fastroute.data.battles import BattleTable
+    from fastroute.embedders import get_embedder
+    from fastroute.train.sw import build_sw
+
+    n = 240
+    prompts = [f"question {i} about topic {i % 7} and detail {i % 11}" for i in range(n)]
+    winners = ["model_a" if i % 2 else "tie" for i in range(n)]  # 120 decisive battles, all one way
+    battles = BattleTable(prompts, ["big"] * n, ["small"] * n, winners, np.full(n, np.nan), ["t"] * n)
+    _, report = build_sw(battles, get_embedder("static"), strong_model="big", weak_model="small")
+    assert "log-likelihood" in report.criterion and all(np.isnan(v) for v in report.auc.values())
+    best = max(report.loglik, key=report.loglik.get)
+    g = report.chosen_sharpness
+    assert best == f"{report.chosen_balance}/{'routellm' if g is None else f'g={g:g}'}"

@@ -225,6 +225,7 @@ def test_routellm_names_checkpoint_path_and_batch_calculate_win_rate(tmp_path):
     assert r.kind == "mf" and r.embedder_spec == EmbedderSpec("openai:text-embedding-3-small", 1536)
     E = np.random.default_rng(0).standard_normal((3, 1536)).astype(np.float32)
     np.testing.assert_array_equal(r.win_rates(embeddings=E), load_router(ckpt).win_rates(embeddings=E))
+    assert load_router(ckpt, backend="numpy")._ops.NAME == "numpy"  # the backend reaches the checkpoint
     pd = pytest.importorskip("pandas")
     mf = Controller(routers=["mf"], strong_model=STRONG, weak_model=WEAK)
     prompts = pd.Series(["Prove the Cauchy-Schwarz inequality.", "hello"])

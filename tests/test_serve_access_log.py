@@ -169,7 +169,7 @@ def test_request_ids_echoed_or_generated(routers, upstream, lines):
     generated = [fresh["x-request-id"], unsafe["x-request-id"], spaced["x-request-id"], head["x-request-id"]]
     assert generated == [r["id"] for r in recs[1:]]
     assert len(set(generated)) == 4 and all(8 <= len(g) <= 24 and g.isalnum() for g in generated)
-    assert status == 404 and recs[4]["status"] == 404 and recs[4]["path"] == "/nowhere" and "model" not in recs[4]
+    assert status == 404 and recs[4]["status"] == 404 and recs[4]["path"] == "other" and "model" not in recs[4]
 
 
 def test_sampling_keeps_a_fraction_of_successes_and_every_5xx(routers, upstream, lines):
@@ -216,7 +216,32 @@ def test_a_stream_broken_after_its_start_is_logged_as_the_error(routers, upstrea
         assert status == 200 and b"server_error" in payload and headers["x-request-id"]
         assert post_json(f"{srv.url}/v1/route", {"model": "router-mf-0.5", "prompt": "hi"})[0] == 200
         (rec,) = lines.records(1)
-    assert rec["status"] == 500 and rec["path"] == "/breaks" and rec["id"] == headers["x-request-id"]
+    assert rec["status"] == 500 and rec["path"] == "other" and rec["id"] == headers["x-request-id"]
+    assert rec["error_type"] == "server_error"  # paths the server does not serve are "other", as in /metrics
+
+
+@pytest.mark.parametrize("fault,code", [("__cut__", "upstream_cut"), ("__stall__", "upstream_timeout")])
+def test_an_upstream_failing_mid_stream_is_logged_and_counted_as_its_error(routers, fault, code, lines):
+    """The upstream cuts or stalls after the stream started: the client gets 200 and an error
+    event; the log (even sampled at 1%) and /metrics get the 5xx, with its type and code."""
+    from serve_helpers import FaultUpstream
+
+    with FaultUpstream() as up:
+        cfg = _cfg(routers, up, access_log=0.01, upstream_timeout=0.5)
+        app = create_app(cfg)
+        app[ACCESS_LOG].random = lambda: 0.99  # no success would be sampled
+        with fastroute_server_for(app) as srv:
+            client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="x", max_retries=0)
+            with pytest.raises(openai.APIError):
+                for _ in client.chat.completions.create(
+                    model="router-mf-0.5", stream=True, messages=[{"role": "user", "content": fault}]
+                ):
+                    pass
+            (rec,) = lines.records(1)
+            assert _metric(srv.url, str(rec["status"])) == 1.0
+            assert _metric(srv.url, "200") == 0.0
+    assert rec["status"] in (502, 504) and rec["error_code"] == code and rec["stream"] is True
+    assert rec["routed_to"] in (STRONG, WEAK) and rec["bytes_out"] > 0
 
 
 def test_a_disabled_logger_gets_nothing(routers, upstream):

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from ..model_string import PREFIX, parse_model_string
-from .config import ServeConfig
+from .config import KNOWN_PATHS, ServeConfig
 from .outcome import OUTCOME, PREPARED
 
 try:
@@ -93,7 +93,7 @@ class Records:
             "ts": f"{self._stamp}.{min(999, int((wall - second) * 1000.0)):03d}Z",
             "id": entry[0],
             "method": clip(request.method, 16),
-            "path": clip(request.path, 256),
+            "path": request.path if request.path in KNOWN_PATHS else "other",  # as the metrics label it
             "status": status,
             "latency_ms": round((now - t0) * 1000.0, 3),
         }
@@ -116,6 +116,10 @@ class Records:
             rec["bytes_out"] = state.sent
         elif resp is not None and resp.prepared:
             rec["bytes_out"] = resp.body_length
+        if state is not None and state.error is not None:  # a started stream ended by an error event
+            rec["error_type"] = clip(state.error[0], 64)
+            if state.error[1] is not None:
+                rec["error_code"] = clip(state.error[1], 64)
         if stream and entry[1]:
             rec["first_byte_ms"] = round((entry[1] - t0) * 1000.0, 3)
         if entry[2] is not None:

@@ -38,7 +38,7 @@ def _check_auth(cfg: ServeConfig, request: web.Request) -> None:
 async def _end_started_stream(request: web.Request, err: APIError) -> web.StreamResponse:
     """A failure after a stream's headers went out: end that stream with an error event,
     never a second response inside it."""
-    request[STATUS] = str(err.status)  # what is counted and logged; the wire status is already 200
+    outcome(request).failed(request, err.status, err.type, err.code)  # counted and logged as the error
     resp = request[PREPARED]
     try:
         await outcome(request).write(resp, err.sse_event(), last=True)

@@ -23,14 +23,22 @@ STATUS = _Key("fastroute_status", str) if _Key else "fastroute_status"
 
 class Outcome:
     """One request's decision headers (`headers`), the body bytes written to a stream
-    (`sent`), and whether its last event has been written (`ended`)."""
+    (`sent`), whether its last event has been written (`ended`), and the (type, code) of the
+    error event that ended a started stream (`error`)."""
 
-    __slots__ = ("headers", "sent", "ended")
+    __slots__ = ("headers", "sent", "ended", "error")
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
         self.sent = 0
         self.ended = False
+        self.error: "tuple[str, str | None] | None" = None
+
+    def failed(self, request: web.Request, status: int, type_: str, code: "str | None") -> None:
+        """A started stream ended by an error event: counted and logged with the error's own
+        status (the wire status is already 200) and its type and code."""
+        request[STATUS] = str(status)
+        self.error = (type_, code)
 
     async def write(self, resp: web.StreamResponse, events: bytes, last: bool = False) -> None:
         """Writes whole SSE events and counts them; the answer has ended once `last` (the

@@ -193,6 +193,7 @@ class _Call:
                     else self.transport_error(exc, started=True)
                 )
                 log.warning("stream from %s for %s ended early: %s", self.upstream.display, self.label, err.message)
+                state.failed(self.request, err.status, err.type, err.code)
                 await state.write(resp, err.sse_event(), last=True)
             else:
                 self.metrics.upstream_latency.observe(time.perf_counter() - t0, model=self.label)

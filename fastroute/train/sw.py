@@ -90,7 +90,7 @@ def build_sw(
             "validation_battles": report.validation_battles,
             "criterion": report.criterion,
             "mean_loglik": report.loglik,
-            # AUC is undefined (NaN) on a fold without a decisive battle each way: null
+            # AUC is undefined (NaN) without a decisive battle each way (pooled over the folds): null
             "auc": {k: v if math.isfinite(v) else None for k, v in report.auc.items()},
             "chosen_balance": report.chosen_balance,
             "chosen_sharpness": report.chosen_sharpness,

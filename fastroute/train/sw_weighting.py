@@ -168,7 +168,8 @@ def choose_weighting(
     y_all = np.concatenate(pair_y)
     loglik = {k: ll_sum[k] / max(n_ll, 1) for k in keys}
     auc = {k: _auc(np.concatenate(pair_p[k]), y_all) if pair_p[k] else float("nan") for k in keys}
-    if y_all.size >= min_decisive:
+    # AUC needs both outcomes among the decisive battles (else it is NaN for every weighting)
+    if y_all.size >= min_decisive and all(np.isfinite(auc[k]) for k in keys):
         criterion = f"{folds}-fold AUC on {y_all.size} decisive {strong} vs {weak} battles"
         best = max(keys, key=lambda k: (auc[k], loglik[k]))
     else:
