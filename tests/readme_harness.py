@@ -13,9 +13,9 @@ directory (a copy of `examples/`, with `../shared` beside it as in a checkout), 
 
 What is not the user's own machine is replaced, and only this (see `Sandbox.rewrite`): the
 public upstream `https://api.openai.com/v1` becomes a stub OpenAI-compatible server; the
-ports a server listens on become free ones; `huggingface-cli download` (no Hub here) writes
-a RouteLLM-format checkpoint; `pip install` checks that each extra named exists instead of
-installing (the test environment has them all); `make test` is dry-run (it is what runs this).
+ports a server listens on become free ones; `hf download` (no Hub here) writes a RouteLLM-format
+checkpoint; `pip install` checks that each fastroute extra named exists, and that any other
+package named is installed, instead of installing (the test environment has them all); `make test` is dry-run (it is what runs this).
 """
 
 from __future__ import annotations
@@ -34,7 +34,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 PUBLIC_UPSTREAM = "https://api.openai.com/v1"
-SERVER_PORTS = {"serve": 6060, "extproc": 50051, "envoy": 10000}
+# LiteLLM reads its cost map from GitHub unless told not to (no network in CI)
+LITELLM_OFFLINE = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE": "true"}
+
+
+def _server_ports() -> dict[str, int]:
+    """The ports the README's servers listen on by default, read from the CLI and the shipped
+    Envoy config (so a changed default that the README does not follow fails here)."""
+    from envoy_helpers import DEFAULT_PORTS, ENVOY_YAML
+
+    from fastroute.cli import build_parser
+
+    listener = DEFAULT_PORTS["listener"]
+    assert f"port_value: {listener}" in ENVOY_YAML.read_text()
+    parse = build_parser().parse_args
+    return {"serve": parse(["serve"]).port, "extproc": parse(["extproc"]).port, "envoy": listener}
+
+
+SERVER_PORTS = _server_ports()
+FENCE_LINE = re.compile(r"^\s*(```|~~~)", re.M)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.M | re.S)
 
 
@@ -66,6 +84,11 @@ def sections(text: "str | None" = None) -> list[Section]:
             line = text.count("\n", 0, offset + m.start()) + 1
             sec.blocks.append(Block(m.group(1), m.group(2), line, para))
         out.append(sec)
+    fences = len(FENCE_LINE.findall(text))
+    parsed = 2 * sum(len(sec.blocks) for sec in out)
+    assert fences == parsed, (
+        f"README.md: {fences} fence lines but {parsed} parsed: fence blocks at the top level, with ```"
+    )
     return out
 
 
@@ -74,6 +97,10 @@ def commands(code: str) -> list[str]:
     joined = re.sub(r"\\\n\s*", " ", code)
     out = []
     for line in joined.splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.commenters = "#"
+        ops = [t for t in lexer if t and set(t) <= set("();<>|&")]
+        assert not ops, f"README command {line!r}: shell operators {ops} are not run here; one command per line"
         words = shlex.split(line, comments=True)
         if words:
             out.append(shlex.join(words))
@@ -102,7 +129,7 @@ def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.
 
 
 HF_STUB = """#!{python}
-# huggingface-cli stand-in for the README test: writes a RouteLLM-format MF checkpoint.
+# `hf` (huggingface_hub's CLI) stand-in for the README test: writes a RouteLLM-format MF checkpoint.
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
@@ -110,7 +137,7 @@ from safetensors.numpy import save_file
 from synthetic import synthetic_mf_checkpoint
 args = sys.argv[1:]
 if args[:1] != ["download"] or "--local-dir" not in args or args[1] != "routellm/mf_gpt4_augmented":
-    sys.exit("stub huggingface-cli: only 'download routellm/mf_gpt4_augmented --local-dir DIR'")
+    sys.exit("stub hf: only 'download routellm/mf_gpt4_augmented --local-dir DIR'")
 out = Path(args[args.index("--local-dir") + 1]); out.mkdir(parents=True, exist_ok=True)
 config, tensors = synthetic_mf_checkpoint(seed=7, dim=128)
 (out / "config.json").write_text(json.dumps(config))
@@ -130,7 +157,9 @@ class Sandbox:
         (root / "shared").symlink_to(REPO.parent / "shared")
         bin_dir = root / "bin"
         bin_dir.mkdir()
-        hf = bin_dir / "huggingface-cli"
+        # the stand-in replaces a command that exists: huggingface_hub's own `hf` must be installed
+        assert (Path(sys.executable).parent / "hf").is_file(), "huggingface_hub's `hf` command is not installed"
+        hf = bin_dir / "hf"
         hf.write_text(HF_STUB.format(python=sys.executable, tests=str(REPO / "tests")))
         hf.chmod(0o755)
         self.stub_url, self.stub_port = stub_url, stub_port
@@ -140,6 +169,7 @@ class Sandbox:
             "OPENAI_API_KEY": "sk-readme-test",
             "FASTROUTE_PROGRESS": "0",
             "PYTHONUNBUFFERED": "1",
+            **LITELLM_OFFLINE,
         }
         self.ports: dict[int, int] = {}  # a port the README names -> the port used here
         self.procs: list[tuple[subprocess.Popen, object]] = []
@@ -200,12 +230,16 @@ class Sandbox:
         return ""
 
     def exec_python(self, code: str, where: str) -> None:
-        cwd = os.getcwd()
+        """In this process (one namespace per section), in the sandbox, with its environment."""
+        cwd, saved = os.getcwd(), dict(os.environ)
         os.chdir(self.dir)
+        os.environ.update({k: v for k, v in self.env.items() if k != "PATH"})
         try:
             exec(compile(self.rewrite(code), where, "exec"), self.namespace)
         finally:
             os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(saved)
 
     def close(self) -> None:
         for proc, fh in reversed(self.procs):
@@ -227,8 +261,15 @@ def check_pip_extras(words: list[str]) -> str:
     import tomllib
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    from importlib.metadata import PackageNotFoundError, version
+
+    for w in words[2:]:
+        if not w.startswith("-") and not re.search(r"\[[\w,-]+\]$", w):
+            try:
+                version(w)
+            except PackageNotFoundError:
+                raise AssertionError(f"`{shlex.join(words)}`: {w} is not installed in the test environment") from None
     named = [e for w in words if (m := re.search(r"\[([\w,-]+)\]$", w)) for e in m.group(1).split(",")]
-    assert named, f"`{shlex.join(words)}` installs no fastroute extra: nothing to check"
     missing = [e for e in named if e not in extras]
     assert not missing, f"`{shlex.join(words)}`: no such extra {missing} (extras: {sorted(extras)})"
     return ""
@@ -246,11 +287,10 @@ def check_excerpt(block: Block) -> None:
     """Each line of the block appears in the named file, in the same order."""
     path = excerpt_file(block)
     lines = path.read_text().splitlines()
-    pos = 0
-    for want in block.code.splitlines():
-        if not want.strip() or want.strip() in ("...", "# ..."):
-            continue
-        try:
-            pos = lines.index(want, pos) + 1
-        except ValueError:
-            raise AssertionError(f"README.md:{block.line}: {want!r} is not in {path.relative_to(REPO)}") from None
+    text = "\n".join(lines)
+    for run in re.split(r"^\s*(?:#\s*)?\.\.\.\s*$", block.code, flags=re.M):  # a "..." line marks a gap
+        run = run.strip("\n")
+        if run and run not in text:
+            raise AssertionError(
+                f"README.md:{block.line}: these lines are not in {path.relative_to(REPO)} as shown:\n{run}"
+            )

@@ -16,8 +16,8 @@ pytest.importorskip("aiohttp")
 pytest.importorskip("openai")
 
 SECTIONS = sections()
-# Sections that rebuild the shipped defaults or cross-validate N-model routers: minutes, not seconds.
-SLOW = {"The default routers", "Routing among N models with prices"}
+# Commands that rebuild the shipped defaults: a minute or more each.
+SLOW = ("fastroute train defaults", "fastroute train routerbench")
 RUNS = ("sh", "python")
 SHOWS = ("toml", "jsonl", "json", "yaml")
 
@@ -26,7 +26,7 @@ def _params():
     for sec in SECTIONS:
         if not any(b.lang in RUNS for b in sec.blocks):
             continue
-        marks = [pytest.mark.slow] if sec.title in SLOW else []
+        marks = [pytest.mark.slow] if any(cmd in b.code for b in sec.blocks for cmd in SLOW) else []
         yield pytest.param(sec, id=sec.title, marks=marks)
 
 
@@ -82,7 +82,7 @@ def test_excerpts_in_sections_without_commands():
 
 def _inline_commands() -> list[str]:
     text = FENCE_RE.sub("", README.read_text())
-    return sorted({m for m in re.findall(r"`(fastroute [^`]+)`", text) if "..." not in m})
+    return sorted({m for m in re.findall(r"`(fastroute [^`]+)`", text) if "..." not in m and "…" not in m})
 
 
 FENCE_RE = re.compile(r"^```.*?^```\n", re.M | re.S)
