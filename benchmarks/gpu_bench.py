@@ -1,10 +1,11 @@
 """GPU benchmarks of the Triton kernels (run by gpu_check.sh on an H100/H200).
 
-mf: decisions/s and achieved GB/s of the fused GEMV + sigmoid; sw_ranking: queries/s of
-the fused two-pass statistics kernel (and of the whole router call, Newton included) at
-N=165,000 arena prompts, d=1536 and 256, B=1..4096, with achieved TFLOP/s. Each figure
-is set beside what the same card gives a plain torch matmul and a device-to-device copy
-in the same run, and beside the card's nominal peak.
+mf: decisions/s and achieved GB/s of the fused GEMV + sigmoid; sw_ranking: the statistics
+kernel (one pass for the exp weighting, two for RouteLLM's), the Newton solve and the whole
+router call at N=165,000 arena prompts, d=1536 and 256, B=1..4096, with achieved TFLOP/s
+(medians of repeated runs). Each figure is set beside what the same card gives a plain torch
+matmul (8192^3, and the same Q X^T shape) and a device-to-device copy in the same run, and
+beside the card's nominal peak.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -77,40 +79,79 @@ def bench_mf(results: list) -> None:
                 )
 
 
-def bench_sw(results: list, N: int) -> None:
-    from fastroute.ops.triton_backend import kernel_module
+def _median_ms(fn, reps: int = 5) -> float:
+    """Median over `reps` runs of triton's do_bench (itself a median of many launches)."""
+    fn()  # compile / autotune outside the timing
+    return statistics.median(triton.testing.do_bench(fn, warmup=5, rep=50) for _ in range(reps))
 
-    bt_fit = kernel_module("bt_fit").bt_fit
-    sw_weighted_stats = kernel_module("sw_stats").sw_weighted_stats
 
-    K, T = 120, 10
-    for d in (1536, 256):
-        X = torch.nn.functional.normalize(torch.randn(N, d, device="cuda"), dim=1).to(torch.float16)
-        A = torch.zeros(N, K, device="cuda")
-        A[torch.arange(N), torch.randint(0, K, (N,), device="cuda")] = 2.0
-        for B in (1, 16, 256, 1024, 4096):
-            Q = torch.randn(B, d, device="cuda")
-            fused = lambda: sw_weighted_stats(Q, X, A, None)  # noqa: E731, B023 - called in this iteration
-            fused()  # autotune outside the timing
-            ms = triton.testing.do_bench(fused, warmup=5, rep=50)
-            flops = 2 * 2 * B * N * d + 2 * B * N * K  # two passes of Q X^T, then W A^T
-            S, _ = fused()
-            ms_newton = triton.testing.do_bench(lambda: bt_fit(S, T), warmup=2, rep=10)  # noqa: B023 - called in this iteration
-            emit(
-                results,
-                {
-                    "kernel": "sw fused stats",
-                    "N": N,
-                    "d": d,
-                    "B": B,
-                    "dtype": "float16",
-                    "ms": ms,
-                    "queries_per_s": B / ms * 1e3,
-                    "TFLOP_per_s": flops / ms / 1e9,
-                    "newton_ms": ms_newton,
-                    "queries_per_s_with_newton": B / (ms + ms_newton) * 1e3,
-                },
-            )
+def bench_sw(
+    results: list,
+    N: int,
+    *,
+    device: str = "cuda",
+    dims: tuple = (1536, 256),
+    batches: tuple = (1, 16, 256, 1024, 4096),
+    tiers: int = 10,
+    timer=_median_ms,
+) -> None:
+    """The issue-16 table: the statistics kernel (one pass for exp weighting, two for
+    RouteLLM's) beside a plain fp16 matmul of the same shape, the Newton solve, and the
+    whole router call (kernel + solve + the betas back on the host), B = 1 .. 4096."""
+    from fastroute.ops import triton_backend as tb
+
+    try:  # the C solver where it is built; the image of a bare GPU machine has only the reference
+        from fastroute.ops.c_backend import bt_fit as host_fit
+    except (ImportError, OSError):
+        from fastroute.ops.reference_bt import bt_fit as host_fit
+
+    T = tiers
+    K = T * T + 2 * T  # the statistics of T tiers: 120 for RouteLLM's 10
+    for d in dims:
+        X = torch.nn.functional.normalize(torch.randn(N, d, device=device), dim=1).to(torch.float16)
+        A = torch.zeros(N, K, device=device)
+        A[torch.arange(N), torch.randint(0, K, (N,), device=device)] = 2.0
+        for B in batches:
+            Q = torch.randn(B, d, device=device)
+            Qh = Q.to(torch.float16)
+            ms_matmul = timer(lambda: Qh @ X.T)  # noqa: B023 - called in this iteration
+            sw = tb.kernel_module("sw_stats")
+            splits = sw._splits(B, N, Q.device)
+            per = triton.cdiv(triton.cdiv(N, splits), sw.SPLIT_MULTIPLE) * sw.SPLIT_MULTIPLE
+            Qn = sw.normalized_queries(Q, X.dtype)
+            two_pass_exp = lambda: sw.two_pass_weighted_stats(Qn, X, A, 10.0, per, triton.cdiv(N, per))  # noqa: E731, B023
+            variants = (("exp g=10 (shipped), one pass", 10.0, None), ("exp g=10, two passes", 10.0, two_pass_exp))
+            for weighting, g, kernel in (*variants, ("routellm, two passes", None, None)):
+                stats = kernel or (lambda: tb.sw_weighted_stats(Q, X, A, g))  # noqa: B023 - called in this iteration
+                ms = timer(stats)
+                S, _ = stats()
+                ms_newton = timer(lambda: tb.bt_fit(S, T))  # noqa: B023 - called in this iteration
+                # the host alternative for tiny batches (FASTROUTE_BT_HOST_BELOW): copy, then solve there
+                host = lambda: host_fit(S.cpu().numpy(), T)  # noqa: E731, B023 - called in this iteration
+                ms_host = timer(host) if B <= 16 else float("nan")
+                call = lambda: tb.bt_fit(tb.sw_weighted_stats(Q, X, A, g)[0], T).cpu()  # noqa: E731, B023
+                ms_call = timer(call)
+                flops = 2 * B * N * d + 2 * B * N * K  # Q X^T once, then W A
+                emit(
+                    results,
+                    {
+                        "kernel": "sw stats",
+                        "weighting": weighting,
+                        "N": N,
+                        "d": d,
+                        "B": B,
+                        "dtype": "float16",
+                        "ms": ms,
+                        "TFLOP_per_s": flops / ms / 1e9,
+                        "matmul_same_shape_ms": ms_matmul,
+                        # the time of Q X^T alone as a share of the kernel's (100: as fast as the bare GEMM)
+                        "pct_of_matmul_same_shape": 100 * ms_matmul / ms,
+                        "newton_ms": ms_newton,
+                        "newton_host_ms": ms_host,
+                        "router_call_ms": ms_call,
+                        "queries_per_s_end_to_end": B / ms_call * 1e3,
+                    },
+                )
 
 
 def main() -> None:

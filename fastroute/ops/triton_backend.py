@@ -190,14 +190,31 @@ def sw_stats(sims, A, sharpness: "float | None" = None):
     return _like(S, sims), _like(m, sims)
 
 
+def host_solve_below() -> int:
+    """FASTROUTE_BT_HOST_BELOW: batches of at most this many rows are solved on the host (the
+    C solver, else the numpy reference) after one copy, instead of by the device kernel; for
+    the tiny batches where a launch costs more than the solve (benchmarks/gpu_bench.py times
+    both). Default 0: always the device."""
+    raw = os.environ.get("FASTROUTE_BT_HOST_BELOW", "0")
+    if not raw.isdigit():
+        raise ValueError(f"FASTROUTE_BT_HOST_BELOW must be a whole number of rows >= 0, got {raw!r}")
+    return int(raw)
+
+
 def bt_fit(S, T: int):
     """[B, T] Bradley-Terry coefficients by the batched device Newton solve; rows it does not
     converge on (or cannot solve) are solved again by the numpy reference, as c_backend does."""
     import torch
 
-    kernel = kernel_module("bt_fit").bt_fit
-
     St = to_device(S)
+    if St.shape[0] <= host_solve_below():
+        try:
+            from .c_backend import bt_fit as host_fit
+        except ImportError:  # C kernels not built (a bare GPU machine): the reference
+            from .reference_bt import bt_fit as host_fit
+        beta_host = host_fit(St.detach().cpu().numpy().astype(np.float64), T)
+        return _like(torch.from_numpy(np.ascontiguousarray(beta_host)).to(St.device), S)
+    kernel = kernel_module("bt_fit").bt_fit
     beta, converged = kernel(St, T)
     if not bool(converged.all()):
         from .reference_bt import bt_fit as reference_fit
