@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fastroute.train", "fastroute.eval"),
     ("fastroute.serve",),
     ("fastroute.gateways",),
+    ("fastroute.cluster",),
     ("fastroute.cli",),
 ]
 
