@@ -10,6 +10,7 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest  # noqa: E402
+from ray_helpers import ray_cluster  # noqa: E402, F401 - one session-wide local Ray cluster, for every test file
 
 from fastroute.ops import available_backends  # noqa: E402
 

@@ -1,7 +1,9 @@
 """A local Ray cluster for the tests: a head and one worker node, separate processes on
 loopback, started once per test session and stopped at its end (`ray_cluster`), bounded in
 time. The tests that need it skip only where `ray` is not installed, and never in CI
-(FASTROUTE_REQUIRE_RAY=1 or CI set: a missing ray fails them)."""
+(FASTROUTE_REQUIRE_RAY=1 or CI set: a missing ray fails them). The fixture is imported by
+conftest.py, so every test file shares the one cluster: take `ray_cluster` as an argument,
+never import it."""
 
 from __future__ import annotations
 
