@@ -97,24 +97,25 @@ def _newton_kernel(
         F += tl.where(~pinned[:, None, None] & real[:, :, None] & real[:, None, :], scale[:, None, None], 0.0)
         F = tl.where(real[:, :, None] & real[:, None, :], F, tl.where(eye, 1.0, 0.0))  # padding: identity
         x = tl.where(real, grad, 0.0)
-        # Gaussian elimination without pivoting (F is symmetric positive definite): the
-        # column below the pivot is read from row k by symmetry; U stays in F's upper part.
+        # Gaussian elimination without pivoting (F is symmetric positive definite): column k
+        # below the pivot is row k by symmetry; row k of U, divided by the pivot, replaces it.
         broken = rb < 0
         for k in range(0, T):
             rowk = tl.sum(tl.where(ii == k, F, 0.0), axis=1)  # [BB, TP]
             piv = tl.sum(tl.where(i1[None, :] == k, rowk, 0.0), axis=1)
             ok = (piv > 0) & (piv < float("inf"))
             broken |= ~ok
-            f = tl.where(i1[None, :] > k, rowk / tl.where(ok, piv, 1.0)[:, None], 0.0)
-            F -= f[:, :, None] * rowk[:, None, :]
-            x -= f * tl.sum(tl.where(i1[None, :] == k, x, 0.0), axis=1)[:, None]
-        for kk in range(0, T):  # back substitution, last row first
+            inv = 1.0 / tl.where(ok, piv, 1.0)
+            u = rowk * inv[:, None]
+            xk = tl.sum(tl.where(i1[None, :] == k, x, 0.0), axis=1) * inv
+            below = tl.where(i1[None, :] > k, rowk, 0.0)
+            F = tl.where(ii == k, u[:, None, :], F - below[:, :, None] * u[:, None, :])
+            x = tl.where(i1[None, :] == k, xk[:, None], x - below * xk[:, None])
+        for kk in range(0, T):  # back substitution (unit diagonal), last row first
             k = T - 1 - kk
-            rowk = tl.sum(tl.where(ii == k, F, 0.0), axis=1)
-            piv = tl.sum(tl.where(i1[None, :] == k, rowk, 0.0), axis=1)
-            rest = tl.sum(tl.where(i1[None, :] > k, rowk * x, 0.0), axis=1)
-            xk = tl.sum(tl.where(i1[None, :] == k, x, 0.0), axis=1)
-            x = tl.where(i1[None, :] == k, ((xk - rest) / tl.where(piv != 0, piv, 1.0))[:, None], x)
+            uk = tl.sum(tl.where(ii == k, F, 0.0), axis=1)
+            rest = tl.sum(tl.where(i1[None, :] > k, uk * x, 0.0), axis=1)
+            x = tl.where(i1[None, :] == k, x - rest[:, None], x)
         broken |= tl.max(tl.where(tl.abs(x) < float("inf"), 0, 1), axis=1) > 0
         broken &= todo
         failed |= broken
