@@ -23,6 +23,7 @@ from fastroute.ops import get_backend, reference, reference_bt  # noqa: E402
 
 ATOL = 1e-9
 INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1"
+DEVICE = "cpu" if INTERPRETING else "cuda"  # the interpreter runs on CPU tensors
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +82,9 @@ def _check(newton, S: np.ndarray, T: int, **kw) -> np.ndarray:
     betas when kw changes the ridge, which the reference fixes). Returns the converged mask."""
     import torch
 
-    beta, ok = newton.bt_fit_fused(torch.from_numpy(S), T, **kw)
+    beta, ok = newton.bt_fit_fused(torch.from_numpy(S).to(DEVICE), T, **kw)
     beta, ok = beta.cpu().numpy(), ok.cpu().numpy()
-    beta_torch, ok_torch = newton.bt_fit_torch(torch.from_numpy(S), T, **kw)
+    beta_torch, ok_torch = newton.bt_fit_torch(torch.from_numpy(S).to(DEVICE), T, **kw)
     assert ok.dtype == bool and beta.shape == (S.shape[0], T)
     np.testing.assert_array_equal(ok, ok_torch.cpu().numpy())
     assert np.isnan(beta[~ok]).all() and np.isfinite(beta[ok]).all()
