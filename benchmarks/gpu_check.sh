@@ -23,6 +23,7 @@ FASTROUTE_TRITON_AUTOTUNE=0 timeout 180 python3 -m pytest -v -p no:cacheprovider
 tests=${PIPESTATUS[0]}
 timeout 60 python3 benchmarks/gpu_parity.py 2>&1 | tee "$DEST/parity.log"
 parity=${PIPESTATUS[0]}
+timeout 120 python3 benchmarks/gpu_bt_fit.py 2>&1 | tee "$DEST/bt_fit.log"
 timeout 240 python3 benchmarks/gpu_bench.py --out "$DEST/gpu_bench.json" 2>&1 | tee "$DEST/bench.log"
 bench=${PIPESTATUS[0]}
 echo "tests exit $tests, parity exit $parity, benchmarks exit $bench"
