@@ -2,7 +2,11 @@
 
 Each output row is the input row (every field of a .jsonl/.parquet row, e.g. `id`; nothing
 for .txt) followed by `index`, `win_rate` and, with --threshold or --strong-pct, `model`
-(the target routed to); these replace input fields of the same names."""
+(the target routed to); these replace input fields of the same names.
+
+With --ray, Ray Data scores the rows on a cluster (fastroute.cluster.batch_score): the input may
+also be a directory or a glob of .parquet/.jsonl shards, the output is a directory of parquet
+shards, and the rows equal this in-process path's on the same rows."""
 
 from __future__ import annotations
 
@@ -12,7 +16,13 @@ from pathlib import Path
 
 from ..embedders.base import lone_surrogate
 from ..progress import Progress
-from .common import add_router_arguments, add_threshold_arguments, load_router_from_args, resolve_threshold
+from .common import (
+    add_router_arguments,
+    add_threshold_arguments,
+    load_router_from_args,
+    resolve_threshold,
+    scored_as_from_args,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +41,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "with --calibrate-on alone, 0.5",
     )
     p.add_argument("--batch-size", type=int, default=1024, help="prompts scored per call (memory vs. overhead)")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="score on a Ray cluster with Ray Data: connect to ADDRESS (e.g. 127.0.0.1:6379), or without one "
+        "start or attach a local Ray (ray.init()); --input may then be a directory or glob of .parquet/.jsonl "
+        "shards and --output is a directory of parquet shards (default: off, score in this process)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --ray: scoring actors, each loading the router once (default: the cluster's CPUs)",
+    )
 
 
 def decode_text(path: "Path | str", data: bytes) -> str:
@@ -125,9 +152,46 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         raise ValueError(f"{path}: output must be .jsonl or .parquet")
 
 
+def run_on_ray(args: argparse.Namespace) -> int:
+    """--ray: the threshold resolved once here, as in-process, then the rows scored by Ray actors."""
+    import ray
+
+    from ..cluster.batch_score import input_files, score_files
+
+    if args.calibrate_on is not None and args.calibrate_on.resolve() in {f.resolve() for f in input_files(args.input)}:
+        raise ValueError(
+            "--ray cannot calibrate --strong-pct on its own input (that needs every win rate first): "
+            "pass --calibrate-on FILE with a sample, a raw --threshold, or the bundle's quantiles"
+        )
+    t = None
+    if args.threshold is not None or args.strong_pct is not None or args.calibrate_on is not None:
+        texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on is not None else None
+        t, _ = resolve_threshold(load_router_from_args(args), args.threshold, args.strong_pct, texts)
+    if not ray.is_initialized():
+        ray.init(address=args.ray or None)
+    score_files(
+        args.input,
+        args.output,
+        args.router,
+        strong_model=args.strong_model,
+        weak_model=args.weak_model,
+        scored_as=scored_as_from_args(args),
+        backend=args.backend,
+        field=args.field,
+        threshold=t,
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.ray is not None:
+        return run_on_ray(args)
+    if args.workers is not None:
+        raise ValueError("--workers needs --ray")
     if args.output.suffix not in (".jsonl", ".parquet"):
         raise ValueError(f"{args.output}: output must be .jsonl or .parquet")
     if args.batch_size < 1:
