@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 
 RAY_ENV = {
+    # Ray 2.60 turns token auth on once any local ray.init() has written ~/.ray/auth_token; then
+    # `ray start --address` worker nodes are refused. The test cluster is loopback-only: no auth.
+    "RAY_AUTH_MODE": "disabled",
     "RAY_USAGE_STATS_ENABLED": "0",  # no network
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
     "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
@@ -63,6 +66,14 @@ class LocalCluster:
             )
 
     def start(self) -> "LocalCluster":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a head that started must not outlive a failed start
+            raise
+        return self
+
+    def _start(self) -> None:
         common = ["--disable-usage-stats", "--include-log-monitor=false"]
         self._ray(
             "start", "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus}",
@@ -72,9 +83,9 @@ class LocalCluster:
             "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.worker_cpus}",
             *common,
         )  # fmt: skip
-        return self
 
     def stop(self) -> None:
+        """`ray stop --force` stops every Ray node of this user on the machine: the tests own it."""
         try:
             self._ray("stop", "--force", timeout=60)
         finally:
@@ -86,7 +97,7 @@ def ray_cluster():
     """The address of a running two-node local cluster; the driver is connected to it."""
     ray = require_ray()
     for k, v in RAY_ENV.items():
-        os.environ.setdefault(k, v)
+        os.environ[k] = v  # the driver, and every `fastroute ... --ray` subprocess the tests start
     cluster = LocalCluster().start()
     t0 = time.monotonic()
     try:
