@@ -9,6 +9,7 @@ app as under `fastroute serve`, at the cost of one local HTTP hop per request. N
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -95,8 +96,25 @@ class AiohttpBridge:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forwards one request; a client that hangs up (`http.disconnect`, once its body is
+        read) cancels it, which closes the app's connection, so the app cancels its handler
+        and the upstream call, as when a client of `fastroute serve` hangs up."""
         if self._session is None:
             raise RuntimeError("AiohttpBridge.start() has not run (no ASGI lifespan startup)")
+        body_read = asyncio.Event()
+        forward = asyncio.ensure_future(self._forward(scope, receive, send, body_read))
+        watch = asyncio.ensure_future(_hung_up(receive, body_read))
+        try:
+            await asyncio.wait({forward, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (forward, watch):
+                task.cancel()
+            await asyncio.gather(forward, watch, return_exceptions=True)
+        if not forward.cancelled() and forward.exception() is not None:
+            raise forward.exception()  # type: ignore[misc]
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, body_read: asyncio.Event) -> None:
+        assert self._session is not None
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
@@ -104,7 +122,10 @@ class AiohttpBridge:
         ]
         names = {k.lower() for k, _ in headers}
         chunked = any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"])
-        data: Any = _body(receive) if chunked or "content-length" in names else None
+        has_body = chunked or names & {"content-length"}
+        data: Any = _body(receive, body_read) if has_body else None
+        if not has_body:
+            body_read.set()
         async with self._session.request(
             scope["method"], _target(scope), headers=headers, data=data, allow_redirects=False
         ) as resp:
@@ -126,12 +147,22 @@ def _target(scope: Scope) -> URL:
     return URL("http://fastroute" + target.decode("latin-1"), encoded=True)
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        if message.get("body"):
-            yield message["body"]
-        if not message.get("more_body", False):
-            return
+async def _body(receive: Receive, body_read: asyncio.Event) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if message.get("body"):
+                yield message["body"]
+            if not message.get("more_body", False):
+                return
+    finally:
+        body_read.set()
+
+
+async def _hung_up(receive: Receive, body_read: asyncio.Event) -> None:
+    """Returns when the client has hung up (the ASGI server says so once the body is read)."""
+    await body_read.wait()
+    while (await receive())["type"] != "http.disconnect":
+        pass
