@@ -154,7 +154,10 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 def run_on_ray(args: argparse.Namespace) -> int:
     """--ray: the threshold resolved once here, as in-process, then the rows scored by Ray actors."""
-    import ray
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(f"--ray needs ray: pip install 'fastroute[ray]' ({exc})") from None
 
     from ..cluster.batch_score import input_files, score_files
 
@@ -168,7 +171,10 @@ def run_on_ray(args: argparse.Namespace) -> int:
         texts = read_prompts(args.calibrate_on, args.field) if args.calibrate_on is not None else None
         t, _ = resolve_threshold(load_router_from_args(args), args.threshold, args.strong_pct, texts)
     if not ray.is_initialized():
-        ray.init(address=args.ray or None)
+        try:
+            ray.init(address=args.ray or None)
+        except ConnectionError as exc:
+            raise ValueError(f"--ray {args.ray}: cannot connect to a Ray cluster there ({exc})") from None
     score_files(
         args.input,
         args.output,
