@@ -139,3 +139,34 @@ def test_cli_errors(ray_cluster, inputs, tmp_path):
         from fastroute.cli.score import run
 
         run(build_parser().parse_args(["score", "--input", "x.txt", "--output", "y.jsonl", "--workers", "2"]))
+
+
+def test_jsonl_rows_that_disagree_give_one_schema_and_relative_paths_work(ray_cluster, tmp_path, monkeypatch):
+    """Units of a JSONL file infer their own columns: a key only late rows have and a field
+    that is an integer early and a float late still make one dataset, read back whole (as
+    pyarrow reads a directory), equal to in-process score. The input is named relative to the
+    driver's working directory, which the actors do not share."""
+    import pyarrow.parquet as pq
+
+    from fastroute.cluster.batch_score import score_files
+
+    rows = [{"prompt": f"question {i} about primes", "n": i} for i in range(40)]
+    rows += [{"prompt": f"later question {i}", "n": i + 0.5, "extra": "only here"} for i in range(40)]
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.chdir(tmp_path)
+    score_files("logs", "scored", "mf", batch_size=8, workers=1)
+    got = pq.read_table(tmp_path / "scored").to_pylist()
+    assert (
+        main(["score", "--router", "mf", "--batch-size", "8", "--input", "logs/a.jsonl", "--output", "in.parquet"]) == 0
+    )
+    want = pq.read_table(tmp_path / "in.parquet").to_pylist()
+    assert len(got) == 80 and got == want
+    assert got[0]["extra"] is None and got[-1]["extra"] == "only here" and got[-1]["n"] == 39.5
+
+
+def test_more_workers_than_the_cluster_has_is_named_not_a_hang(ray_cluster, inputs, tmp_path):
+    from fastroute.cluster.batch_score import score_files
+
+    with pytest.raises(ValueError, match="CPU"):
+        score_files(inputs / "all.jsonl", tmp_path / "out", "mf", workers=64)

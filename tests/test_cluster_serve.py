@@ -80,7 +80,7 @@ def serve_port(ray_cluster, upstream):
 
 
 def _client(port: int):
-    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=60)
 
 
 @pytest.mark.parametrize("model", ["router-mf-50%", "router-mf-0.65"])
@@ -191,7 +191,13 @@ def test_build_app_settings_and_refusals():
     from fastroute.cluster.serve_deployment import build_app, config_factory
 
     fixed = build_app(["mf"], num_replicas=3, num_cpus=0.5, route_only=True)._bound_deployment
-    assert fixed._deployment_config.num_replicas == 3 and fixed.ray_actor_options == {"num_cpus": 0.5}
+    assert fixed._deployment_config.num_replicas == 3 and fixed.ray_actor_options["num_cpus"] == 0.5
+    # set before the replica's process starts (numpy reads OpenBLAS's thread count at import)
+    assert fixed.ray_actor_options["runtime_env"]["env_vars"]["OPENBLAS_NUM_THREADS"] == "1"
+    mine = build_app(
+        ["mf"], ray_actor_options={"runtime_env": {"env_vars": {"FASTROUTE_NUM_THREADS": "2"}}}, route_only=True
+    )
+    assert mine._bound_deployment.ray_actor_options["runtime_env"]["env_vars"]["FASTROUTE_NUM_THREADS"] == "2"
     assert fixed.max_ongoing_requests == 256 and fixed.name == "fastroute"
     auto = {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 8}
     scaled = build_app(["mf"], autoscaling_config=auto, route_only=True)._bound_deployment

@@ -8,7 +8,8 @@ neighbours, and on one thread; so units start on in-process batch boundaries (gl
 batch_size), actors score them in exactly those batches, and OpenBLAS runs threaded in actors
 when it does here. Row counts come from parquet metadata and one Ray task per JSONL file (which
 records where rows start, so actors read only their bytes). Input, bundles and output must be
-visible to every node. Shards are `part-<first index>.parquet`: sorted names, input order."""
+visible to every node (paths are resolved here). Shards are `part-<first index>.parquet`: sorted
+names, input order, one schema (batch_parts.unify_parts)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from .batch_parts import blas_threads as _blas_threads
+from .batch_parts import get as _get
+from .batch_parts import unify_parts
 
 SUFFIXES = (".parquet", ".jsonl")
 
@@ -47,7 +52,7 @@ def input_files(spec: "str | Path") -> list[Path]:
     for f in files:
         if f.suffix not in SUFFIXES:
             raise ValueError(f"{f}: scoring on Ray reads .parquet and .jsonl files, not {f.suffix or 'this'}")
-    return files
+    return [f.resolve() for f in files]  # actors run in their own working directories
 
 
 def _jsonl_row_starts(path: str) -> tuple[int, Any]:
@@ -178,15 +183,6 @@ class BatchScorer:
         return pa.table({k: [row.get(k) for row in rows] for k in keys})
 
 
-def _blas_threads() -> int:
-    """OpenBLAS's thread count here, read as it reads it. On 1 thread its sgemm rounds otherwise
-    (a direct kernel); 2, 3, 4 and 8 threads were checked to agree bit for bit."""
-    import os
-
-    given = [os.environ.get(v, "").strip() for v in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")]
-    return next((int(v) for v in given if v.isdigit() and int(v) > 0), os.cpu_count() or 1)
-
-
 def score_files(
     input: "str | Path", output: "str | Path", router: str = "sw_ranking", *,
     strong_model: "str | None" = None, weak_model: "str | None" = None, scored_as: "Mapping[str, str] | None" = None,
@@ -213,12 +209,15 @@ def score_files(
     options: dict[str, Any] = dict(strong_model=strong_model, weak_model=weak_model, backend=backend)
     options["scored_as"] = dict(scored_as or {})
     load_router(router, **options)  # a bad name, bundle or model fails here, not in every actor
+    router = str(Path(router).resolve()) if Path(router).is_dir() else router  # a bundle, from any directory
     files = input_files(input)
     if not ray.is_initialized():
         ray.init()
     workers = workers if workers is not None else max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
     if workers < 1:
         raise ValueError("--workers must be >= 1")
+    if workers * cpus_per_worker > (cpus := ray.cluster_resources().get("CPU", 0)):  # else Ray waits forever
+        raise ValueError(f"{workers} workers of {cpus_per_worker:g} CPU need more than the cluster's {cpus:g} CPUs")
     found, units = _plan(files, field, batch_size, workers)
     out.mkdir(parents=True, exist_ok=True)
     if not units:
@@ -235,16 +234,6 @@ def score_files(
         BatchScorer, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=cpus_per_worker, runtime_env={"env_vars": env}, fn_constructor_args=(*args, opts),
     )  # fmt: skip
-    return sum(int(r["rows"]) for r in _get(done.iter_rows))
-
-
-def _get(what: Any) -> Any:
-    """ray.get(what), or list(what()), with a remote ValueError or OSError raised as itself."""
-    import ray
-
-    try:
-        return list(what()) if callable(what) else ray.get(what)
-    except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, (ValueError, OSError)):
-            raise exc.cause from None
-        raise
+    rows = sum(int(r["rows"]) for r in _get(done.iter_rows))
+    unify_parts(out)  # JSONL units infer their own columns and types: one schema for the whole output
+    return rows

@@ -50,6 +50,13 @@ class AiohttpBridge:
         self._session: "ClientSession | None" = None
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # a replica Serve retries must not leave a socket directory each time
+            raise
+
+    async def _start(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="fastroute-")  # mode 0700: no other user can connect
         path = os.path.join(self._dir, "app.sock")
         self._runner = web.AppRunner(self.app, **self.runner_options)

@@ -73,6 +73,15 @@ class FastrouteReplica:
         return AiohttpBridge(app, runner_options(self.cfg), {REPLICA_HEADER: self.replica})
 
 
+def _with_server_environment(actor_options: "dict[str, Any]") -> "dict[str, Any]":
+    """The actor options with SERVER_ENVIRONMENT in the runtime env (the caller's own values
+    win): set before the replica process starts, as numpy's OpenBLAS reads its thread count
+    at import, which is before a replica's __init__ runs."""
+    runtime_env = dict(actor_options.get("runtime_env") or {})
+    runtime_env["env_vars"] = {**SERVER_ENVIRONMENT, **(runtime_env.get("env_vars") or {})}
+    return {**actor_options, "runtime_env": runtime_env}
+
+
 def build_app(
     routers: Sequence[str] = ("sw_ranking",),
     *,
@@ -101,7 +110,9 @@ def build_app(
         raise ValueError("max_ongoing_requests must be >= 1")
     settings: dict[str, Any] = {
         "name": name,
-        "ray_actor_options": ray_actor_options if ray_actor_options is not None else {"num_cpus": num_cpus},
+        "ray_actor_options": _with_server_environment(
+            ray_actor_options if ray_actor_options is not None else {"num_cpus": num_cpus}
+        ),
         "max_ongoing_requests": max_ongoing_requests,
     }
     if autoscaling_config is not None:
