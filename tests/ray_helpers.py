@@ -1,6 +1,8 @@
 """A local Ray cluster for the tests: a head and one worker node, separate processes on
 loopback, started once per test session and stopped at its end (`ray_cluster`), bounded in
-time. The tests that need it skip only where `ray` is not installed, and never in CI
+time. Each node runs `ray start --block` in a process group of its own, and stopping signals
+those groups only: another Ray on the machine (a developer's, a parallel CI job's) is left
+alone, which `ray stop` would not do. The tests that need it skip only where `ray` is not installed, and never in CI
 (FASTROUTE_REQUIRE_RAY=1 or CI set: a missing ray fails them). The fixture is imported by
 conftest.py, so every test file shares the one cluster: take `ray_cluster` as an argument,
 never import it."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -49,7 +52,9 @@ def _ray_cli() -> str:
 
 
 class LocalCluster:
-    """`ray start --head` plus one `ray start --address` worker node, each with one CPU."""
+    """`ray start --head` plus one `ray start --address` worker node, each with one CPU, each
+    run with `--block` in a process group of its own: stopping kills those groups only, never
+    another Ray on the machine (`ray stop` would stop every node of this user)."""
 
     def __init__(self, worker_cpus: int = 1, head_cpus: int = 1) -> None:
         self.port = _free_port()
@@ -57,13 +62,19 @@ class LocalCluster:
         self.tmp = tempfile.mkdtemp(prefix="fr-ray-")
         self.env = {**os.environ, **RAY_ENV}
         self.head_cpus, self.worker_cpus = head_cpus, worker_cpus
+        self.procs: list[subprocess.Popen] = []
 
-    def _ray(self, *args: str, timeout: float = 120) -> None:
-        proc = subprocess.run([_ray_cli(), *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ray {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-            )
+    def _spawn(self, *args: str) -> subprocess.Popen:
+        log = open(Path(self.tmp) / f"node{len(self.procs)}.log", "wb")
+        command = [_ray_cli(), "start", *args, "--disable-usage-stats", "--include-log-monitor=false", "--block"]
+        proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def _log(self, n: int) -> str:
+        path = Path(self.tmp) / f"node{n}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def start(self) -> "LocalCluster":
         try:
@@ -74,22 +85,55 @@ class LocalCluster:
         return self
 
     def _start(self) -> None:
-        common = ["--disable-usage-stats", "--include-log-monitor=false"]
-        self._ray(
-            "start", "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus}",
-            "--include-dashboard=false", f"--temp-dir={self.tmp}", *common,
+        head = self._spawn(
+            "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.head_cpus}",
+            "--include-dashboard=false", f"--temp-dir={self.tmp}",
         )  # fmt: skip
-        self._ray(
-            "start", f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.worker_cpus}",
-            *common,
-        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:  # the head's GCS answers on its port
+            if head.poll() is not None:
+                raise RuntimeError(f"ray start --head exited with {head.returncode}:\n{self._log(0)}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the Ray head did not listen within 120 s:\n{self._log(0)}") from None
+                time.sleep(0.2)
+        self._spawn(f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={self.worker_cpus}")
 
     def stop(self) -> None:
-        """`ray stop --force` stops every Ray node of this user on the machine: the tests own it."""
+        """SIGTERM to each node's process group (its raylet, GCS and workers), then SIGKILL."""
         try:
-            self._ray("stop", "--force", timeout=60)
+            for proc in reversed(self.procs):
+                for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+                    try:
+                        os.killpg(proc.pid, sig)
+                    except ProcessLookupError:
+                        break
+                    try:
+                        proc.wait(wait)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+                _reap_group(proc.pid)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _reap_group(pgid: int, grace: float = 5.0) -> None:
+    """Waits for the rest of a process group to exit after its leader, then kills what is left."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="session")
