@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from envoy_helpers import free_port
 
 RAY_ENV = {
     # Ray 2.60 turns token auth on once any local ray.init() has written ~/.ray/auth_token; then
@@ -40,12 +41,6 @@ def require_ray():
     return pytest.importorskip("ray")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ray_cli() -> str:
     beside = Path(sys.executable).with_name("ray")
     return str(beside) if beside.is_file() else (shutil.which("ray") or "ray")
@@ -57,7 +52,7 @@ class LocalCluster:
     another Ray on the machine (`ray stop` would stop every node of this user)."""
 
     def __init__(self, worker_cpus: int = 1, head_cpus: int = 1) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.tmp = tempfile.mkdtemp(prefix="fr-ray-")
         self.env = {**os.environ, **RAY_ENV}

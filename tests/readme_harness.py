@@ -107,12 +107,6 @@ def commands(code: str) -> list[str]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -204,6 +198,8 @@ class Sandbox:
     def start_server(self, words: list[str]) -> str:
         kind = words[1]
         readme_port = int(words[words.index("--port") + 1]) if "--port" in words else SERVER_PORTS[kind]
+        from envoy_helpers import free_port
+
         port = free_port()
         if "--port" in words:
             words[words.index("--port") + 1] = str(port)

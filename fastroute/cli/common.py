@@ -178,11 +178,12 @@ def load_router_from_args(args: argparse.Namespace):
 
 
 def server_environment() -> None:
-    """A server's event loop needs a core of its own: score on one thread, and let idle
-    OpenMP/BLAS workers sleep instead of spinning (set before the kernels load)."""
+    """serve.environment.SERVER_ENVIRONMENT, unless set already (before the kernels load)."""
     import os
 
-    for var, value in (("FASTROUTE_NUM_THREADS", "1"), ("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
+    from ..serve.environment import SERVER_ENVIRONMENT
+
+    for var, value in SERVER_ENVIRONMENT.items():
         os.environ.setdefault(var, value)
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..embedders.base import lone_surrogate
 from ..progress import Progress
 from .common import (
     add_router_arguments,
@@ -72,34 +71,15 @@ def decode_text(path: "Path | str", data: bytes) -> str:
         ) from None
 
 
-def _check_text(path: Path, line: int, text: str) -> str:
-    """A prompt that encodes as UTF-8 (a JSON escape can produce a lone surrogate, which does not)."""
-    at = lone_surrogate(text)
-    if at is not None:
-        raise ValueError(
-            f"{path}:{line}: the prompt holds a lone surrogate {text[at]!r} at "
-            f"character {at}, which is not valid Unicode text"
-        )
-    return text
-
-
 def _jsonl_rows(path: Path, field: str) -> tuple[list[str], list[dict]]:
-    prompts, rows = [], []
-    for n, line in enumerate(decode_text(path, path.read_bytes()).split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        except RecursionError:
-            raise ValueError(f"{path}:{n}: not valid JSON (nested too deeply)") from None
-        value = row.get(field) if isinstance(row, dict) else None
-        if not isinstance(value, str):
-            raise ValueError(f"{path}:{n}: no string field {field!r}")
-        prompts.append(_check_text(path, n, value))
-        rows.append(row)
-    return prompts, rows
+    from ..data.tables import prompt_row
+
+    rows = [
+        row
+        for n, line in enumerate(decode_text(path, path.read_bytes()).split("\n"), 1)
+        if (row := prompt_row(path, n, line, field)) is not None
+    ]
+    return [row[field] for row in rows], rows
 
 
 def read_prompts(path: Path, field: str) -> list[str]:

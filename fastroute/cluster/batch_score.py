@@ -14,7 +14,6 @@ names, input order, one schema (batch_parts.unify_parts)."""
 from __future__ import annotations
 
 import glob
-import json
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -153,7 +152,7 @@ class BatchScorer:
         import pyarrow as pa
         import ray
 
-        from ..embedders.base import lone_surrogate
+        from ..data.tables import prompt_row
 
         f = self.files[i]
         if self._starts[0] != i:
@@ -163,22 +162,9 @@ class BatchScorer:
         with open(f.path, "rb") as fh:
             fh.seek(int(starts[lo, 0]))
             text = fh.read(-1 if end is None else end - int(starts[lo, 0])).decode("utf-8")
-        rows = []
-        for n, line in enumerate(text.split("\n"), int(starts[lo, 1])):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:  # the errors as in-process score words them
-                raise ValueError(f"{f.path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            except RecursionError:
-                raise ValueError(f"{f.path}:{n}: not valid JSON (nested too deeply)") from None
-            value = row.get(self.field) if isinstance(row, dict) else None
-            if not isinstance(value, str):
-                raise ValueError(f"{f.path}:{n}: no string field {self.field!r}")
-            if (at := lone_surrogate(value)) is not None:
-                raise ValueError(f"{f.path}:{n}: the prompt holds a lone surrogate {value[at]!r} at character {at}, which is not valid Unicode text")  # fmt: skip
-            rows.append(row)
+        first = int(starts[lo, 1])
+        parsed = (prompt_row(f.path, n, line, self.field) for n, line in enumerate(text.split("\n"), first))
+        rows = [row for row in parsed if row is not None]
         keys = list(dict.fromkeys(k for row in rows for k in row))  # as in-process score writes them
         return pa.table({k: [row.get(k) for row in rows] for k in keys})
 

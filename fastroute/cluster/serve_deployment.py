@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 from ..serve.app import create_app
 from ..serve.config import ServeConfig
+from ..serve.environment import SERVER_ENVIRONMENT
 from ..serve.server import access_log_to_stdout, build_config, runner_options
 from .serve_bridge import AiohttpBridge
 
@@ -32,9 +33,6 @@ except ImportError as exc:  # pragma: no cover - the ray extra is missing
     raise ImportError(f"fastroute.cluster needs the 'ray' extra: pip install 'fastroute[ray]' ({exc})") from exc
 
 REPLICA_HEADER = "x-fastroute-replica"  # on every answer: which replica served it
-# What `fastroute serve` sets for its process (cli.common.server_environment): scoring on one
-# thread, idle OpenMP/BLAS workers asleep. A replica sets the same, unless the node says otherwise.
-SERVER_ENVIRONMENT = {"FASTROUTE_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
 DEFAULT_MAX_ONGOING_REQUESTS = 256  # Serve's default (5) is for model inference; a router batches many
 
 ConfigFactory = Callable[[], ServeConfig]

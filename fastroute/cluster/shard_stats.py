@@ -3,7 +3,8 @@ statistics matrix's columns of one shard, a shard's partial statistics in float6
 driver's exact combination of them.
 
 The single-process router computes, per query, S = A w with w_i = f(s_i, m) and m the
-query's maximum similarity over the whole arena (fastroute.ops.reference.sw_weights). S is a
+query's maximum similarity over the whole arena (fastroute.ops.reference.sw_weights; the
+shards use its weights_given_max and weighted_sums). S is a
 sum over arena rows, so with the rows cut into contiguous shards S = sum_s A_s w_s, provided
 every shard weighs its rows against the same global m:
 
@@ -27,8 +28,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ops.constants import EXP2_MIN, LOG2_10, LOG2_E
+from ..ops.constants import EXP2_MIN, LOG2_E
 from ..ops.csr import CSRMatrix
+from ..ops.reference import weighted_sums, weights_given_max
 
 SIM_SPAN = 2.02  # the widest s - m of unit rows (|s| <= 1, float16 rounding of the rows included)
 
@@ -70,32 +72,9 @@ def row_max(sims: np.ndarray) -> np.ndarray:
     return s.max(axis=1).astype(np.float64) if s.shape[1] else np.full(s.shape[0], -np.inf)
 
 
-def weights(sims: np.ndarray, m: np.ndarray, sharpness: "float | None") -> np.ndarray:
-    """[B, n] float64 battle weights of the similarities against the maxima m [B]: the formula
-    of fastroute.ops.reference.sw_weights, with the maximum given instead of taken from sims."""
-    s = np.asarray(sims).astype(np.float64)
-    m = np.asarray(m, dtype=np.float64)
-    if sharpness is not None:
-        mm = np.where(np.isfinite(m), m, 0.0)[:, None]
-        return np.exp2(np.maximum(sharpness * LOG2_E * (s - mm), EXP2_MIN))
-    ok = m > 0  # a maximum <= 0: uniform weights, as the reference
-    scale = np.where(ok, 1.0 / np.where(ok, m, 1.0), 0.0)[:, None]
-    return np.exp2(np.maximum(LOG2_10 * (s * scale + 1.0), EXP2_MIN))
-
-
-def weighted_sums(w: np.ndarray, A: CSRMatrix) -> np.ndarray:
-    """S [B, K] = A w_b for every row of weights, float64 (the reference's sparse product)."""
-    S = np.zeros((w.shape[0], A.shape[0]), dtype=np.float64)
-    nonempty = np.diff(A.indptr) > 0
-    if nonempty.any():
-        contrib = w[:, A.indices] * A.values.astype(np.float64)[None, :]
-        S[:, nonempty] = np.add.reduceat(contrib, A.indptr[:-1][nonempty], axis=1)
-    return S
-
-
 def partial_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None", m: np.ndarray) -> np.ndarray:
     """A shard's part of S: its rows' weights against the maxima m, summed through its columns of A."""
-    return weighted_sums(weights(sims, m, sharpness), A)
+    return weighted_sums(weights_given_max(sims, m, sharpness), A)
 
 
 def combine_exp(parts: Sequence[np.ndarray], maxima: Sequence[np.ndarray], sharpness: float) -> np.ndarray:

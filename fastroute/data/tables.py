@@ -65,3 +65,28 @@ def columns(records: list[dict[str, Any]], names: "list[str]", where: str = "tab
         if missing:
             raise ValueError(f"{where} lacks column(s) {missing}; it has {sorted(records[0])}")
     return {n: [r.get(n) for r in records] for n in names}
+
+
+def prompt_row(path: "str | Path", n: int, line: str, field: str) -> "dict[str, Any] | None":
+    """Line n of a prompts JSONL file as its row (None for a blank line), or a ValueError naming
+    the file and the line: not JSON, no string `field`, or a prompt that is not valid Unicode
+    (a JSON escape can make a lone surrogate). One wording for in-process and Ray scoring."""
+    from ..embedders.base import lone_surrogate
+
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}:{n}: not valid JSON (nested too deeply)") from None
+    value = row.get(field) if isinstance(row, dict) else None
+    if not isinstance(value, str):
+        raise ValueError(f"{path}:{n}: no string field {field!r}")
+    if (at := lone_surrogate(value)) is not None:
+        raise ValueError(
+            f"{path}:{n}: the prompt holds a lone surrogate {value[at]!r} at "
+            f"character {at}, which is not valid Unicode text"
+        )
+    return row

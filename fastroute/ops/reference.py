@@ -95,15 +95,29 @@ def sw_weights(sims: np.ndarray, sharpness: "float | None" = None) -> tuple[np.n
     """
     s = check_real(sims, "similarities", 2).astype(np.float64)
     m = s.max(axis=1) if s.shape[1] else np.full(s.shape[0], -np.inf)
-    sharpness = check_sharpness(sharpness)
+    return weights_given_max(s, m, check_sharpness(sharpness)), m.astype(np.float32)
+
+
+def weights_given_max(s: np.ndarray, m: np.ndarray, sharpness: "float | None") -> np.ndarray:
+    """[B, n] float64 weights of similarities s against the maxima m [B] (sw_weights' formula,
+    with the maximum given: a shard of the arena weighs its rows against the global one)."""
+    s, m = np.asarray(s, dtype=np.float64), np.asarray(m, dtype=np.float64)
     if sharpness is not None:
         mm = np.where(np.isfinite(m), m, 0.0)[:, None]
-        expo = np.maximum(sharpness * LOG2_E * (s - mm), EXP2_MIN)
-        return np.exp2(expo), m.astype(np.float32)
+        return np.exp2(np.maximum(sharpness * LOG2_E * (s - mm), EXP2_MIN))
     ok = m > 0
     scale = np.where(ok, 1.0 / np.where(ok, m, 1.0), 0.0)[:, None]
-    expo = np.maximum(LOG2_10 * (s * scale + 1.0), EXP2_MIN)
-    return np.exp2(expo), m.astype(np.float32)
+    return np.exp2(np.maximum(LOG2_10 * (s * scale + 1.0), EXP2_MIN))
+
+
+def weighted_sums(w: np.ndarray, A: CSRMatrix) -> np.ndarray:
+    """S [B, K] = A w_b for every row of weights w [B, N], in float64."""
+    S = np.zeros((w.shape[0], A.shape[0]), dtype=np.float64)
+    nonempty = np.diff(A.indptr) > 0
+    if nonempty.any():
+        contrib = w[:, A.indices] * A.values.astype(np.float64)[None, :]
+        S[:, nonempty] = np.add.reduceat(contrib, A.indptr[:-1][nonempty], axis=1)
+    return S
 
 
 def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -> tuple[np.ndarray, np.ndarray]:
@@ -111,12 +125,7 @@ def sw_stats(sims: np.ndarray, A: CSRMatrix, sharpness: "float | None" = None) -
     if np.shape(sims)[-1] != A.shape[1]:
         raise ValueError(f"similarities have {np.shape(sims)[-1]} columns, the statistics matrix {A.shape[1]}")
     w, m = sw_weights(sims, sharpness)
-    S = np.zeros((w.shape[0], A.shape[0]), dtype=np.float64)
-    nonempty = np.diff(A.indptr) > 0
-    if nonempty.any():
-        contrib = w[:, A.indices] * A.values.astype(np.float64)[None, :]
-        S[:, nonempty] = np.add.reduceat(contrib, A.indptr[:-1][nonempty], axis=1)
-    return S, m
+    return weighted_sums(w, A), m
 
 
 def embedding_bag_i8(table: np.ndarray, scales: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ Outcome (outcome.py), so a record made after the client hung up still has them."
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Callable
 
@@ -14,11 +13,7 @@ from aiohttp import web
 from ..model_string import PREFIX, parse_model_string
 from .config import KNOWN_PATHS, ServeConfig
 from .outcome import OUTCOME, PREPARED
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - orjson comes with the serve extra
-    orjson = None  # type: ignore[assignment]
+from .validation import loads_strict
 
 _Key = getattr(web, "RequestKey", None)  # aiohttp >= 3.12; plain strings before
 # request key: (model, router, stream) as the request body named them (note_body)
@@ -45,9 +40,10 @@ def clip(text: str, n: int = 128) -> str:
 
 
 def _loads(payload: "bytes | bytearray") -> Any:
+    """An answer body's JSON (the server's own loader), or None when it is not JSON."""
     try:
-        return orjson.loads(payload) if orjson is not None else json.loads(payload)
-    except ValueError:
+        return loads_strict(bytes(payload))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors too
         return None
 
 
