@@ -30,16 +30,6 @@ def _params():
         yield pytest.param(sec, id=sec.title, marks=marks)
 
 
-@pytest.fixture(scope="module")
-def stub():
-    from serve_helpers import BackgroundServer, stub_upstream_app
-
-    record: list = []
-    with BackgroundServer(stub_upstream_app(record)) as server:
-        server.record = record
-        yield server
-
-
 def test_every_block_has_a_known_language():
     for sec in SECTIONS:
         for b in sec.blocks:
@@ -49,11 +39,11 @@ def test_every_block_has_a_known_language():
 
 
 @pytest.mark.parametrize("sec", list(_params()))
-def test_section_runs(sec, stub, tmp_path):
+def test_section_runs(sec, upstream, tmp_path):
     if sec.title == "The two commands" and Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
         pytest.skip("`make route` runs in the repository's .venv: run the tests from it (`make test`)")
-    box = Sandbox(tmp_path, stub.url, stub.port)
-    n_requests = len(stub.record)
+    box = Sandbox(tmp_path, upstream.url, upstream.port)
+    n_requests = len(upstream.record)
     try:
         for b in sec.blocks:
             if b.lang == "sh":
@@ -70,7 +60,7 @@ def test_section_runs(sec, stub, tmp_path):
     finally:
         box.close()
     if any(call in b.code for b in sec.blocks for call in ("chat/completions", "chat.completions.create(")):
-        assert len(stub.record) > n_requests, "the section's chat completions never reached the (stub) upstream"
+        assert len(upstream.record) > n_requests, "the section's chat completions never reached the (stub) upstream"
 
 
 def test_excerpts_in_sections_without_commands():
