@@ -31,8 +31,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_config, free_port, slow_processor, without_ext_proc  # noqa: E402
 from loadgen import build_request, run_load  # noqa: E402
+
+from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_config, free_port, slow_processor, without_ext_proc  # noqa: E402
 
 PROMPTS = [
     "What is the capital of France?",

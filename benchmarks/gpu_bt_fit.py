@@ -13,9 +13,9 @@ import torch
 import triton
 
 sys.path.insert(0, "tests")
-from test_triton_bt_fit import _counts
-
 from fastroute.ops.triton_backend import kernel_module
+
+from generated import bt_counts as _counts
 
 dry = os.environ.get("DRY") == "1"
 dev = "cpu" if dry else "cuda"

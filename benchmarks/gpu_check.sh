@@ -18,7 +18,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TRITON_INTERPRET=0 PYTHONUNB
 cat "$DEST/env.txt"
 # One compile per shape in the tests (autotuning every shape's configs takes minutes).
 FASTROUTE_TRITON_AUTOTUNE=0 timeout 180 python3 -m pytest -v -p no:cacheprovider \
-  tests/test_triton_kernels.py tests/test_triton_bt_fit.py tests/test_triton_sw_online.py tests/test_ivf_faiss_gpu.py \
+  tests/kernels/test_triton_kernels.py tests/kernels/test_triton_bt_fit.py tests/kernels/test_triton_sw_online.py tests/sw/test_ivf_faiss_gpu.py \
   2>&1 | tee "$DEST/tests.log"
 tests=${PIPESTATUS[0]}
 timeout 60 python3 benchmarks/gpu_parity.py 2>&1 | tee "$DEST/parity.log"

@@ -32,8 +32,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from litellm_helpers import EXAMPLE, LiteLLMProxy, free_port  # noqa: E402  (sets LiteLLM's offline env)
 from loadgen import build_request, run_load  # noqa: E402
+
+from litellm_helpers import EXAMPLE, LiteLLMProxy, free_port  # noqa: E402  (sets LiteLLM's offline env)
 
 PROMPTS = [
     "What's the capital of France, briefly?",
@@ -110,7 +111,7 @@ def measure_proxies(paths: dict[str, tuple[int, dict, str]], n: int, rounds: int
 def measure_sdk(stub_url: str, n: int, rounds: int) -> dict[str, dict]:
     import litellm
 
-    from fastroute.gateways.litellm_plugin import FastrouteRoutingPlugin
+    from fastroute.frontends.litellm_plugin import FastrouteRoutingPlugin
 
     strong, weak = "openai/gpt-4o", "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo"
     models = [{"model_name": "smart", "litellm_params": {"model": m, "api_base": stub_url, "api_key": "k"}} for m in (strong, weak)]  # fmt: skip

@@ -150,8 +150,9 @@ def litellm_paths(stack: Stack, stub: int) -> list[Measured]:
     import tempfile
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from litellm_helpers import EXAMPLE, LiteLLMProxy
     from litellm_overhead import KEYS, variant
+
+    from litellm_helpers import EXAMPLE, LiteLLMProxy
 
     base = f"http://127.0.0.1:{stub}/v1"
     env = {**KEYS, "STRONG_API_BASE": base, "WEAK_API_BASE": base, "FASTROUTE_MODEL": "router-mf-50%"}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not MMLU.is_dir(), reason=f"shared data not foun
 
 @pytest.fixture(scope="module")
 def prompts() -> list[str]:
-    from fastroute.eval.benchmarks import load_mmlu
+    from fastroute.eval.pair.benchmarks import load_mmlu
 
     return load_mmlu(MMLU, split="all").prompts
 

@@ -17,7 +17,7 @@ _LAZY = {
     "Router": "fastroute.routers.base",
     **{entry.class_name: entry.module for entry in ROUTERS.values()},
     "load_router": "fastroute.loader",
-    "Controller": "fastroute.serve.controller",
+    "Controller": "fastroute.frontends.controller",
     "get_embedder": "fastroute.embedders",
     "FastrouteError": "fastroute.errors",
     "BundleError": "fastroute.errors",
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .embedders import get_embedder as get_embedder
     from .errors import BundleError as BundleError
     from .errors import FastrouteError as FastrouteError
+    from .frontends.controller import Controller as Controller
     from .loader import load_router as load_router
     from .routers.base import Router as Router
     from .routers.bert import BERTRouter as BERTRouter
@@ -37,7 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .routers.mf import MFRouter as MFRouter
     from .routers.random import RandomRouter as RandomRouter
     from .routers.sw_ranking import SWRankingRouter as SWRankingRouter
-    from .serve.controller import Controller as Controller
 
 
 def __getattr__(name: str) -> Any:

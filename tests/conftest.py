@@ -10,14 +10,31 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest  # noqa: E402
-from ray_helpers import ray_cluster  # noqa: E402, F401 - one session-wide local Ray cluster, for every test file
 
 from fastroute.ops import available_backends  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from paths import SHARED_DATA  # noqa: E402
+from ray_helpers import ray_cluster  # noqa: E402, F401 - one session-wide local Ray cluster, for every test file
+
 # The Triton kernels also run on the CPU under the interpreter, but slowly: they get
 # their own tests (test_triton_kernels.py) instead of every router test.
 CPU_BACKENDS = [b for b in available_backends("cpu") if b != "triton"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Says so before a test marked slow starts (they take minutes, and -q prints only dots)."""
+    if item.get_closest_marker("slow") is None:
+        return
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    capture = item.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        doc = (getattr(item.function, "__doc__", None) or "").strip().split("\n")[0]
+        with capture.global_and_fixture_disabled():  # setup runs captured: write past it
+            reporter.write("\n")
+            reporter.write_line(
+                f"fastroute: a slow test starts, it may take minutes: {item.nodeid}{' (' + doc + ')' if doc else ''}"
+            )
 
 
 @pytest.fixture(params=CPU_BACKENDS)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from envoy_helpers import free_port
 
 RAY_ENV = {

@@ -41,9 +41,9 @@ LITELLM_OFFLINE = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_OFFLINE_MODE
 def _server_ports() -> dict[str, int]:
     """The ports the README's servers listen on by default, read from the CLI and the shipped
     Envoy config (so a changed default that the README does not follow fails here)."""
-    from envoy_helpers import DEFAULT_PORTS, ENVOY_YAML
-
     from fastroute.cli import build_parser
+
+    from envoy_helpers import DEFAULT_PORTS, ENVOY_YAML
 
     listener = DEFAULT_PORTS["listener"]
     assert f"port_value: {listener}" in ENVOY_YAML.read_text()

@@ -143,11 +143,23 @@ def stub_upstream_app(record: list) -> web.Application:
     return app
 
 
+def serve_config(**options):
+    """A ServeConfig from flat keywords, DecisionConfig's and ServeConfig's mixed, as the
+    server's tests write them (ServeConfig(DecisionConfig(routers, ...), upstreams, ...))."""
+    from dataclasses import fields
+
+    from fastroute.decision.config import DecisionConfig
+    from fastroute.frontends.http.config import ServeConfig
+
+    decision = {f.name for f in fields(DecisionConfig)}
+    return ServeConfig(DecisionConfig(**{k: options.pop(k) for k in list(options) if k in decision}), **options)
+
+
 def fastroute_server(cfg) -> BackgroundServer:
     """fastroute's app under the same runner options as `fastroute serve` (handler
     cancellation on client disconnect, the header timeout)."""
-    from fastroute.serve.app import create_app
-    from fastroute.serve.server import runner_options
+    from fastroute.frontends.http.app import create_app
+    from fastroute.frontends.http.server import runner_options
 
     return BackgroundServer(create_app(cfg), **runner_options(cfg))
 

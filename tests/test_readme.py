@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from readme_harness import README, REPO, Sandbox, check_excerpt, commands, sections
+
+pytestmark = pytest.mark.external  # the README's commands and servers
 
 pytest.importorskip("aiohttp")
 pytest.importorskip("openai")
@@ -101,9 +104,9 @@ def test_dockerfile_command_parses_and_installs_known_extras():
     `fastroute serve` command line and its pip install names existing extras."""
     import json
 
-    from readme_harness import check_pip_extras
-
     from fastroute.cli import build_parser
+
+    from readme_harness import check_pip_extras
 
     text = (REPO / "examples" / "deploy" / "Dockerfile").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))

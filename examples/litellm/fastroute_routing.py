@@ -10,7 +10,7 @@ the proxy from starting rather than failing requests. Settings (environment):
 
 import os
 
-from fastroute.gateways.litellm_plugin import FastrouteRoutingPlugin
+from fastroute.frontends.litellm_plugin import FastrouteRoutingPlugin
 
 plugin = FastrouteRoutingPlugin(
     "mf",

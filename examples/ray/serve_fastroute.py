@@ -23,7 +23,7 @@ import urllib.request
 
 from ray import serve
 
-from fastroute.cluster.serve_deployment import build_app
+from fastroute.frontends.http.ray_serve import build_app
 
 
 def deployment(

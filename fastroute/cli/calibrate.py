@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model_string import router_model
+    from ..decision.model_string import router_model
     from ..routers.inputs import NoCalibrationError
     from .score import read_prompts
 

@@ -145,24 +145,22 @@ def add_threshold_arguments(p: argparse.ArgumentParser, what: str, pct_default: 
 def resolve_threshold(
     router, threshold: "float | None", strong_pct: "float | None", texts: "list[str] | None" = None
 ) -> tuple[float, str]:
-    """The threshold to route at and how it was chosen: a raw `threshold`, or the one sending
-    `strong_pct` (default 0.5) of `texts` (else of the bundle's training prompts, from its stored
-    quantiles) to the strong model. A router without either is an error saying what to pass."""
-    from ..routers.inputs import NoCalibrationError, check_threshold
+    """decision.request.resolve_threshold for the command line: the threshold to route at and
+    how it was chosen, the flags checked and named in errors (--threshold, --strong-pct,
+    --calibrate-on)."""
+    from ..decision.request import resolve_threshold as resolve
 
-    if threshold is not None:
-        if texts is not None:
-            raise ValueError("--calibrate-on calibrates --strong-pct; it does nothing with a raw --threshold")
-        return check_threshold(threshold), "given"
-    pct = 0.5 if strong_pct is None else strong_pct
-    if not 0.0 <= pct <= 1.0:
-        raise ValueError(f"--strong-pct must be a share in [0, 1], got {pct!r}")
-    try:
-        t = router.threshold_for(pct, texts)
-    except NoCalibrationError as exc:
-        raise exc.with_hint("pass --calibrate-on FILE with prompts to calibrate on, or a raw --threshold") from None
-    where = f"{len(texts)} given prompts" if texts is not None else "the bundle's training prompts"
-    return t, f"calibrated for {pct:g} strong calls on {where}"
+    if threshold is not None and texts is not None:
+        raise ValueError("--calibrate-on calibrates --strong-pct; it does nothing with a raw --threshold")
+    if strong_pct is not None and not 0.0 <= strong_pct <= 1.0:
+        raise ValueError(f"--strong-pct must be a share in [0, 1], got {strong_pct!r}")
+    return resolve(
+        router,
+        threshold,
+        strong_pct,
+        texts,
+        hint="pass --calibrate-on FILE with prompts to calibrate on, or a raw --threshold",
+    )
 
 
 def load_router_from_args(args: argparse.Namespace):
@@ -181,29 +179,34 @@ def server_environment() -> None:
     """serve.environment.SERVER_ENVIRONMENT, unless set already (before the kernels load)."""
     import os
 
-    from ..serve.environment import SERVER_ENVIRONMENT
+    from ..decision.environment import SERVER_ENVIRONMENT
 
     for var, value in SERVER_ENVIRONMENT.items():
         os.environ.setdefault(var, value)
 
 
-def routing_config(args: argparse.Namespace, **options):
-    """The ServeConfig of the routing options `serve` and `extproc` share, plus `options`."""
-    from ..serve.server import build_config
+def routing_options(args: argparse.Namespace) -> dict:
+    """The decision's options (decision.build_decision's keywords) that `serve` and `extproc` share."""
+    return {
+        "backend": args.backend,
+        "scored_as": scored_as_from_args(args),
+        "profiles": args.profile,
+        "route_on": args.route_on,
+        "max_batch": args.max_batch,
+        "max_queue": args.max_queue,
+        "inline_below": args.inline_below_ms / 1000.0,
+    }
 
-    return build_config(
-        args.routers,
-        args.strong_model,
-        args.weak_model,
-        upstreams_file=args.upstreams,
-        backend=args.backend,
-        scored_as=scored_as_from_args(args),
-        profiles=args.profile,
-        route_on=args.route_on,
-        max_batch=args.max_batch,
-        max_queue=args.max_queue,
-        inline_below=args.inline_below_ms / 1000.0,
-        **options,
+
+def decision_config(args: argparse.Namespace):
+    """The DecisionConfig of a command that only decides (`extproc`): routers, targets, the
+    upstreams file's prices, scored_as and profiles, batching."""
+    from ..decision.build import build_decision
+    from ..decision.targets import read_upstreams
+
+    upstreams = read_upstreams(args.upstreams) if args.upstreams else None
+    return build_decision(
+        args.routers, args.strong_model, args.weak_model, upstreams=upstreams, **routing_options(args)
     )
 
 

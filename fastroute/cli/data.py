@@ -67,7 +67,7 @@ def _import(args: argparse.Namespace):
     from ..data.correctness import correctness_battles, read_correctness_csv, read_llmrouter
 
     if args.source == "mmlu":
-        from ..eval.benchmarks import load_mmlu
+        from ..eval.pair.benchmarks import load_mmlu
 
         es = load_mmlu(args.path, split=args.mmlu_split)
         return correctness_battles(es.prompts, es.scores, f"mmlu_{args.mmlu_split}")
@@ -88,11 +88,11 @@ def _eval_prompts(args: argparse.Namespace) -> list[str]:
         else:
             prompts.extend(read_prompts(f, "prompt"))
     if "mmlu" in args.benchmark:
-        from ..eval.benchmarks import load_mmlu
+        from ..eval.pair.benchmarks import load_mmlu
 
         prompts.extend(load_mmlu(args.data / "routellm" / "mmlu", split="eval").prompts)
     if "mt-bench" in args.benchmark:
-        from ..eval.benchmarks import load_mt_bench
+        from ..eval.pair.benchmarks import load_mt_bench
 
         mt = load_mt_bench(args.data / "routellm" / "mt_bench")
         prompts.extend(mt.prompts + mt.extra_prompts)

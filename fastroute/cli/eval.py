@@ -19,13 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="ROUTER",
         help=f"router names ({router_names_help()}) or bundle directories; random and prompt length "
-        "are always shown as baselines. N-model benchmarks: N-model router names (knn, ...); the "
+        "are always shown as baselines. profile benchmarks (routerbench, llmrouter): profile router names (knn, ...); the "
         "individual models, the zero router, the oracle and knn are always shown; also --router",
     )
     p.add_argument(
         "--benchmark",
         required=True,
-        help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file; N models with costs: routerbench, llmrouter",
+        help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file; routing profiles (N models with costs): routerbench, llmrouter",
     )
     p.add_argument(
         "--data",
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
     p.add_argument("--no-plot", action="store_true", help="write no plot into --output")
     p.add_argument("--cache-dir", type=Path, default=None, help="win-rate cache (default: OUTPUT/cache)")
-    n = p.add_argument_group("N-model benchmarks (routerbench, llmrouter)")
+    n = p.add_argument_group("routing-profile benchmarks (routerbench, llmrouter)")
     n.add_argument("--folds", type=int, default=5, help="cross-validation folds, by prompt")
     n.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap")
     n.add_argument(
@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", models: "list[str] | None" = None):
-    from ..eval import benchmarks as B
+    from ..eval.pair import benchmarks as B
 
     if name == "mmlu":
         return B.load_mmlu(data or Path(DEFAULT_DATA["mmlu"]), split=mmlu_split)
@@ -81,9 +81,9 @@ def load_benchmark(name: str, data: "Path | None", mmlu_split: str = "eval", mod
     return B.load_table(path, models=models)
 
 
-def run_nmodel(args: argparse.Namespace) -> int:
-    from ..eval.nmodel_report import text_table
-    from ..eval.nmodel_run import run_benchmark
+def run_profile_benchmark(args: argparse.Namespace) -> int:
+    from ..eval.profile.report import text_table
+    from ..eval.profile.run import run_benchmark
 
     k = args.knn_k if args.knn_k == "auto" else int(args.knn_k)
     report, written = run_benchmark(
@@ -106,10 +106,10 @@ def run_nmodel(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.benchmark in ("routerbench", "llmrouter"):
-        return run_nmodel(args)
-    from ..eval.cache import WinRateCache, data_key, router_key
-    from ..eval.harness import evaluate
-    from ..eval.report import text_table, write_all
+        return run_profile_benchmark(args)
+    from ..eval.pair.cache import WinRateCache, data_key, router_key
+    from ..eval.pair.harness import evaluate
+    from ..eval.pair.report import text_table, write_all
     from ..loader import DEFAULTS_DIR, is_router_name, load_router
     from ..progress import track
 

@@ -13,7 +13,7 @@ from .common import (
     add_served_routers,
     add_server_options,
     add_target_arguments,
-    routing_config,
+    decision_config,
     server_environment,
 )
 
@@ -21,7 +21,7 @@ INSTALL_HINT = (
     "fastroute extproc: the Envoy external processor needs the 'envoy' extra (grpclib, grpcio, xds-protos): "
     "pip install 'fastroute[envoy]'"
 )
-# Kept here, not imported from fastroute.gateways.envoy_serve, so that the parser loads no gateway.
+# Kept here, not imported from fastroute.frontends.envoy.service, so that the parser loads no front door.
 TRANSPORTS = ("grpclib", "grpcio")
 NEEDS = {"grpclib": "grpclib", "grpcio": "grpc"}
 
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     server_environment()  # as for `fastroute serve`
-    from ..gateways.envoy_serve import run as serve_extproc
+    from ..frontends.envoy.service import run as serve_extproc
 
-    cfg = routing_config(args, route_only=True)
+    cfg = decision_config(args)
     serve_extproc(cfg, args.host, args.port, args.transport)
     return 0

@@ -34,7 +34,7 @@ def _stdin_prompts() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model_string import PREFIX, parse_model_string
+    from ..decision.model_string import PREFIX, parse_model_string
     from .score import read_prompts
 
     threshold, strong_pct = args.threshold, args.strong_pct

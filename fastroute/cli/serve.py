@@ -10,7 +10,7 @@ from .common import (
     add_served_routers,
     add_server_options,
     add_target_arguments,
-    routing_config,
+    routing_options,
     server_environment,
 )
 
@@ -102,10 +102,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     server_environment()
-    from ..serve.server import run as serve
+    from ..frontends.http.server import build_config
+    from ..frontends.http.server import run as serve
 
-    cfg = routing_config(
-        args,
+    cfg = build_config(
+        args.routers,
+        args.strong_model,
+        args.weak_model,
+        upstreams_file=args.upstreams,
+        **routing_options(args),
         base_url=args.base_url,
         api_key_env=args.api_key_env,
         api_keys_file=args.api_keys_file,

@@ -98,9 +98,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--embedder", default="static", help=f"{embedder_names_help()} (default: static, as the shipped defaults)"
     )
-    n = sub.add_parser("routerbench", help="rebuild the N-model default (mf on RouterBench, and its routing profile)")
+    n = sub.add_parser(
+        "routerbench", help="rebuild the shipped routing profile (mf on RouterBench, and profiles/routerbench.json)"
+    )
     n.add_argument("--data", required=True, type=Path, help="the shared data directory (../shared/data)")
-    _add_output(n, "the N-model bundle (routerbench/) and its profile (profiles/routerbench.json)")
+    _add_output(n, "the profile's bundle (routerbench/) and the profile (profiles/routerbench.json)")
 
 
 OUTPUT = Path("fastroute-defaults")  # rebuilt defaults go here, not over the installed package's
@@ -124,7 +126,7 @@ def _output(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "routerbench":
-        from ..train.nmodel_default import build_routerbench_default
+        from ..train.profile_default import build_routerbench_default
 
         build_routerbench_default(args.data, _output(args))
         print(f"fastroute train routerbench: wrote {_output(args) / 'routerbench'} (load_router on that directory)")

@@ -17,7 +17,7 @@ rounding (the statistics' summation order differs). The float32 similarities the
 from BLAS, whose last bit depends on how the matrix is cut and on the thread count, so against
 the router's own call they differ by that rounding's effect: up to 3.4e-7 on real prompts with
 the shipped router, as much as the single-process router differs from itself run with 1 and 2
-BLAS threads (see tests/test_cluster_sharded_arena.py).
+BLAS threads (see tests/cluster/test_sharded_arena.py).
 """
 
 from __future__ import annotations

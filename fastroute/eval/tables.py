@@ -1,6 +1,6 @@
 """Rendering a result table (a header row, then rows of strings) as aligned text or Markdown,
-and writing a report's results files: shared by the two-model (report.py) and N-model
-(nmodel_report.py) reports."""
+and writing a report's results files: shared by the two-model (pair/report.py) and routing-profile
+(profile/report.py) reports."""
 
 from __future__ import annotations
 

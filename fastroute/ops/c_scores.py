@@ -1,4 +1,4 @@
-"""The C backend's N-model ops (a part of fastroute.ops.c_backend, which exports them):
+"""The C backend's routing-profile ops (a part of fastroute.ops.c_backend, which exports them):
 every model's score (linear_scores) and the candidates' field win rates."""
 
 from __future__ import annotations

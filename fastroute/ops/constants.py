@@ -1,6 +1,6 @@
 """The numbers the kernels share, in one place for Python.
 
-C has the same values in csrc/fr_constants.h (tests/test_op_constants.py parses that header
+C has the same values in csrc/fr_constants.h (tests/ops/test_op_constants.py parses that header
 and checks each value against this module); the Triton kernels take them from here as
 tl.constexpr globals. Change a value here, in the header, and nowhere else.
 """

@@ -6,7 +6,7 @@ the registry loads a backend: an op it declares but lacks, or defines with other
 parameters, or a capability whose functions are missing, makes the backend unavailable
 with that reason. To add an op: an OpSpec here, the numpy reference (ops/reference.py),
 then any fast versions (csrc/<op>.c, kernels/<op>.py), and a case in
-tests/test_op_conformance.py (which fails for an op without one).
+tests/ops/test_op_conformance.py (which fails for an op without one).
 """
 
 from __future__ import annotations

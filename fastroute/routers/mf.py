@@ -20,9 +20,9 @@ from ..errors import BundleError
 from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
 from .base import Router
-from .every_model import ScoresEveryModel
 from .inputs import is_torch
 from .mf_checkpoint import read_routellm_mf
+from .strengths import ScoresStrengths
 
 ROUTELLM_EMBEDDER = EmbedderSpec("openai:text-embedding-3-small", 1536)
 
@@ -34,7 +34,7 @@ def _torch_normalize(P: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return P / np.maximum(norms, eps)
 
 
-class MFRouter(ScoresEveryModel, Router):
+class MFRouter(ScoresStrengths, Router):
     kind = "mf"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 

@@ -29,12 +29,12 @@ from ..sw.coded_battles import CodedBattles
 from ..sw.engine import ArenaScorer, check_scoring
 from ..sw.ivf import IVFIndex, build_ivf, default_nlist
 from .base import Router
-from .every_model import ScoresEveryModel
 from .inputs import is_torch
+from .strengths import ScoresStrengths
 from .sw_ranking_bundle import sw_from_bundle, sw_payload
 
 
-class SWRankingRouter(ScoresEveryModel, Router):
+class SWRankingRouter(ScoresStrengths, Router):
     kind = "sw_ranking"
     embedder_spec: EmbedderSpec  # never None here (Router allows None for the random router)
 

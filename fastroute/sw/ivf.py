@@ -7,7 +7,7 @@ clusters get their exact similarity; every other prompt gets its cluster's
 mean similarity q . mean(x in cluster) (exact on average, but the weights are
 convex in s, so far clusters are slightly under-weighted). The similarity
 maximum is taken over that mixed vector. The error against exact mode is
-measured in tests/test_ivf.py and benchmarks/README.md.
+measured in tests/sw/test_ivf.py and benchmarks/README.md.
 """
 
 from __future__ import annotations

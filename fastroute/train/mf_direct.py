@@ -2,7 +2,7 @@
 model m on prompt e is w . (normalize(P[m]) * (W_proj e)) + b_m, fitted with binary
 cross-entropy to whether m answered correctly (instead of RouteLLM's pairwise conversion).
 Its sigmoid is P(m is correct on the prompt): a quality on an absolute scale. Used to
-cross-validate the direct objective against the pairwise one (fastroute.eval.nmodel_learned)."""
+cross-validate the direct objective against the pairwise one (fastroute.eval.profile.learned)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""RouteLLM's two-model evaluation: benchmarks, the threshold sweep, and its metrics (APGR, CPT, AUC)."""
