@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+if not __name__.startswith("fastroute.kernels."):  # kernels/ is no top-level package (kernels/README.md)
+    raise ImportError(
+        f"{__name__}: fastroute's Triton kernels load as fastroute.kernels (fastroute.ops.triton_backend.kernel_module)"
+    )
+
 
 def interpreting() -> bool:
     """True under TRITON_INTERPRET=1 (CPU tests): one small configuration, no autotuning."""

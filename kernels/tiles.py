@@ -5,6 +5,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+if not __name__.startswith("fastroute.kernels."):  # kernels/ is no top-level package (kernels/README.md)
+    raise ImportError(
+        f"{__name__}: fastroute's Triton kernels load as fastroute.kernels (fastroute.ops.triton_backend.kernel_module)"
+    )
+
 
 @triton.jit
 def tile_dot(

@@ -8,6 +8,7 @@ the kernels run on the CPU, on CPU tensors: that is how CI tests them.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -36,21 +37,15 @@ def _kernels_package() -> None:
     if "fastroute.kernels" in sys.modules or importlib.util.find_spec("fastroute.kernels") is not None:
         return
     here = Path(__file__).resolve().parents[2] / "kernels"
-    init = here / "__init__.py"
-    if not init.is_file():
+    if not (here / "bt_fit.py").is_file():
         raise ModuleNotFoundError(
             "fastroute.kernels is not installed and no kernels/ directory is beside fastroute/",
             name="fastroute.kernels",
         )
-    spec = importlib.util.spec_from_file_location("fastroute.kernels", init, submodule_search_locations=[str(here)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fastroute.kernels"] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules["fastroute.kernels"]
-        raise
+    # A package with no __init__ (kernels/ has none, so it is never a top-level `kernels`).
+    spec = importlib.machinery.ModuleSpec("fastroute.kernels", None, is_package=True)
+    spec.submodule_search_locations = [str(here)]
+    sys.modules["fastroute.kernels"] = importlib.util.module_from_spec(spec)
 
 
 def kernel_module(name: str):
