@@ -3,7 +3,8 @@
 #   make test                 installs everything (dev extras) and runs the test suite
 #   make asan                 builds the C kernels with ASan + UBSan (in build/asan) and runs their tests
 #   make lint                 ruff (lint rules and format check) on everything, mypy on fastroute/ and kernels/
-#   make test-fast            the tests without the slow ones (marked `slow`: the defaults rebuilds), for quick loops
+#   make test-fast            the tests without the slow ones (`slow`: the defaults rebuilds) and those that start other
+#                             programs (`external`: Envoy, the LiteLLM proxy, Ray, the README run, the HTTP fuzzer): ~2 minutes
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -37,16 +38,17 @@ route: $(CORE)
 
 test: $(DEV)
 	$(BIN)/fastroute info --require-c
+	@echo "fastroute: every test, about 8 minutes on 2 cores (the slow ones say so when they start; make test-fast: ~2)"
 	FASTROUTE_REQUIRE_C=1 $(BIN)/pytest -q
 
 test-fast: $(DEV)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not external"
 
 # The sanitizer build goes to its own directory and is loaded through FASTROUTE_C_MODULE,
 # so the normal build is untouched. Python leaks by design: leak checks are off.
 # --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
 ASAN_DIR   ?= build/asan
-ASAN_TESTS ?= tests/test_ops.py tests/test_ops_layouts.py tests/test_c_sanitizers.py tests/test_op_conformance.py tests/test_wordpiece.py
+ASAN_TESTS ?= tests/ops/test_ops.py tests/ops/test_ops_layouts.py tests/ops/test_c_sanitizers.py tests/ops/test_op_conformance.py tests/embedders/test_wordpiece.py
 asan: $(DEV)
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
