@@ -145,6 +145,24 @@ static int fr_bt_fit_one(const double *S, int64_t T, double ridge, double tol, i
     return 1;
 }
 
+/* fr_bt_fit on one thread with the caller's workspace `work` (FR_BT_WORK(T) doubles). */
+int fr_bt_fit_ws(const double *S, int64_t B, int64_t T, double ridge, double tol, int max_iter, double *beta,
+                 double *work)
+{
+    if (T < 1 || B < 0 || (B > 0 && (!S || !beta || !work)))
+        return FR_EINVAL;
+    const int64_t K = T * T + 2 * T;
+    int failed = 0;
+    for (int64_t q = 0; q < B; q++) {
+        const int bad = fr_bt_fit_one(S + q * K, T, ridge, tol, max_iter, beta + q * T, work);
+        if (bad)
+            for (int64_t i = 0; i < T; i++)
+                beta[q * T + i] = NAN;
+        failed += bad;
+    }
+    return failed;
+}
+
 int fr_bt_fit(const double *S, int64_t B, int64_t T, double ridge, double tol, int max_iter, double *beta,
               int nthreads)
 {

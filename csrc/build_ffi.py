@@ -31,7 +31,7 @@ SOURCES = [
     "wordpiece.c",
     "wordpiece_unicode.c",
 ]
-HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h", "wordpiece_unicode.h"]
+HEADERS = ["fastroute_ops.h", "fr_internal.h", "fr_constants.h", "fr_levels.h", "fr_workspace.h", "wordpiece_unicode.h"]
 
 # Portable flags only: the SIMD levels are chosen at run time (fr_levels.h),
 # never -march=native, so one build runs on any x86-64 CPU.

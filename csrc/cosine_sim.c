@@ -148,12 +148,9 @@ static FR_ATTR void FR_FN(half_rows)(const uint16_t *X, int64_t N, int64_t d, in
 #define FR_OP_FILE "cosine_sim.c"
 #include "fr_levels.h"
 
-/* Unit-norm copies of the queries (double-precision norms); zero rows stay zero. */
-static float *fr_normalized_queries(const float *Q, int64_t B, int64_t ldq, int64_t d)
+/* Unit-norm copies of the queries (double-precision norms) into Qn [B, d]; zero rows stay zero. */
+static void fr_normalize_queries_into(const float *Q, int64_t B, int64_t ldq, int64_t d, float *Qn)
 {
-    float *Qn = (float *)fr_malloc((size_t)(B * d > 0 ? B * d : 1) * sizeof(float));
-    if (!Qn)
-        return NULL;
     for (int64_t b = 0; b < B; b++) {
         const float *q = Q + b * ldq;
         double nrm = 0.0;
@@ -163,6 +160,13 @@ static float *fr_normalized_queries(const float *Q, int64_t B, int64_t ldq, int6
         for (int64_t k = 0; k < d; k++)
             Qn[b * d + k] = (float)((double)q[k] * inv);
     }
+}
+
+static float *fr_normalized_queries(const float *Q, int64_t B, int64_t ldq, int64_t d)
+{
+    float *Qn = (float *)fr_malloc((size_t)(B * d > 0 ? B * d : 1) * sizeof(float));
+    if (Qn)
+        fr_normalize_queries_into(Q, B, ldq, d, Qn);
     return Qn;
 }
 
@@ -226,6 +230,32 @@ int fr_half_to_float_rows(const uint16_t *X, int64_t N, int64_t d, int64_t ldx, 
     if (fr_bad_matrix(X, N, d, ldx) || fr_bad_matrix(out, N, d, d))
         return FR_EINVAL;
     fr_half_rows_impl(X, N, d, ldx, out, fr_threads(nthreads));
+    return FR_OK;
+}
+
+/* fr_cosine_sim_f32 on one thread, the normalised queries in the caller's `qn` [B, d]. */
+int fr_cosine_sim_f32_ws(const float *Q, int64_t B, int64_t ldq, const float *X, int64_t N, int64_t d,
+                         int64_t ldx, float *out, int64_t ldo, float *qn)
+{
+    if (fr_cosine_sim_args(Q, B, ldq, X, N, d, ldx, out, ldo) || (B > 0 && d > 0 && !qn))
+        return FR_EINVAL;
+    if (B == 0 || N == 0)
+        return FR_OK;
+    fr_normalize_queries_into(Q, B, ldq, d, qn);
+    fr_cosine_f32_impl(qn, B, X, N, d, ldx, out, ldo, 1);
+    return FR_OK;
+}
+
+/* fr_cosine_sim_f16 on one thread, the normalised queries in the caller's `qn` [B, d]. */
+int fr_cosine_sim_f16_ws(const float *Q, int64_t B, int64_t ldq, const uint16_t *X, int64_t N, int64_t d,
+                         int64_t ldx, float *out, int64_t ldo, float *qn)
+{
+    if (fr_cosine_sim_args(Q, B, ldq, X, N, d, ldx, out, ldo) || (B > 0 && d > 0 && !qn))
+        return FR_EINVAL;
+    if (B == 0 || N == 0)
+        return FR_OK;
+    fr_normalize_queries_into(Q, B, ldq, d, qn);
+    fr_cosine_f16_impl(qn, B, X, N, d, ldx, out, ldo, 1);
     return FR_OK;
 }
 #endif

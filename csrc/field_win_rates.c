@@ -55,4 +55,15 @@ int fr_field_win_rates(const double *S, int64_t B, int64_t K, int64_t lds, doubl
     free(scratch);
     return FR_OK;
 }
+
+/* fr_field_win_rates on one thread, with the caller's scratch [K] floats. */
+int fr_field_win_rates_ws(const double *S, int64_t B, int64_t K, int64_t lds, double *out, int64_t ldo,
+                          float *scratch)
+{
+    if (fr_bad_matrix(S, B, K, lds) || fr_bad_matrix(out, B, K, ldo) || (B > 0 && (K < 2 || !scratch)))
+        return FR_EINVAL;
+    if (B > 0)
+        fr_field_win_rates_impl(S, B, K, lds, out, ldo, scratch, 1);
+    return FR_OK;
+}
 #endif

@@ -27,6 +27,7 @@ static inline int fr_num_threads(void) { return 1; }
 
 #include "fastroute_ops.h"
 #include "fr_constants.h"
+#include "fr_workspace.h"
 
 /* Work (multiply-adds or elements) below which a kernel runs on one thread: waking
  * OpenMP workers costs tens of microseconds, and milliseconds when the other cores are

@@ -57,6 +57,21 @@ static FR_ATTR void FR_FN(csr_gemv)(const int64_t *indptr, const int32_t *indice
     }
 }
 
+/* One thread, the weights in the caller's buffer w [U] (the native engine's scratch). */
+static FR_ATTR void FR_FN(sw_stats_ws)(const float *sims, int64_t B, int64_t U, int64_t lds,
+                                       const int64_t *indptr, const int32_t *indices,
+                                       const float *values, int64_t K, float gamma, double *S,
+                                       float *smax, float *w)
+{
+    for (int64_t b = 0; b < B; b++) {
+        const float *s = sims + b * lds;
+        const float m = FR_FN(row_max)(s, U);
+        FR_FN(sw_weights)(s, U, m, gamma, w);
+        FR_FN(csr_gemv)(indptr, indices, values, 0, K, w, S + b * K);
+        smax[b] = m;
+    }
+}
+
 /* Returns FR_OK, or FR_ENOMEM when a weight buffer cannot be had (S is then incomplete). */
 static FR_ATTR int FR_FN(sw_stats)(const float *sims, int64_t B, int64_t U, int64_t lds,
                                    const int64_t *indptr, const int32_t *indices,
@@ -126,6 +141,27 @@ static int fr_sw_stats_impl(const float *sims, int64_t B, int64_t U, int64_t lds
                             float *smax, int nthreads)
 {
     FR_DISPATCH(sw_stats, sims, B, U, lds, indptr, indices, values, K, gamma, S, smax, nthreads)
+}
+
+static void fr_sw_stats_ws_impl(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
+                                const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
+                                float *smax, float *w)
+{
+    FR_DISPATCH(sw_stats_ws, sims, B, U, lds, indptr, indices, values, K, gamma, S, smax, w)
+}
+
+/* fr_sw_stats on one thread with the weights in `w` [U]: the same arithmetic, no allocation.
+ * The CSR matrix is the caller's, checked once when it was made (fr_csr_ok). */
+int fr_sw_stats_ws(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
+                   const int32_t *indices, const float *values, int64_t K, float gamma, double *S,
+                   float *smax, float *w)
+{
+    if (fr_bad_matrix(sims, B, U, lds) || K < 0 || !indptr || (B > 0 && (!S || !smax || !w)))
+        return FR_EINVAL;
+    if (indptr[K] > 0 && (!indices || !values))
+        return FR_EINVAL;
+    fr_sw_stats_ws_impl(sims, B, U, lds, indptr, indices, values, K, gamma, S, smax, w);
+    return FR_OK;
 }
 
 int fr_sw_stats(const float *sims, int64_t B, int64_t U, int64_t lds, const int64_t *indptr,
