@@ -10,6 +10,33 @@ from setuptools.command.build_ext import build_ext
 
 
 class OptionalBuildExt(build_ext):
+    def run(self):
+        super().run()
+        self.build_native()
+
+    def build_native(self):
+        """The native engine and Envoy module (csrc/build_native.py), beside the package's
+        modules; skipped with a warning where there is no compiler or jansson."""
+        import importlib.util
+        import os
+
+        spec = importlib.util.spec_from_file_location("build_native", os.path.join("csrc", "build_native.py"))
+        native = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(native)
+        why = native.missing()
+        if why:
+            self.warn(
+                f"fastroute: native engine not built ({why}); fastroute.native and the Envoy module are unavailable"
+            )
+            return
+        where = (
+            os.path.join("fastroute", "native") if self.inplace else os.path.join(self.build_lib, "fastroute", "native")
+        )
+        try:
+            native.build(where)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure
+            self.warn(f"fastroute: native engine not built ({exc})")
+
     def build_extension(self, ext):
         try:
             return super().build_extension(ext)

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fastroute.sw", "fastroute.embedders", "fastroute.bundle_schema", "fastroute.bundle_tensors"),
     ("fastroute.bundle",),
     ("fastroute.routers",),
-    ("fastroute.loader", "fastroute.data", "fastroute.profile"),
+    ("fastroute.loader", "fastroute.data", "fastroute.profile", "fastroute.native"),
     ("fastroute.train", "fastroute.eval", "fastroute.cluster"),
     ("fastroute.decision",),
     ("fastroute.frontends",),
