@@ -54,6 +54,20 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def native():
+    """fastroute.native with its libraries built; CI sets FASTROUTE_REQUIRE_NATIVE=1, so there a
+    missing build fails instead of skipping."""
+    import fastroute.native as native
+
+    why = native.missing() or native.missing(native.ENVOY_MODULE)
+    if why:
+        if os.environ.get("FASTROUTE_REQUIRE_NATIVE") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return native
+
+
 @pytest.fixture(scope="module")
 def upstream():
     """A stub OpenAI-compatible upstream on loopback that records every request."""

@@ -101,9 +101,9 @@ static json_t *fre_parse_body(const char *body, size_t len, fastroute_error *err
         return NULL;
     }
     json_error_t je;
-    json_t *doc = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-    if (!doc && strstr(je.text, "too big integer")) /* Python reads any integer: so do we, as a real */
-        doc = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+    json_t *doc = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    if (!doc && strstr(je.text, "too big")) /* an integer beyond 64 bits: Python reads any, so do we (as a real) */
+        doc = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
     if (!doc) {
         fre_bad(err, NULL, "the request body is not valid JSON: %s at line %d column %d", je.text, je.line, je.column);
         return NULL;

@@ -82,8 +82,8 @@ def decider_config(
             raise ValueError(f"{spec!r} is neither a profile file nor a shipped profile")
         doc = json.loads(path.read_text())
         router = doc.get("router")
-        local = path.parent / str(router)
-        doc["router"] = str(local.resolve()) if local.is_dir() else bundle(str(router))
+        local, shipped = path.parent / str(router), DEFAULTS_DIR / str(router)  # as profile_from_dict looks
+        doc["router"] = str((local if local.is_dir() else shipped).resolve()) if local.is_dir() or shipped.is_dir() else bundle(str(router))
         served[path.stem] = doc
     cfg: dict[str, Any] = {"routers": names, "embedder_dir": str(MODEL_DIR), "route_on": route_on}
     if strong_model:
