@@ -47,14 +47,22 @@ test-fast: $(DEV)
 # The sanitizer build goes to its own directory and is loaded through FASTROUTE_C_MODULE,
 # so the normal build is untouched. Python leaks by design: leak checks are off.
 # --capture=sys leaves file descriptor 2 alone, so a sanitizer report reaches the terminal.
+# The native engine and the Envoy filter: their tests under ASan + UBSan (the filter through a
+# stand-in host: Envoy's own binary replaces malloc and will not start under ASan), then one
+# run of the UBSan-built module inside the real Envoy.
 ASAN_DIR   ?= build/asan
-ASAN_TESTS ?= tests/ops/test_ops.py tests/ops/test_ops_layouts.py tests/ops/test_c_sanitizers.py tests/ops/test_op_conformance.py tests/embedders/test_wordpiece.py
+ASAN_TESTS ?= tests/ops/test_ops.py tests/ops/test_ops_layouts.py tests/ops/test_c_sanitizers.py tests/ops/test_op_conformance.py tests/embedders/test_wordpiece.py tests/native
 asan: $(DEV)
-	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	rm -rf $(ASAN_DIR) build/ubsan && mkdir -p $(ASAN_DIR)
 	$(BIN)/python csrc/build_ffi.py --sanitize --outdir $(ASAN_DIR) > $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
+	$(BIN)/python csrc/build_native.py --sanitize address --outdir $(ASAN_DIR)/native >> $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
+	$(BIN)/python csrc/build_native.py --sanitize undefined --outdir build/ubsan/native >> $(ASAN_DIR)/build.log 2>&1 || { cat $(ASAN_DIR)/build.log; exit 1; }
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 \
-	  FASTROUTE_C_MODULE="$$(ls $(ASAN_DIR)/fastroute/_C*.so)" FASTROUTE_EXPECT_SANITIZERS=1 FASTROUTE_REQUIRE_C=1 \
+	  FASTROUTE_C_MODULE="$$(ls $(ASAN_DIR)/fastroute/_C*.so)" FASTROUTE_NATIVE_DIR=$(ASAN_DIR)/native \
+	  FASTROUTE_EXPECT_SANITIZERS=1 FASTROUTE_REQUIRE_C=1 FASTROUTE_REQUIRE_NATIVE=1 \
 	  $(BIN)/pytest -q --capture=sys -p no:cacheprovider $(ASAN_TESTS)
+	FASTROUTE_ENVOY_MODULE_DIR=build/ubsan/native FASTROUTE_REQUIRE_NATIVE=1 \
+	  $(BIN)/pytest -q --capture=sys -p no:cacheprovider -m "not slow" tests/frontends/envoy/test_envoy_module.py
 
 # The dev install is made when missing, but not redone when pyproject.toml is newer (that is
 # `make test`'s job): linting stays a matter of seconds. mypy keeps its cache in .mypy_cache.

@@ -35,6 +35,15 @@ FLAGS = ["-O3", "-std=gnu11", "-fPIC", "-fno-math-errno", "-fopenmp-simd", "-fvi
          "-Wextra", "-Wno-unknown-pragmas", "-Wno-unused-parameter", "-Wno-sign-compare", "-Wno-missing-field-initializers"]  # fmt: skip
 SANITIZE = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined,float-cast-overflow",
             "-fno-sanitize-recover=all"]  # fmt: skip
+# UBSan alone, for the one host ASan cannot run in: Envoy's own binary replaces malloc (tcmalloc),
+# and a preloaded ASan runtime crashes it at start-up.
+UBSAN = [
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=undefined,float-cast-overflow",
+    "-fno-sanitize-recover=all",
+]
 LIBS = {"libfastroute.so": ENGINE, "libfastroute_envoy.so": ENGINE + ENVOY}
 
 
@@ -65,8 +74,9 @@ def _compile(cc: str, src: Path, obj: Path, flags: list[str], version: str) -> N
         raise RuntimeError(f"{' '.join(cmd)}\n{res.stderr}")
 
 
-def build(outdir: "str | Path", sanitize: bool = False, version: str = "0.1.0") -> list[Path]:
-    """Compiles both libraries into `outdir`; returns their paths."""
+def build(outdir: "str | Path", sanitize: "bool | str" = False, version: str = "0.1.0") -> list[Path]:
+    """Compiles both libraries into `outdir`; returns their paths. `sanitize`: True (or
+    "address") for ASan + UBSan, "undefined" for UBSan alone."""
     cc = _cc()
     why = missing()
     if why:
@@ -74,7 +84,8 @@ def build(outdir: "str | Path", sanitize: bool = False, version: str = "0.1.0") 
     assert cc is not None
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    flags = [f for f in FLAGS if not f.startswith("-O")] + SANITIZE if sanitize else FLAGS
+    extra = UBSAN if sanitize == "undefined" else SANITIZE
+    flags = [f for f in FLAGS if not f.startswith("-O")] + extra if sanitize else FLAGS
     sources = sorted({*KERNELS, *ENGINE, *ENVOY})
     with tempfile.TemporaryDirectory() as tmp:
         objs = {s: Path(tmp) / (s.replace("/", "_") + ".o") for s in sources}
@@ -88,7 +99,8 @@ def build(outdir: "str | Path", sanitize: bool = False, version: str = "0.1.0") 
             if lib == "libfastroute.so":  # the Envoy module's envoy_dynamic_module_callback_* come from Envoy
                 link.append("-Wl,-z,defs")
             if sanitize:
-                link.insert(1, "-fsanitize=address,undefined,float-cast-overflow")
+                link.insert(1, "-fsanitize=undefined,float-cast-overflow" if sanitize == "undefined" else
+                            "-fsanitize=address,undefined,float-cast-overflow")  # fmt: skip
             res = subprocess.run(link, capture_output=True, text=True)
             if res.returncode != 0:
                 raise RuntimeError(f"{' '.join(link)}\n{res.stderr}")
@@ -99,10 +111,17 @@ def build(outdir: "str | Path", sanitize: bool = False, version: str = "0.1.0") 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outdir", default=str(HERE.parent / "fastroute" / "native"))
-    parser.add_argument("--sanitize", action="store_true", help="AddressSanitizer + UBSan")
+    parser.add_argument(
+        "--sanitize",
+        nargs="?",
+        const="address",
+        default=None,
+        choices=["address", "undefined"],
+        help="address: AddressSanitizer + UBSan; undefined: UBSan alone (for Envoy)",
+    )
     args = parser.parse_args()
     try:
-        for path in build(args.outdir, sanitize=args.sanitize):
+        for path in build(args.outdir, sanitize=args.sanitize or False):
             print(path)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)

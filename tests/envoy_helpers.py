@@ -81,7 +81,8 @@ class Envoy:
     Give the config port 0 for its admin and listener (envoy_config's defaults): Envoy binds
     free ports itself, and they are read back here (no race with other processes for a port)."""
 
-    def __init__(self, config: str) -> None:
+    def __init__(self, config: str, env: "dict[str, str] | None" = None, concurrency: int = 1) -> None:
+        self.env, self.concurrency = env, concurrency  # extra environment (a module's search path)
         self.admin_port: "int | None" = None
         self.port: "int | None" = None  # the listener's
         self.dir = tempfile.TemporaryDirectory(prefix="fastroute-envoy-")
@@ -98,8 +99,9 @@ class Envoy:
         with open(self.log_path, "wb") as log:
             # --disable-hot-restart: no shared memory, so parallel runs never clash.
             cmd = [binary, "-c", str(self.config_path), "--disable-hot-restart", "--log-level", "warn"]
-            cmd += ["--concurrency", "1", "--admin-address-path", str(self.admin_path)]
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            cmd += ["--concurrency", str(self.concurrency), "--admin-address-path", str(self.admin_path)]
+            env = {**os.environ, **self.env} if self.env else None
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> "Envoy":

@@ -26,8 +26,11 @@ __all__ = ["ENVOY_MODULE_NAME", "Decider", "Engine", "NativeError", "decider_con
 
 
 def library_path(name: str = ENGINE_LIBRARY) -> Path:
-    """The path of a native library of this installation (it may not exist: see missing())."""
-    return HERE / name
+    """The path of a native library of this installation (it may not exist: see missing()), or
+    of $FASTROUTE_NATIVE_DIR's copy (`make asan` points it at the sanitizer build)."""
+    import os
+
+    return Path(os.environ.get("FASTROUTE_NATIVE_DIR") or HERE) / name
 
 
 def missing(name: str = ENGINE_LIBRARY) -> str:
@@ -83,7 +86,11 @@ def decider_config(
         doc = json.loads(path.read_text())
         router = doc.get("router")
         local, shipped = path.parent / str(router), DEFAULTS_DIR / str(router)  # as profile_from_dict looks
-        doc["router"] = str((local if local.is_dir() else shipped).resolve()) if local.is_dir() or shipped.is_dir() else bundle(str(router))
+        doc["router"] = (
+            str((local if local.is_dir() else shipped).resolve())
+            if local.is_dir() or shipped.is_dir()
+            else bundle(str(router))
+        )
         served[path.stem] = doc
     cfg: dict[str, Any] = {"routers": names, "embedder_dir": str(MODEL_DIR), "route_on": route_on}
     if strong_model:
