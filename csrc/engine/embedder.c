@@ -247,8 +247,8 @@ static int64_t fre_next_added(const fre_embedder *e, const char *text, size_t le
     for (size_t i = 0; e->n_added && i < len; i++) {
         int found = -1;
         for (int a = 0; a < e->n_added; a++)
-            if (e->added_len[a] <= len - i && memcmp(text + i, e->added[a], e->added_len[a]) == 0 &&
-                (found < 0 || e->added_len[a] > e->added_len[found]))
+            if (text[i] == e->added[a][0] && e->added_len[a] <= len - i &&
+                memcmp(text + i, e->added[a], e->added_len[a]) == 0 && (found < 0 || e->added_len[a] > e->added_len[found]))
                 found = a;
         if (found >= 0) {
             *which = found;

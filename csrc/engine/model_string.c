@@ -153,12 +153,12 @@ FASTROUTE_EXPORT int fastroute_parse_model_string(const char *model, size_t len,
     fre_clear(err);
     if (!model || !out)
         return fre_fail(err, FASTROUTE_E_ARGUMENT, "fastroute_parse_model_string: NULL argument");
-    char repr[700];
-    fre_py_repr(model, len < 256 ? len : 256, repr, sizeof repr);
+    char repr[700]; /* Python's repr of the model, for the messages: made only on a refusal */
+#define FRE_REPR() fre_py_repr(model, len < 256 ? len : 256, repr, sizeof repr)
     if (len > 256)
         return fre_fail(err, FASTROUTE_E_MODEL, "model strings are at most 256 bytes here; expected %s", FRE_SYNTAX);
     if (len < 7 || memcmp(model, "router-", 7) != 0)
-        return fre_fail(err, FASTROUTE_E_MODEL, "%s is not a router model string; expected %s", repr, FRE_SYNTAX);
+        return FRE_REPR(), fre_fail(err, FASTROUTE_E_MODEL, "%s is not a router model string; expected %s", repr, FRE_SYNTAX);
     const char *rest = model + 7;
     const size_t rn = len - 7;
     char sign = 0;
@@ -177,6 +177,7 @@ FASTROUTE_EXPORT int fastroute_parse_model_string(const char *model, size_t len,
                 dash = i - 1;
                 break;
             }
+        FRE_REPR();
         if (dash == rn)
             return fre_fail(err, FASTROUTE_E_MODEL, "%s names no threshold; expected %s", repr, FRE_SYNTAX);
         if (dash == 0)
@@ -187,6 +188,7 @@ FASTROUTE_EXPORT int fastroute_parse_model_string(const char *model, size_t len,
                         FRE_SYNTAX);
     }
     if (fre_bad_router_name(rest, split)) {
+        FRE_REPR();
         char rrepr[700];
         fre_py_repr(rest, split, rrepr, sizeof rrepr);
         return fre_fail(err, FASTROUTE_E_MODEL,
@@ -198,6 +200,8 @@ FASTROUTE_EXPORT int fastroute_parse_model_string(const char *model, size_t len,
     snprintf(raw, sizeof raw, "%.*s", (int)num_len, num);
     long exp10;
     fre_decimal(raw, num_len, digits, sizeof digits, &exp10);
+    if (sign || fre_decimal_cmp(digits, exp10, top) > 0)
+        FRE_REPR();
     if (sign == '-' && !fre_is_zero(digits))
         return fre_fail(err, FASTROUTE_E_MODEL, "%s: %s -%s is negative; it must be in [0, %s]", repr, what, raw, top);
     if (sign)
@@ -213,9 +217,10 @@ FASTROUTE_EXPORT int fastroute_parse_model_string(const char *model, size_t len,
         value = strtod(exact, NULL);
     }
     if (value == 0.0 && !fre_is_zero(digits))
-        return fre_fail(err, FASTROUTE_E_MODEL,
+        return FRE_REPR(), fre_fail(err, FASTROUTE_E_MODEL,
                         "%s: %s %s is too small for a float64 (it would become 0); write 0 if that is meant", repr, what,
                         raw);
+#undef FRE_REPR
     out->router = rest;
     out->router_len = split;
     out->is_share = pct;
