@@ -12,6 +12,10 @@ COMMANDS = {
     "score": ("fastroute.cli.score", "score a file of prompts (txt/jsonl/parquet) into jsonl/parquet"),
     "serve": ("fastroute.cli.serve", "OpenAI-compatible routing server"),
     "extproc": ("fastroute.cli.extproc", "Envoy external processor: routes requests inside Envoy"),
+    "envoy-module": (
+        "fastroute.cli.envoy_module",
+        "fastroute in Envoy's own threads: the dynamic module and its config",
+    ),
     "calibrate": ("fastroute.cli.calibrate", "threshold for a share of strong-model calls"),
     "eval": ("fastroute.cli.eval", "evaluate routers on RouteLLM's benchmarks or your own data"),
     "train": ("fastroute.cli.train", "train a router (mf, sw_ranking) or rebuild the defaults"),

@@ -57,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
             for e in EMBEDDERS.values()
         )
     )
+    from .. import native
+
+    why = native.missing() or native.missing(native.ENVOY_MODULE)
+    print(
+        f"native engine and Envoy module: {native.library_path().parent}"
+        if not why
+        else f"native engine: not built ({why})"
+    )
     if args.require_c and not status["c"].startswith("available"):
         print("error: the C kernels are not built")
         return 1

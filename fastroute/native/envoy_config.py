@@ -25,6 +25,7 @@ def envoy_config(
     models: Mapping[str, str],
     *,
     module_name: str = "fastroute_envoy",
+    module_path: "str | None" = None,
     listen_port: int = 10000,
     admin_port: int = 9901,
     default_model: "str | None" = None,
@@ -32,7 +33,8 @@ def envoy_config(
 ) -> str:
     """The YAML. `decider`: the module's config (fastroute.native.decider_config); `models`:
     each model the filter may choose -> the host:port of its upstream; `default_model`: where
-    requests the filter does not route go (default: the first model)."""
+    requests the filter does not route go (default: the first model); `module_path`: the
+    module's file (default: found by name in $ENVOY_DYNAMIC_MODULES_SEARCH_PATH)."""
     if not models:
         raise ValueError("name at least one model and its upstream")
     default = default_model or next(iter(models))
@@ -66,14 +68,18 @@ def envoy_config(
         for m, addr in models.items()
     )
     filter_json = json.dumps(dict(decider), separators=(",", ":"))
+    module_file = (
+        f"\n                module:\n                  local:\n                    filename: {_yaml_string(module_path)}"
+        if module_path
+        else ""
+    )
     return f"""# Envoy routing inside the proxy: fastroute's dynamic module (libfastroute_envoy.so) decides in
 # Envoy's worker threads what `fastroute extproc` decides over gRPC. For each POST
 # .../chat/completions it buffers the body, rewrites its "model" (router-mf-0.5 -> a model below),
 # sets x-fastroute-model (and -win-rate, -router, or a profile's -quality, -cost-usd, -profile) and
 # clears the route cache, so the routes below pick the chosen model's cluster. Client-sent
 # x-fastroute-* headers are dropped by the module. Responses, streams included, pass untouched.
-# Run: ENVOY_DYNAMIC_MODULES_SEARCH_PATH=<the module's folder> envoy -c <this file>
-# (`fastroute envoy-module` prints the folder.)
+# Run: envoy -c <this file> (the module's file is named below; `fastroute envoy-module` prints it).
 admin:
   address:
     socket_address: {{ address: 127.0.0.1, port_value: {admin_port} }}
@@ -119,7 +125,7 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
               dynamic_module_config:
-                name: {module_name}
+                name: {module_name}{module_file}
                 do_not_close: true
               filter_name: fastroute
               # The decider: routers (bundle directories), targets, profiles, aliases, body
@@ -141,6 +147,13 @@ def _cluster(model: str) -> str:
     return "model_" + "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
 
 
+def relative_path(path: Any, root: str) -> Any:
+    """`path` relative to `root` when it lies under it."""
+    if isinstance(path, str) and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1 :]
+    return path
+
+
 def relative_decider(decider: Mapping[str, Any], root: str) -> dict[str, Any]:
     """The decider config with paths under `root` written relative to it (for the example)."""
 
@@ -157,4 +170,4 @@ def relative_decider(decider: Mapping[str, Any], root: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["HEADERS", "envoy_config", "relative_decider"]
+__all__ = ["HEADERS", "envoy_config", "relative_decider", "relative_path"]
