@@ -5,7 +5,8 @@ of models, each beside the ceiling it is measured against.
     minimal aiohttp handler      fastroute /v1/route (mf, sw_ranking)
     stub upstream, direct        a bare aiohttp proxy (the stack's own cost), fastroute proxied
                                  completion (router-mf-0.5)
-    Envoy -> stub                Envoy + fastroute ext_proc -> stub
+    Envoy -> stub                Envoy + fastroute ext_proc -> stub, Envoy + fastroute's dynamic
+                                 module (in the proxy, mf and sw_ranking) -> stub
     LiteLLM proxy -> stub        LiteLLM proxy + fastroute plug-in -> stub
 
 Each row: requests/s and p50/p99 at concurrency 1, 16 and 64 (closed loop, `loadgen.py`),
@@ -176,27 +177,56 @@ def litellm_paths(stack: Stack, stub: int) -> list[Measured]:
     ]
 
 
+ENVOY_WORKERS = int(os.environ.get("FASTROUTE_BENCH_ENVOY_WORKERS", "1"))  # every Envoy of the run alike
+
+
 def envoy_paths(stack: Stack, stub: int) -> list[Measured]:
     """Envoy with the shipped examples/envoy/envoy.yaml (ext_proc filter -> `fastroute extproc`,
-    mf, default transport) and the same config without the filter, both in front of the stub."""
+    mf, default transport), the same config without the filter, and Envoy with fastroute's
+    dynamic module (`fastroute envoy-module --envoy-config`), all in front of the stub."""
     sys.path.insert(0, str(ROOT / "tests"))
+    import fastroute.native as native
+    from fastroute.native.envoy_config import envoy_config as module_config
+
     from envoy_helpers import ENVOY_YAML, Envoy, ExtProc, envoy_config, without_ext_proc
 
     ext = ExtProc("--routers", "mf", "--strong-model", "gpt-4o", "--weak-model", "gpt-4o-mini")
     stack.callback(ext.stop)
     port = ext.wait_ready().port or 0
     text, upstream = ENVOY_YAML.read_text(), {"strong": stub, "weak": stub}
-    plain = Envoy(envoy_config({"extproc": 0, **upstream}, text=without_ext_proc(text))).start()
+    plain = Envoy(
+        envoy_config({"extproc": 0, **upstream}, text=without_ext_proc(text)), concurrency=ENVOY_WORKERS
+    ).start()
     stack.callback(plain.stop)
-    filtered = Envoy(envoy_config({"extproc": port, **upstream}, text=text)).start()
+    filtered = Envoy(envoy_config({"extproc": port, **upstream}, text=text), concurrency=ENVOY_WORKERS).start()
     stack.callback(filtered.stop)
-    return [
+    paths = [
         Measured("Envoy -> stub (ceiling)", None, plain.wait_ready().port or 0, chat("router-mf-0.5")),
         Measured(
             "Envoy + fastroute ext_proc -> stub",
             "Envoy -> stub (ceiling)",
             filtered.wait_ready().port or 0,
             chat("router-mf-0.5"),
+        ),
+    ]
+    if native.missing(native.ENVOY_MODULE):
+        print(f"skipping the dynamic module: {native.missing(native.ENVOY_MODULE)}", file=sys.stderr)
+        return paths
+    models = {"gpt-4o": f"127.0.0.1:{stub}", "gpt-4o-mini": f"127.0.0.1:{stub}"}
+    cfg = module_config(
+        native.decider_config(["mf", "sw_ranking"], "gpt-4o", "gpt-4o-mini"), models, listen_port=0, admin_port=0
+    )
+    env = {"ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(native.library_path().parent)}
+    module = Envoy(cfg, env=env, concurrency=ENVOY_WORKERS).start()
+    stack.callback(module.stop)
+    port = module.wait_ready().port or 0
+    return paths + [
+        Measured("Envoy + fastroute module, mf -> stub", "Envoy -> stub (ceiling)", port, chat("router-mf-0.5")),
+        Measured(
+            "Envoy + fastroute module, sw_ranking -> stub",
+            "Envoy -> stub (ceiling)",
+            port,
+            chat("router-sw_ranking-0.5"),
         ),
     ]
 
@@ -210,7 +240,7 @@ def measure(path: Measured, concurrency: int, seconds: float) -> LoadResult:
     return asyncio.run(run_load("127.0.0.1", path.port, reqs, concurrency, time_limit=seconds))
 
 
-def run(seconds: float = 5.0, concurrency: tuple[int, ...] = CONCURRENCY) -> list[dict]:
+def run(seconds: float = 5.0, concurrency: tuple[int, ...] = CONCURRENCY, only: "str | None" = None) -> list[dict]:
     """Every path at every concurrency; rows carry their ceiling's figures beside their own.
     Each group (fastroute's own server, Envoy, LiteLLM) runs with only its own processes up
     (the stub upstream stays), so an idle gateway's background work never weighs on another's."""
@@ -218,8 +248,12 @@ def run(seconds: float = 5.0, concurrency: tuple[int, ...] = CONCURRENCY) -> lis
     with Stack() as base:
         own = fastroute_paths(base)
         stub_port = own[3].port
-        groups: list[Callable[[Stack], list[Measured]]] = [lambda stack: own]
-        groups += [lambda stack, add=add: add(stack, stub_port) for add in GATEWAYS]
+        groups: list[Callable[[Stack], list[Measured]]] = [lambda stack: own] if only in (None, "fastroute") else []
+        groups += [
+            lambda stack, add=add: add(stack, stub_port)
+            for add in GATEWAYS
+            if only in (None, add.__name__.split("_")[0])
+        ]
         for group in groups:
             with Stack() as stack:
                 paths = group(stack)
@@ -271,8 +305,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="time limit per row (default 5)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--only", choices=["fastroute", "envoy", "litellm"], default=None, help="one group only")
     args = parser.parse_args()
-    rows = run(args.seconds)
+    rows = run(args.seconds, only=args.only)
     print(f"\n{machine()}\n\n{markdown(rows)}")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
