@@ -20,7 +20,12 @@ $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -qq --upgrade pip
 
-$(CORE): $(BIN)/python $(SOURCES)
+# The native engine and Envoy module need jansson's headers; on a Debian machine run as root they
+# are installed here, elsewhere the install says they were skipped and why.
+$(CORE): $(BIN)/python $(SOURCES) $(wildcard csrc/engine/*.c csrc/engine/*.h csrc/envoy/*.c csrc/envoy/*.h csrc/fastroute.h)
+	@test -f /usr/include/jansson.h || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { echo "fastroute: installing libjansson-dev (the native engine's JSON library)"; \
+	    apt-get install -y -qq libjansson-dev >/dev/null 2>&1 || echo "fastroute: apt-get install libjansson-dev failed"; }
 	@echo "fastroute: installing the core package into $(VENV) (numpy, safetensors, cffi, faiss-cpu, tokenizers; C kernels)"
 	@$(BIN)/pip install -qq -e .
 	@touch $@

@@ -217,9 +217,11 @@ class Sandbox:
         from envoy_helpers import Envoy, envoy_config
 
         config = (self.dir / words[words.index("-c") + 1]).read_text()
-        extproc = self.ports.get(SERVER_PORTS["extproc"])
-        assert extproc, "the README starts envoy before fastroute extproc"
-        ports = {"extproc": extproc, "strong": self.stub_port, "weak": self.stub_port}
+        ports = {"strong": self.stub_port, "weak": self.stub_port}
+        if "envoy.filters.http.ext_proc" in config:  # the ext_proc config calls fastroute extproc
+            extproc = self.ports.get(SERVER_PORTS["extproc"])
+            assert extproc, "the README starts envoy before fastroute extproc"
+            ports["extproc"] = extproc
         envoy = Envoy(envoy_config(ports, text=config)).start().wait_ready()
         self.procs.append((envoy, None))
         self.ports[SERVER_PORTS["envoy"]] = envoy.port
