@@ -43,7 +43,7 @@ route: $(CORE)
 
 test: $(DEV)
 	$(BIN)/fastroute info --require-c
-	@echo "fastroute: every test, about 8 minutes on 2 cores (the slow ones say so when they start; make test-fast: ~2)"
+	@echo "fastroute: every test, about 9 minutes on 2 cores (the slow ones say so when they start; make test-fast: ~2)"
 	FASTROUTE_REQUIRE_C=1 $(BIN)/pytest -q
 
 test-fast: $(DEV)

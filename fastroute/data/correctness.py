@@ -4,8 +4,8 @@ and both right or both wrong is a tie (a higher score wins when scores are grade
 
 Readers for the formats users have: RouteLLM's MMLU/GSM8K response CSVs (`prompt`
 plus one True/False column per model; GSM8K adds `<model>_response` columns),
-RouterBench wide tables (`prompt` plus per-model 0/1 columns, with `<model>|...`
-extras) and LLMRouter records (`question` plus a `scores` dict or dict string).
+RouterBench wide tables (`prompt`, a list literal of turns, plus per-model 0/1 columns,
+with `<model>|...` extras) and LLMRouter records (`question` plus a `scores` dict or dict string).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from .aliases import canonical_model
 from .battles import BattleTable
+from .routerbench_prompts import is_routerbench_table, prompt_text
 from .tables import read_records
 
 
@@ -36,6 +37,13 @@ def _as_score(value, where: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{where}: {value!r} is not a correctness value") from None
+
+
+def _prompts(records: Sequence[dict]) -> list[str]:
+    """The prompt column, as text: RouterBench's list-literal cells decoded (routerbench_prompts)."""
+    if is_routerbench_table(records[0]):
+        return [prompt_text(r["prompt"]) for r in records]
+    return [r["prompt"] for r in records]
 
 
 def correctness_battles(
@@ -86,7 +94,7 @@ def read_correctness_csv(
         if missing:
             raise ValueError(f"{path}: no column for model(s) {missing}; columns: {sorted(records[0])}")
         models = [found[k] for k in wanted]
-    prompts = [r["prompt"] for r in records]
+    prompts = _prompts(records)
     scores = {}
     for m in models:
         if m not in records[0]:
@@ -162,4 +170,4 @@ def read_correctness_with_costs(
         col = f"{m}|total_cost"
         costs[name] = np.array([_as_score(r[col], f"{path}: column {col!r}, row {i}") for i, r in enumerate(records)])
     groups = [str(r.get("eval_name") or "") for r in records]
-    return [r["prompt"] for r in records], scores, costs, groups
+    return _prompts(records), scores, costs, groups

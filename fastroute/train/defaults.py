@@ -31,6 +31,8 @@ from ..data.decontaminate import contaminated
 from ..data.screening import MMLU_CHANCE, below_chance_groups
 from ..data.splits import is_mmlu_train_prompt
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK
+from ..routers.base import Router
+from .embed_prompts import embed, unique_prompts
 
 DECONTAMINATION_THRESHOLD = 0.95
 REBUILD_COMMAND = "fastroute train defaults --data ../shared/data"
@@ -109,6 +111,48 @@ def evaluation_prompts(data_dir: "str | Path") -> list[str]:
     return held_out
 
 
+def train_recipe(
+    kind: str,
+    battles: BattleTable,
+    emb,
+    vectors: "dict[str, np.ndarray]",
+    extra_meta: dict,
+    log: Callable[[str], None] = print,
+) -> "tuple[Router, list[str], dict[str, str]]":
+    """One default router (`kind`: mf or sw_ranking) trained on `battles` as the shipped one is:
+    (router, the prompts it was trained on, notes). `vectors` maps every prompt to its embedding."""
+    if kind == "mf":
+        from .mf import train_mf
+
+        prompts, _ = unique_prompts(battles)
+        router = train_mf(
+            battles,
+            emb,
+            strong_model=DEFAULT_STRONG,
+            weak_model=DEFAULT_WEAK,
+            prompt_embeddings=np.stack([vectors[p] for p in prompts]),
+            extra_meta=extra_meta,
+        )
+        return router, prompts, {}
+    if kind == "sw_ranking":
+        from .sw import build_sw, rateable_battles
+
+        kept, dropped = rateable_battles(battles, DEFAULT_STRONG, DEFAULT_WEAK)
+        kept_prompts, _ = unique_prompts(kept)
+        router, rep = build_sw(
+            kept,
+            emb,
+            strong_model=DEFAULT_STRONG,
+            weak_model=DEFAULT_WEAK,
+            prompt_embeddings=np.stack([vectors[p] for p in kept_prompts]),
+            extra_meta={**extra_meta, **({"unrateable_models_dropped": dropped} if dropped else {})},
+        )
+        for line in rep.lines():
+            log("  " + line)
+        return router, kept_prompts, {"sw_weighting": rep.lines()[-1]}
+    raise ValueError(f"no default recipe for router {kind!r}")
+
+
 def build_defaults(
     data_dir: "str | Path",
     output: "str | Path",
@@ -119,7 +163,6 @@ def build_defaults(
 ) -> dict:
     """Trains the default bundles into `output`/<router>; returns a summary of what was built."""
     from ..embedders import get_embedder
-    from .embed_prompts import embed, unique_prompts
 
     t0 = time.time()
     emb = get_embedder(embedder_name)
@@ -145,44 +188,17 @@ def build_defaults(
         "less subjects screened out as grading failures)",
         "rebuild": REBUILD_COMMAND,
     }
-    prompts, pid = unique_prompts(battles)
-    E = np.stack([vectors[p] for p in prompts])
-    summary: dict = {"battles": len(battles), "prompts": len(prompts), "decontamination": report.summary()}
+    summary: dict = {
+        "battles": len(battles),
+        "prompts": len(dict.fromkeys(battles.prompt)),
+        "decontamination": report.summary(),
+    }
     out = Path(output)
     for kind in routers:
         t = time.time()
-        if kind == "mf":
-            from .mf import train_mf
-
-            router = train_mf(
-                battles,
-                emb,
-                strong_model=DEFAULT_STRONG,
-                weak_model=DEFAULT_WEAK,
-                prompt_embeddings=E,
-                extra_meta={"provenance": provenance},
-            )
-            trained_on = prompts
-        elif kind == "sw_ranking":
-            from .sw import build_sw, rateable_battles
-
-            kept, dropped = rateable_battles(battles, DEFAULT_STRONG, DEFAULT_WEAK)
-            kept_prompts, _ = unique_prompts(kept)
-            index = {p: i for i, p in enumerate(prompts)}
-            router, rep = build_sw(
-                kept,
-                emb,
-                strong_model=DEFAULT_STRONG,
-                weak_model=DEFAULT_WEAK,
-                prompt_embeddings=E[[index[p] for p in kept_prompts]],
-                extra_meta={"provenance": provenance, **({"unrateable_models_dropped": dropped} if dropped else {})},
-            )
-            for line in rep.lines():
-                log("  " + line)
-            summary["sw_weighting"] = rep.lines()[-1]
-            trained_on = kept_prompts
-        else:
-            raise ValueError(f"no default recipe for router {kind!r}")
+        router, trained_on, notes = train_recipe(kind, battles, emb, vectors, {"provenance": provenance}, log)
+        if "sw_weighting" in notes:
+            summary["sw_weighting"] = notes["sw_weighting"]
         router.record_training_prompts(trained_on)
         path = router.save(out / kind)
         size = sum(f.stat().st_size for f in path.iterdir())

@@ -84,6 +84,32 @@ def test_correctness_tables_real(shared_data):
     assert 6500 < half < 7500
 
 
+def test_routerbench_prompts_are_text_not_list_literals(shared_data):
+    from fastroute.data.correctness import read_correctness_with_costs
+
+    for name in ("arc_challenge", "mbpp", "winograde"):
+        path = shared_data / "routerbench" / f"{name}_train.csv"
+        for prompts in (read_correctness_csv(path)[0], read_correctness_with_costs(path)[0]):
+            assert prompts and not any(p.startswith(("['", '["')) for p in prompts), name
+    first = read_correctness_csv(shared_data / "routerbench" / "mbpp_train.csv")[0][0]
+    assert first == "Write a function to remove all elements from a given list present in another list."
+
+
+def test_routerbench_prompt_cells(tmp_path):
+    from fastroute.data.routerbench_prompts import prompt_text
+
+    assert prompt_text("['hello']") == "hello"
+    assert prompt_text('["it is", "the last turn"]') == "the last turn"  # turns: routed on the last
+    for kept in ("[1, 2, 3]", "[]", "plain text", "[__import__('os').system('true')]", "['unclosed"):
+        assert prompt_text(kept) == kept  # not a list of strings: the cell is the prompt; never executed
+    table = tmp_path / "rb.csv"
+    table.write_text("prompt,gpt-4,gpt-4|total_cost,mixtral,mixtral|total_cost\n\"['What is 2+2?']\",1,0.1,1,0.01\n")
+    assert read_correctness_csv(table)[0] == ["What is 2+2?"]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("prompt,gpt-4,mixtral\n\"['kept as written']\",1,0\n")  # not RouterBench: untouched
+    assert read_correctness_csv(plain)[0] == ["['kept as written']"]
+
+
 def test_correctness_battle_rule():
     table = correctness_battles(
         ["p0", "p1", "p2", "p3"], {"a": np.array([1, 1, 0, 0.0]), "b": np.array([1, 0, 1, np.nan])}, "t"

@@ -45,6 +45,31 @@ def test_profile_files_are_checked(tmp_path):
     assert Candidate("x").scored_as is None
 
 
+def test_the_shipped_profile_spends_its_calibrated_share_on_real_prompt_text(shared_data):
+    """Calibrated on RouterBench's prompts as users send them (not the tables' list literals),
+    the profile spends, on those prompts routed as chat requests, the share it was calibrated
+    for: COST_SHARE of always calling gpt-4, within 5 points (it was 81% on the list strings)."""
+    from fastroute.decision import ModelStrings
+    from fastroute.decision.build import build_decision
+    from fastroute.decision.decider import decide_chat_now
+    from fastroute.train.profile_default import COST_SHARE, routerbench_tables
+
+    prompts = routerbench_tables(shared_data)[0]
+    assert not any(p.startswith(("['", '["')) for p in prompts)
+    prof = load_profile("routerbench")
+    gpt4 = [c.scored_as for c in prof.candidates].index("gpt-4-1106-preview")
+    always_gpt4 = prof.expected_costs(prompts)[:, gpt4].mean()
+    spent = np.mean([d.cost for d in prof.choose(prompts)])
+    assert abs(spent / always_gpt4 - COST_SHARE) <= 0.05, spent / always_gpt4
+    cfg = build_decision(["mf"], profiles=["routerbench"])  # the served path, on every 5th prompt
+    strings = ModelStrings(cfg)
+    served = [
+        decide_chat_now(cfg, {"model": "routerbench", "messages": [{"role": "user", "content": p}]}, strings)
+        for p in prompts[::5]
+    ]
+    assert [d.model for d in served] == [d.model for d in prof.choose(prompts[::5])]
+
+
 @pytest.mark.slow
 def test_rebuild_reproduces_the_shipped_profile_default(shared_data, tmp_path):
     from fastroute.train.profile_default import build_routerbench_default, routerbench_tables
