@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("fastroute.loader", "fastroute.data", "fastroute.profile", "fastroute.native"),
     ("fastroute.train", "fastroute.eval", "fastroute.cluster"),
     ("fastroute.decision",),
+    ("fastroute.learn",),  # calls models as a client; serves nothing
     ("fastroute.frontends",),
     ("fastroute.cli",),
 ]

@@ -19,6 +19,7 @@ COMMANDS = {
     "calibrate": ("fastroute.cli.calibrate", "threshold for a share of strong-model calls"),
     "eval": ("fastroute.cli.eval", "evaluate routers on RouteLLM's benchmarks or your own data"),
     "train": ("fastroute.cli.train", "train a router (mf, sw_ranking) or rebuild the defaults"),
+    "learn": ("fastroute.cli.learn", "a router for your own traffic: answer, judge, train, evaluate"),
     "data": ("fastroute.cli.data", "import battle data; decontaminate it against evaluation sets"),
     "info": ("fastroute.cli.info", "version, kernel backends and what is installed"),
 }
