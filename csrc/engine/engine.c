@@ -123,6 +123,26 @@ static int fre_manifest_models(fastroute_engine *e, json_t *meta, const char *wh
     return FASTROUTE_OK;
 }
 
+/* The stored calibration (fastroute/routers/calibration.py), for the pair it was fitted on. */
+static int fre_calibration(fastroute_engine *e, json_t *meta, const char *path, fastroute_error *err)
+{
+    e->cal_scale = 1.0, e->cal_offset = 0.0;
+    json_t *c = json_object_get(meta, "calibration");
+    if (!c)
+        return FASTROUTE_OK;
+    json_t *pair = json_object_get(c, "pair"), *sc = json_object_get(c, "scale"), *of = json_object_get(c, "offset");
+    if (!json_is_object(c) || !json_is_array(pair) || json_array_size(pair) != 2 ||
+        !json_is_string(json_array_get(pair, 0)) || !json_is_string(json_array_get(pair, 1)) || !json_is_number(sc) ||
+        !json_is_number(of) || !isfinite(json_number_value(sc)) || !(json_number_value(sc) > 0) ||
+        !isfinite(json_number_value(of)))
+        return fre_fail(err, FASTROUTE_E_BUNDLE, "%s: key 'calibration' is malformed (a pair, a scale > 0, an offset)",
+                        path);
+    if (e->strong >= 0 && e->weak >= 0 && strcmp(json_string_value(json_array_get(pair, 0)), e->models[e->strong]) == 0 &&
+        strcmp(json_string_value(json_array_get(pair, 1)), e->models[e->weak]) == 0)
+        e->cal_scale = json_number_value(sc), e->cal_offset = json_number_value(of);
+    return FASTROUTE_OK;
+}
+
 static int fre_bundle_open(fastroute_engine *e, const char *dir, const fastroute_engine_options *o, fastroute_error *err)
 {
     char path[1200];
@@ -164,6 +184,8 @@ static int fre_bundle_open(fastroute_engine *e, const char *dir, const fastroute
         goto done;
     }
     if ((rc = fre_targets(e, o, own_strong, own_weak, err)) != FASTROUTE_OK)
+        goto done;
+    if ((rc = fre_calibration(e, meta, path, err)) != FASTROUTE_OK)
         goto done;
     fre_join(path, sizeof path, dir, "weights.safetensors");
     if ((rc = fre_tensors_load(path, &t, err)) != FASTROUTE_OK)

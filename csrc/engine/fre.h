@@ -101,6 +101,7 @@ struct fastroute_engine {
     int strong, weak;                    /* scored models: indices into models (-1: none, length/random) */
     char *strong_target, *weak_target;   /* names routed to */
     double *quantiles; int n_quantiles;  /* stored win-rate quantiles of the scored pair, or NULL */
+    double cal_scale, cal_offset;        /* win rate sigmoid(scale z + offset) of the raw logit z: (1, 0) raw */
     fre_embedder embedder; int has_embedder;
     void *impl;                          /* the kind's own state */
     int (*win_rates)(const fastroute_engine *, fre_arena *, const char *text, size_t len, const float *emb,

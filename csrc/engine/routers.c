@@ -38,7 +38,7 @@ static int fre_mf_win_rates(const fastroute_engine *e, fre_arena *a, const char 
     (void)a, (void)text, (void)len;
     const fre_mf *m = e->impl;
     float p;
-    if (fr_gemv_sigmoid_f32(emb, 1, m->dim, m->dim, m->u, 0.0, &p, 1) != FR_OK)
+    if (fr_gemv_sigmoid_f32(emb, 1, m->dim, m->dim, m->u, e->cal_offset, &p, 1) != FR_OK)
         return fre_fail(err, FASTROUTE_E_SCORING, "mf: the GEMV failed");
     *out = (double)p;
     return FASTROUTE_OK;
@@ -113,9 +113,11 @@ int fre_mf_open(fastroute_engine *e, json_t *meta, fre_tensors *t, const char *w
     }
     for (int64_t j = 0; j < M * d; j++)
         m->L[j] = (float)L[j];
-    if (e->strong >= 0 && e->weak >= 0)
-        for (int64_t j = 0; j < d; j++)
-            m->u[j] = (float)(L[(int64_t)e->strong * d + j] - L[(int64_t)e->weak * d + j]);
+    if (e->strong >= 0 && e->weak >= 0) /* a calibration is folded in as MFRouter does: u scaled, offset the bias */
+        for (int64_t j = 0; j < d; j++) {
+            const double diff = L[(int64_t)e->strong * d + j] - L[(int64_t)e->weak * d + j];
+            m->u[j] = (float)(e->cal_scale != 1.0 ? e->cal_scale * diff : diff);
+        }
     free(L), free(row);
     m->dim = (int)d;
     e->impl = m;
@@ -191,8 +193,8 @@ static int fre_sw_win_rates(const fastroute_engine *e, fre_arena *a, const char 
 {
     (void)text, (void)len;
     const fre_sw *s = e->impl;
-    if (s->strong_tier == s->weak_tier) { /* one tier: 0.5 for every prompt, as the Python router */
-        *out = 0.5;
+    if (s->strong_tier == s->weak_tier) { /* one tier: z = 0 for every prompt, as the Python router */
+        *out = e->cal_scale == 1.0 && e->cal_offset == 0.0 ? 0.5 : fre_sigmoid(e->cal_scale * 0.0 + e->cal_offset);
         return FASTROUTE_OK;
     }
     const size_t mark = a->used;
@@ -200,8 +202,10 @@ static int fre_sw_win_rates(const fastroute_engine *e, fre_arena *a, const char 
     if (!beta)
         return fre_fail(err, FASTROUTE_E_NOMEM, "the scratch is too small for sw_ranking");
     const int rc = fre_sw_betas(s, a, emb, beta, err);
-    if (rc == FASTROUTE_OK)
-        *out = fre_sigmoid(FR_LN10 * (beta[s->strong_tier] - beta[s->weak_tier]));
+    if (rc == FASTROUTE_OK) {
+        const double z = FR_LN10 * (beta[s->strong_tier] - beta[s->weak_tier]);
+        *out = fre_sigmoid(e->cal_scale == 1.0 && e->cal_offset == 0.0 ? z : e->cal_scale * z + e->cal_offset);
+    }
     a->used = mark;
     return rc;
 }

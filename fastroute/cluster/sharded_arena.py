@@ -35,7 +35,6 @@ from ..ops import get_backend
 from ..ops.csr import CSRMatrix
 from ..routers.inputs import check_threshold, nonfinite_rows
 from ..routers.sw_ranking import SWRankingRouter
-from ..sw import bradley_terry as bt
 from ..sw.arena import tier_statistics
 from ..sw.engine import check_scoring
 from . import shard_stats
@@ -187,10 +186,7 @@ class ShardedSWRanking:
         E = self.embeddings(texts, embeddings=embeddings)
         if E.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        r = self.router
-        beta = self.tier_betas(E)
-        strong, weak = (int(r.tier_of_model[r.models.index(name)]) for name in (r.strong_model, r.weak_model))
-        return np.asarray(bt.win_probability(beta[:, strong], beta[:, weak]), dtype=np.float64)
+        return np.asarray(self.router.pair_win_rates(self.tier_betas(E)), dtype=np.float64)
 
     def route(
         self, texts: "str | Sequence[str] | None" = None, threshold: float = 0.5, *, embeddings: Any = None

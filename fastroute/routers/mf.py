@@ -4,7 +4,8 @@ RouteLLM's MFModel scores model m on prompt embedding e as
     logit_m(e) = w . (normalize(P[m]) * (W_proj e))
 which is linear in e: logit_m(e) = L[m] . e with L[m] = W_proj^T (w * normalize(P[m])).
 The win rate sigmoid(logit_s - logit_w) is then sigmoid(e . u), u = L[s] - L[w]:
-computed once at load, so scoring is a memory-bound GEMV fused with the sigmoid.
+computed once at load, so scoring is a memory-bound GEMV fused with the sigmoid. A stored
+calibration (routers.calibration) is folded in: u scaled, its offset the GEMV's bias.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..errors import BundleError
 from ..ops import DEVICE_ARRAYS, get_backend
 from ..routellm_models import DEFAULT_STRONG, DEFAULT_WEAK, ROUTELLM_MODELS
 from .base import Router
+from .calibration import META_KEY, LogitCalibration, scale_and_offset
 from .inputs import is_torch
 from .mf_checkpoint import read_routellm_mf
 from .strengths import ScoresStrengths
@@ -77,7 +79,8 @@ class MFRouter(ScoresStrengths, Router):
         self._L64 = L
         self._L = np.ascontiguousarray(L, dtype=np.float32)
         s, k = self.models.index(strong_model), self.models.index(weak_model)
-        self._u = np.ascontiguousarray(L[s] - L[k], dtype=np.float32)
+        scale, self._bias = scale_and_offset(self.extra_meta, strong_model, weak_model)  # (1, 0): raw
+        self._u = np.ascontiguousarray(scale * (L[s] - L[k]) if scale != 1.0 else L[s] - L[k], dtype=np.float32)
         self._ops = get_backend(backend, "cpu")
         self._rows_of_L: dict[bytes, np.ndarray] = {}  # rows of L for the column sets asked for
         self._device_arrays: dict = {}  # (name, device) -> u or L on each GPU that scored, made there once
@@ -121,10 +124,10 @@ class MFRouter(ScoresStrengths, Router):
         ops = self._kernels_for(E)
         if DEVICE_ARRAYS in ops.capabilities:
             Et = ops.to_device(E)
-            return ops.gemv_sigmoid(Et, self._device_copy("u", self._u, ops, Et.device))
+            return ops.gemv_sigmoid(Et, self._device_copy("u", self._u, ops, Et.device), self._bias)
         if is_torch(E):
             E = E.detach().cpu().numpy()
-        return ops.gemv_sigmoid(E, self._u)
+        return ops.gemv_sigmoid(E, self._u, self._bias)
 
     def _strengths(self, E: Any, cols: np.ndarray) -> np.ndarray:
         """[B, len(cols)] RouteLLM logits of models `cols`: P(m beats k) = sigmoid(s_m - s_k).
@@ -147,6 +150,21 @@ class MFRouter(ScoresStrengths, Router):
     ) -> np.ndarray:
         """[B, M] RouteLLM logits of every model (columns in `self.models` order): the strengths."""
         return self.strengths(texts, embeddings=embeddings)
+
+    def with_calibration(self, cal: "LogitCalibration | None") -> "MFRouter":
+        """This router with `cal` stored (None: none), its win rates calibrated for cal's pair."""
+        meta = {k: v for k, v in self.extra_meta.items() if k != META_KEY} | ({META_KEY: cal.to_meta()} if cal else {})
+        return MFRouter(
+            P=self._P,
+            classifier=self._classifier,
+            text_proj=self._W,
+            models=self.models,
+            strong_model=self.strong_model,
+            weak_model=self.weak_model,
+            embedder=self.embedder_spec,
+            backend=self.backend,
+            extra_meta=meta,
+        )
 
     def with_pair(self, strong_model: str, weak_model: str) -> "MFRouter":
         return MFRouter(

@@ -29,6 +29,7 @@ from ..sw.coded_battles import CodedBattles
 from ..sw.engine import ArenaScorer, check_scoring
 from ..sw.ivf import IVFIndex, build_ivf, default_nlist
 from .base import Router
+from .calibration import META_KEY, LogitCalibration, scale_and_offset
 from .inputs import is_torch
 from .strengths import ScoresStrengths
 from .sw_ranking_bundle import sw_from_bundle, sw_payload
@@ -224,8 +225,24 @@ class SWRankingRouter(ScoresStrengths, Router):
         return LN10 * self.tier_betas(E)[:, self.tier_of_model[cols]]
 
     def _win_rates(self, E: Any) -> Any:
-        beta = self.tier_betas(E)
-        return bt.win_probability(beta[:, self._strong_tier], beta[:, self._weak_tier])
+        return self.pair_win_rates(self.tier_betas(E))
+
+    def pair_win_rates(self, beta: np.ndarray) -> np.ndarray:
+        """The scored pair's win rates from [B, T] tier coefficients: sigmoid(ln 10 (b_s - b_w)),
+        calibrated when the bundle stores a calibration for this pair."""
+        scale, offset = scale_and_offset(self.extra_meta, self.strong_model, self.weak_model)
+        if scale == 1.0 and offset == 0.0:
+            return bt.win_probability(beta[:, self._strong_tier], beta[:, self._weak_tier])
+        z = LN10 * (beta[:, self._strong_tier] - beta[:, self._weak_tier])  # as win_probability, then calibrated
+        return bt.sigmoid(scale * z + offset)
+
+    def with_calibration(self, cal: "LogitCalibration | None") -> "SWRankingRouter":
+        """This router with `cal` stored (None: none), its win rates calibrated for cal's pair."""
+        other = copy.copy(self)
+        other.extra_meta = {k: v for k, v in self.extra_meta.items() if k != META_KEY} | (
+            {META_KEY: cal.to_meta()} if cal else {}
+        )
+        return other
 
     def ratings(
         self, texts: "str | Sequence[str] | None" = None, *, embeddings: "np.ndarray | None" = None

@@ -118,11 +118,16 @@ def train_recipe(
     vectors: "dict[str, np.ndarray]",
     extra_meta: dict,
     log: Callable[[str], None] = print,
+    *,
+    calibrate: bool = True,
 ) -> "tuple[Router, list[str], dict[str, str]]":
     """One default router (`kind`: mf or sw_ranking) trained on `battles` as the shipped one is:
-    (router, the prompts it was trained on, notes). `vectors` maps every prompt to its embedding."""
+    (router, the prompts it was trained on, notes). `vectors` maps every prompt to its embedding.
+    `calibrate=False` skips mf's cross-fitted calibration (5 more trainings), which changes no
+    ranking of prompts: for evaluations that only rank."""
     if kind == "mf":
-        from .mf import train_mf
+        from .calibration_fit import calibrated_mf
+        from .mf import MFTrainConfig, train_mf
 
         prompts, _ = unique_prompts(battles)
         router = train_mf(
@@ -130,9 +135,12 @@ def train_recipe(
             emb,
             strong_model=DEFAULT_STRONG,
             weak_model=DEFAULT_WEAK,
+            config=MFTrainConfig(),
             prompt_embeddings=np.stack([vectors[p] for p in prompts]),
             extra_meta=extra_meta,
         )
+        if calibrate:
+            router = calibrated_mf(router, battles, emb, vectors, config=MFTrainConfig())
         return router, prompts, {}
     if kind == "sw_ranking":
         from .sw import build_sw, rateable_battles

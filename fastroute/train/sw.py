@@ -98,7 +98,7 @@ def build_sw(
             "seed": seed,
         }
     # from_battles dedupes rows of E[pid] again; passing the aligned rows keeps one code path.
-    router = SWRankingRouter.from_battles(
+    router: SWRankingRouter = SWRankingRouter.from_battles(
         battles,
         E[pid],
         strong_model=strong_model,
@@ -110,4 +110,10 @@ def build_sw(
         balance=balance,
         extra_meta=meta,
     )
+    if report is not None and report.oof_win_rates is not None and report.oof_outcomes is not None:  # out of fold
+        from .calibration_fit import calibration_from
+
+        how = f"out of fold ({folds}-fold, the weighting's cross-validation)"
+        cal = calibration_from(report.oof_win_rates, report.oof_outcomes, strong_model, weak_model, how)
+        router = router.with_calibration(cal) if cal else router
     return router, report

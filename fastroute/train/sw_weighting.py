@@ -32,6 +32,8 @@ class WeightingReport:
     auc: dict[str, float]  # "balance/weights" -> AUC of P(strong wins) on decisive strong-vs-weak battles
     chosen_balance: str
     chosen_sharpness: "float | None"
+    oof_win_rates: "np.ndarray | None" = None  # the chosen weighting's, on the decisive pair battles
+    oof_outcomes: "np.ndarray | None" = None  # P(strong wins) on each of them
 
     def lines(self) -> list[str]:
         out = [
@@ -177,5 +179,13 @@ def choose_weighting(
         best = max(keys, key=lambda k: loglik[k])
     balance, weights = best.split("/")
     return WeightingReport(
-        n_prompts, n_ll, criterion, loglik, auc, balance, None if weights == "routellm" else float(weights[2:])
+        n_prompts,
+        n_ll,
+        criterion,
+        loglik,
+        auc,
+        balance,
+        None if weights == "routellm" else float(weights[2:]),
+        np.concatenate(pair_p[best]) if pair_p[best] else None,
+        y_all,
     )

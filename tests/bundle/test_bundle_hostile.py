@@ -275,7 +275,7 @@ def test_nan_from_the_kernel_is_the_routers_fault(monkeypatch):
         capabilities: frozenset = frozenset()
 
         @staticmethod
-        def gemv_sigmoid(E, u):
+        def gemv_sigmoid(E, u, bias=0.0):
             out = np.full(E.shape[0], 0.5)
             out[1] = np.nan
             return out

@@ -16,6 +16,7 @@ import numpy as np
 from ...progress import track
 from . import metrics as M
 from .benchmarks import EvalSet
+from .reliability import Reliability, reliability
 
 RANDOM_RUNS = 10
 
@@ -27,6 +28,7 @@ class RouterResult:
     metrics: dict[str, float]
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind: str = "router"  # router | baseline | optimal
+    reliability: "Reliability | None" = None  # routers only: does the win rate mean what it says
 
 
 @dataclass
@@ -129,6 +131,7 @@ def evaluate(
         else:
             p = win_rates[name] if win_rates and name in win_rates else _win_rates_in_chunks(r, evalset.prompts)
             results.append(_result(name, np.asarray(p, float), sq, wq, num_results, n_boot, seed))
+            results[-1].reliability = reliability(np.asarray(p, float), sq, wq)
             computed[name] = np.asarray(p, float)
     if n_boot and baselines:  # is a learned router worth more than the baselines? paired intervals
         for res in track(results, f"eval {evalset.name}: paired intervals", unit="routers"):

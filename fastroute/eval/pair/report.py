@@ -48,6 +48,13 @@ def header(report: EvalReport) -> list[str]:
         for k, (lo, hi) in r.intervals.items():
             if k.startswith("APGR -"):
                 lines.append(f"{r.name}: {k} = [{lo:+.3f}, {hi:+.3f}] (paired bootstrap 95% CI)")
+    for r in report.results:
+        if r.reliability is not None:
+            c = r.reliability
+            lines.append(
+                f"{r.name}: win rates' calibration error {c.ece:.3f} on {int(c.counts.sum())} decisive prompts; "
+                f"10th-90th percentile spread {c.spread:.3f}"
+            )
     return lines
 
 
@@ -78,6 +85,7 @@ def to_json(report: EvalReport) -> dict:
                 "kind": r.kind,
                 "metrics": {k: clean(v) for k, v in r.metrics.items()},
                 "intervals_95": {k: list(v) for k, v in r.intervals.items()},
+                "reliability": r.reliability.to_json() if r.reliability is not None else None,
                 "curve": {
                     "thresholds": r.curve.thresholds.tolist(),
                     "strong_share": r.curve.strong_share.tolist(),
@@ -129,4 +137,10 @@ def write_all(report: EvalReport, output: "str | Path", with_plot: bool = True) 
     written = tables.write_results(output, to_json(report), markdown(report))
     if with_plot:
         written.append(plot(report, Path(output) / f"{report.benchmark}.png"))
+        curves = {r.name: r.reliability for r in report.results if r.reliability is not None}
+        if curves:
+            from .reliability import plot_reliability
+
+            title = f"{report.benchmark}: reliability of the win rates ({report.strong_model} vs {report.weak_model})"
+            written.append(plot_reliability(curves, title, Path(output) / f"{report.benchmark}_reliability.png"))
     return written

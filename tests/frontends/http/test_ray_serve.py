@@ -83,9 +83,9 @@ def _client(port: int):
     return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=60)
 
 
-@pytest.mark.parametrize("model", ["router-mf-50%", "router-mf-0.65"])
+@pytest.mark.parametrize("model", ["router-mf-50%", "router-mf-0.72"])
 def test_chat_completions_routed_as_in_process(serve_port, upstream, router, model):
-    t = router.threshold_for(0.5) if model.endswith("%") else 0.65
+    t = router.threshold_for(0.5) if model.endswith("%") else 0.72
     client = _client(serve_port)
     expected = router.decide(router.win_rates(PROMPTS), t)
     for prompt, want in zip(PROMPTS, expected):
@@ -96,15 +96,15 @@ def test_chat_completions_routed_as_in_process(serve_port, upstream, router, mod
         assert upstream.record[-1]["body"]["model"] == want == completion.model == raw.headers["x-fastroute-model"]
         assert completion.choices[0].message.content == f"echo: {prompt}"
         assert float(raw.headers["x-fastroute-win-rate"]) == pytest.approx(router.win_rates([prompt])[0], abs=1e-6)
-    if model == "router-mf-0.65":
+    if model == "router-mf-0.72":
         assert set(expected) == {STRONG, WEAK}  # both targets exercised
 
 
 def test_streamed_chat_completion(serve_port, upstream, router):
     prompt = PROMPTS[3]
-    want = router.decide(router.win_rates([prompt]), 0.65)[0]
+    want = router.decide(router.win_rates([prompt]), 0.72)[0]
     stream = _client(serve_port).chat.completions.create(
-        model="router-mf-0.65", messages=[{"role": "user", "content": prompt}], stream=True
+        model="router-mf-0.72", messages=[{"role": "user", "content": prompt}], stream=True
     )
     chunks = list(stream)
     assert len(chunks) >= 4 and chunks[-1].choices[0].finish_reason == "stop"
@@ -114,7 +114,7 @@ def test_streamed_chat_completion(serve_port, upstream, router):
 
 
 def test_route_win_rates_and_decisions_equal_in_process(serve_port, router):
-    for extra, t in (({"threshold": 0.65}, 0.65), ({"strong_pct": 0.5}, router.threshold_for(0.5))):
+    for extra, t in (({"threshold": 0.72}, 0.72), ({"strong_pct": 0.5}, router.threshold_for(0.5))):
         body = {"prompts": PROMPTS, "router": "mf", **extra}
         status, _, payload = _post(serve_port, "/v1/route", json.dumps(body).encode())
         assert status == 200, payload
