@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--benchmark",
         required=True,
-        help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file; routing profiles (N models with costs): routerbench, llmrouter",
+        help="mmlu, mt-bench, gsm8k, or a JSONL/CSV file; routing profiles (N models with costs): routerbench, "
+        "llmrouter; sources: the default recipe retrained without each public source in turn and scored on it "
+        "(--routers mf sw_ranking; --data: the shared data directory)",
     )
     p.add_argument(
         "--data",
@@ -104,9 +106,35 @@ def run_profile_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sources(args: argparse.Namespace) -> int:
+    from ..eval.pair.loso import markdown, run_folds, to_json
+
+    kinds = [r for r in args.routers if r not in ("random", "length")]
+    unknown = sorted(set(kinds) - {"mf", "sw_ranking"})
+    if unknown:
+        raise ValueError(
+            f"--benchmark sources retrains the default recipes: --routers mf and/or sw_ranking, not {unknown}"
+        )
+    results = run_folds(
+        args.data or Path("../shared/data"), kinds, n_boot=args.bootstrap, seed=args.seed, num_results=args.num_results
+    )
+    table = markdown(results)
+    print(table)
+    if args.output:
+        import json
+
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / "sources.md").write_text(table)
+        (args.output / "sources.json").write_text(json.dumps(to_json(results), indent=2) + "\n")
+        print(f"wrote {args.output / 'sources.md'} and {args.output / 'sources.json'}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.benchmark in ("routerbench", "llmrouter"):
         return run_profile_benchmark(args)
+    if args.benchmark == "sources":
+        return run_sources(args)
     from ..eval.pair.cache import WinRateCache, data_key, router_key
     from ..eval.pair.harness import evaluate
     from ..eval.pair.report import text_table, write_all
