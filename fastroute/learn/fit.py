@@ -32,7 +32,7 @@ class FitResult:
     bundle: "Path | None"  # None when prompt length won: nothing to save
 
 
-def _train(kind: str, battles: BattleTable, strong: str, weak: str, emb, vectors: dict):
+def _train(kind: str, battles: BattleTable, strong: str, weak: str, emb, vectors: dict, calibrate: bool = False):
     prompts = list(dict.fromkeys(battles.prompt))
     E = np.stack([vectors[p] for p in prompts])
     if kind == "sw_ranking":
@@ -42,10 +42,14 @@ def _train(kind: str, battles: BattleTable, strong: str, weak: str, emb, vectors
     elif kind == "mf":
         from ..train.mf import MFTrainConfig, train_mf
 
+        cfg = MFTrainConfig(ties="half")
         router = train_mf(
-            battles, emb, strong_model=strong, weak_model=weak, prompt_embeddings=E,
-            config=MFTrainConfig(ties="half"), verbose=False,
-        )  # fmt: skip
+            battles, emb, strong_model=strong, weak_model=weak, prompt_embeddings=E, config=cfg, verbose=False
+        )
+        if calibrate:  # sw_ranking calibrates itself, on its weighting's cross-validation
+            from ..train.calibration_fit import calibrated_mf
+
+            router = calibrated_mf(router, battles, emb, vectors, config=cfg)
     else:
         raise ValueError(f"no candidate {kind!r}")
     router.record_training_prompts(prompts)
@@ -86,6 +90,11 @@ def fit(
     prompts = list(dict.fromkeys(battles.prompt))
     if len(prompts) < 10:
         raise ValueError(f"{len(prompts)} labelled training prompts: too few to learn from (label more)")
+    if np.all(battles.labels == 0.5):
+        raise ValueError(
+            f"all {len(battles)} labelled training pairs are ties: the labels see no difference between "
+            f"{strong} and {weak} on these prompts, so there is nothing to learn"
+        )
     vectors = dict(zip(prompts, embed(prompts, emb)))
     rng = np.random.default_rng(seed)
     val_prompts = set(rng.choice(prompts, max(2, int(VALIDATION_FRACTION * len(prompts))), replace=False).tolist())
@@ -99,7 +108,7 @@ def fit(
         scores[kind] = _apgr(router.win_rates(val_part.prompt), sq, wq)
     log("validation APGR (20% of the training prompts): " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     chosen = max(scores, key=lambda k: (scores[k], k == "sw_ranking"))  # a tie goes to the default
-    routers = {kind: _train(kind, battles, strong, weak, emb, vectors) for kind in candidates()}
+    routers = {kind: _train(kind, battles, strong, weak, emb, vectors, calibrate=True) for kind in candidates()}
     report = evaluate(heldout, routers, strong, weak, n_boot=n_boot, seed=seed)
     bundle = None
     if chosen != "prompt length":

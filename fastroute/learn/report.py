@@ -37,6 +37,11 @@ def fit_step(wd: WorkDir, *, embedder: str, seed: int, n_boot: int, target: floa
     heldout = replace(heldout, scale=scale)
     if len(heldout.prompts) < 10:
         raise ValueError(f"{wd.heldout}: {len(heldout.prompts)} labelled held-out prompts: too few to evaluate on")
+    if float(np.mean(heldout.quality(strong))) == float(np.mean(heldout.quality(weak))):
+        raise ValueError(
+            f"{wd.heldout}: {strong} and {weak} are equally good on the held-out prompts: routing between them "
+            "changes nothing, and APGR is undefined"
+        )
     res = fit(battles, heldout, strong, weak, wd.router, embedder_name=embedder, seed=seed, n_boot=n_boot, log=log)
     rep = res.report
     written = write_all(rep, wd.report)

@@ -8,7 +8,7 @@ writes its outputs here, so any step can be run alone, or again.
     labels.jsonl      per prompt: P(strong better), or why there is none (counted, never guessed)
     battles.jsonl     the training prompts' labels as battles (the documented format)
     heldout.jsonl     the held-out prompts' labels as an evaluation table (prompt, one column per model)
-    router/           the chosen router's bundle
+    learned/          the chosen router's bundle (served as router-learned-<share>%)
     report/           report.md, results.json, results.md and the plot
 """
 
@@ -33,7 +33,7 @@ class WorkDir:
         self.labels = self.root / "labels.jsonl"
         self.battles = self.root / "battles.jsonl"
         self.heldout = self.root / "heldout.jsonl"
-        self.router = self.root / "router"
+        self.router = self.root / "learned"
         self.report = self.root / "report"
 
     def need(self, path: Path, step: str) -> Path:

@@ -98,7 +98,7 @@ def test_learn_learns_the_hidden_rule_through_the_faults(tmp_path):
     report = json.loads((wd / "report" / "report.json").read_text())
     m = report["metrics"]
     chosen = m[report["chosen"]]["APGR"]
-    assert report["bundle"] and (wd / "router" / "fastroute.json").is_file()
+    assert report["bundle"] and (wd / "learned" / "fastroute.json").is_file()
     assert chosen >= 0.9 * m["optimal"]["APGR"], m
     assert chosen > m["random"]["APGR"] and chosen > m["prompt length"]["APGR"], m
     assert report["strong_share_at_target"] is not None and report["model_string"].startswith("router-")

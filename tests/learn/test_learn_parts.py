@@ -219,3 +219,21 @@ def test_the_client_retries_what_can_succeed_and_honours_retry_after():
         _chat([_Resp(503, b"")] * 4)
     with pytest.raises(CallFailed, match="no text content"):
         _chat([_Resp(200, json.dumps({"choices": [{"message": {"content": None}}]}).encode())] * 4)
+
+
+def test_labels_without_a_difference_are_refused_clearly(tmp_path):
+    from fastroute.cli import main
+    from fastroute.learn.workdir import WorkDir, write_jsonl
+
+    wd = WorkDir(tmp_path / "work")
+    wd.write_models({"strong": "s", "weak": "w", "judge": "j"})
+    prompts = [f"question {i} about topic {i % 9}" for i in range(60)]
+    rows = [{"prompt": p, "model_a": "s", "model_b": "w", "winner": "tie", "source": "t"} for p in prompts[:40]]
+    write_jsonl(wd.battles, rows)
+    write_jsonl(wd.heldout, ({"prompt": p, "s": 0.5, "w": 0.5} for p in prompts[40:]))
+    assert main(["learn", "fit", "--workdir", str(wd.root)]) == 2  # one line, no traceback
+    write_jsonl(wd.heldout, ({"prompt": p, "s": 1.0 if i % 3 else 0.5, "w": 0.5} for i, p in enumerate(prompts[40:])))
+    with pytest.raises(ValueError, match="all 40 labelled training pairs are ties"):
+        from fastroute.learn.report import fit_step
+
+        fit_step(wd, embedder="static", seed=0, n_boot=0, target=0.95, log=lambda _: None)
