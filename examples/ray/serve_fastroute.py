@@ -1,17 +1,17 @@
 """Deploys fastroute's OpenAI-compatible server on Ray Serve (see README.md next to this file).
 
     # a running cluster (`ray start --head` on this node), two replicas, until Ctrl-C
-    python examples/ray/serve_fastroute.py --address auto --routers mf --base-url http://llm:8000/v1 --replicas 2
+    python examples/ray/serve_fastroute.py --address auto --routers sw_ranking --base-url http://llm:8000/v1 --replicas 2
 
     # autoscaled between 1 and 4 replicas, 32 requests in flight per replica as the target
-    python examples/ray/serve_fastroute.py --address auto --routers mf --min-replicas 1 --max-replicas 4
+    python examples/ray/serve_fastroute.py --address auto --routers sw_ranking --min-replicas 1 --max-replicas 4
 
     # try it here: a fresh local Ray instance, /v1/route only, one request, then shut down
-    python examples/ray/serve_fastroute.py --routers mf --route-only --replicas 2 --once
+    python examples/ray/serve_fastroute.py --routers sw_ranking --route-only --replicas 2 --once
 
 `serve run` takes the same settings through `app` below:
 
-    serve run serve_fastroute:app routers=mf base_url=http://llm:8000/v1 min_replicas=1 max_replicas=4
+    serve run serve_fastroute:app routers=sw_ranking base_url=http://llm:8000/v1 min_replicas=1 max_replicas=4
 """
 
 from __future__ import annotations

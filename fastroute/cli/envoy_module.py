@@ -14,7 +14,7 @@ from .common import add_served_routers, add_target_arguments, scored_as_from_arg
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_served_routers(p, default="mf")
+    add_served_routers(p, default="sw_ranking")
     add_target_arguments(p)
     p.add_argument(
         "--profile",

@@ -27,7 +27,7 @@ NEEDS = {"grpclib": "grpclib", "grpcio": "grpc"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_served_routers(p, default="mf")
+    add_served_routers(p, default="sw_ranking")
     add_target_arguments(p)
     p.add_argument(
         "--upstreams",

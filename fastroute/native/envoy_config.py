@@ -75,7 +75,7 @@ def envoy_config(
     )
     return f"""# Envoy routing inside the proxy: fastroute's dynamic module (libfastroute_envoy.so) decides in
 # Envoy's worker threads what `fastroute extproc` decides over gRPC. For each POST
-# .../chat/completions it buffers the body, rewrites its "model" (router-mf-0.5 -> a model below),
+# .../chat/completions it buffers the body, rewrites its "model" (router-sw_ranking-50% -> a model below),
 # sets x-fastroute-model (and -win-rate, -router, or a profile's -quality, -cost-usd, -profile) and
 # clears the route cache, so the routes below pick the chosen model's cluster. Client-sent
 # x-fastroute-* headers are dropped by the module. Responses, streams included, pass untouched.

@@ -27,8 +27,8 @@ STRONG, WEAK = "openai/gpt-4o", "together_ai/meta-llama/Llama-3.3-70B-Instruct-T
 
 @pytest.fixture(scope="module")
 def split():
-    threshold, strong, weak = split_prompts(fastroute.load_router("mf"))
-    return {"model": router_model("mf", threshold), STRONG: strong, WEAK: weak}
+    threshold, strong, weak = split_prompts(fastroute.load_router("sw_ranking"))
+    return {"model": router_model("sw_ranking", threshold), STRONG: strong, WEAK: weak}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_requests_land_on_the_chosen_upstream(proxied, split):
                 assert text == f"echo: {prompt}", proxy.tail()
                 assert [m for m, r in records.items() if len(r) > before[m]] == [expected], (prompt, stream)
                 assert raw.headers["x-fastroute-model"] == expected
-                assert raw.headers["x-fastroute-router"] == "mf"
+                assert raw.headers["x-fastroute-router"] == "sw_ranking"
                 assert 0.0 <= float(raw.headers["x-fastroute-win-rate"]) <= 1.0
 
 
